@@ -1,0 +1,146 @@
+//! Command-line arguments (clap derive). Each command's arguments map to one library config in
+//! its `cmd::*` module; nothing here does work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Vigil: misuse analytics over AI-assistant conversation logs.
+#[derive(Debug, Parser)]
+#[command(name = "vigil", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log level for plain log lines (error, warn, info, debug, trace).
+    #[arg(long, global = true, default_value = "info", env = "VIGIL_LOG")]
+    pub log: String,
+    /// Worker threads (default: one per core).
+    #[arg(long, global = true, default_value_t = 0)]
+    pub threads: usize,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands. A fixed set: a plain enum and a `match` in `main`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write synthetic logs (one `YYYY-MM-DD.jsonl.gz` per day) and `ground_truth.json`.
+    Fixtures(FixturesArgs),
+    /// Stream logs into the warehouse: redacted, pseudonymized, Hive-partitioned Parquet.
+    Ingest(IngestArgs),
+    /// Redact stdin lines: redacted text, or JSON with entity spans (character offsets).
+    Redact(RedactArgs),
+    /// Generate a pseudonym key file (32 random bytes as 64 hex characters).
+    Keygen(KeygenArgs),
+    /// Run the pipeline end to end on built-in synthetic data and print what it found.
+    Demo(DemoArgs),
+}
+
+/// `vigil fixtures`.
+#[derive(Debug, Args)]
+pub struct FixturesArgs {
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Number of days.
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// Conversations per day (organic traffic; campaigns and decoys come on top).
+    #[arg(long = "per-day", default_value_t = 2000)]
+    pub per_day: u32,
+    /// Random seed: the same seed gives the same bytes.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Last day of the generated window (default: 2026-11-22).
+    #[arg(long = "end-date")]
+    pub end_date: Option<String>,
+}
+
+/// Where the pseudonym key comes from.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// File holding the 32-byte key as 64 hex characters (default: $VIGIL_KEY).
+    #[arg(long = "key-file")]
+    pub key_file: Option<PathBuf>,
+}
+
+/// Input formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum InputFormat {
+    /// Vigil's native JSON Lines schema.
+    Native,
+    /// Anthropic HH-RLHF transcripts.
+    #[value(name = "hh-rlhf")]
+    HhRlhf,
+}
+
+/// `vigil ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Warehouse directory (created if missing).
+    #[arg(long)]
+    pub warehouse: PathBuf,
+    /// Input format.
+    #[arg(long, value_enum, default_value = "native")]
+    pub format: InputFormat,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// HH-RLHF: account id for every transcript (default: each transcript its own account).
+    #[arg(long)]
+    pub account: Option<String>,
+    /// HH-RLHF: timestamp for every transcript, RFC 3339 (default: the file's modification time).
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Largest accepted record (one JSON line), in bytes.
+    #[arg(long = "max-record-bytes", default_value_t = 16 << 20)]
+    pub max_record_bytes: usize,
+    /// Largest accepted message, in bytes.
+    #[arg(long = "max-message-bytes", default_value_t = 4 << 20)]
+    pub max_message_bytes: usize,
+    /// Print the summary as JSON instead of one line.
+    #[arg(long)]
+    pub json: bool,
+    /// Input files: JSON Lines, plain, gzip or zstd.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// Output of `vigil redact`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RedactFormat {
+    /// The redacted line.
+    Text,
+    /// `{"text": redacted, "entities": [{"type", "start", "end"}]}`, offsets in characters.
+    Json,
+}
+
+/// `vigil redact`.
+#[derive(Debug, Args)]
+pub struct RedactArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: RedactFormat,
+}
+
+/// `vigil keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the key (refuses to overwrite).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `vigil demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Working directory for fixtures, key and warehouse.
+    #[arg(long, default_value = "vigil-demo")]
+    pub dir: PathBuf,
+    /// Days of synthetic logs.
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// Organic conversations per day.
+    #[arg(long = "per-day", default_value_t = 2000)]
+    pub per_day: u32,
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}

@@ -1,0 +1,99 @@
+//! `vigil demo`: fixtures → ingest, then a tour of what landed in the warehouse.
+//!
+//! Later stages (nightly analysis, campaigns, the weekly report) join the demo as they land;
+//! the demo runs every stage that exists, on data it generates itself, with a key it keeps
+//! outside the warehouse.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use arrow::array::AsArray;
+use vigil::ingest::IngestConfig;
+use vigil::schema::table;
+use vigil::warehouse::{read_batches, Warehouse};
+use vigil_fixtures::{generate, FixtureConfig};
+
+use crate::cli::DemoArgs;
+
+pub fn run(args: DemoArgs, threads: usize) -> anyhow::Result<()> {
+    let dir = &args.dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let logs = dir.join("logs");
+    let warehouse_dir = dir.join("warehouse");
+    if warehouse_dir.exists() {
+        std::fs::remove_dir_all(&warehouse_dir).with_context(|| format!("clearing the previous demo warehouse {}", warehouse_dir.display()))?;
+    }
+
+    // The key lives beside, never inside, the warehouse.
+    let key_path = dir.join("pseudonym.key");
+    let key = if key_path.exists() {
+        vigil::pseudonym::PseudonymKey::from_file(&key_path)?
+    } else {
+        let key = super::random_key()?;
+        super::keygen::write_key_file(&key_path, &key)?;
+        key
+    };
+
+    println!("1/2 fixtures: generating {} days × {} organic conversations (seed {})", args.days, args.per_day, args.seed);
+    let config = FixtureConfig { days: args.days, per_day: args.per_day, seed: args.seed, ..FixtureConfig::default() };
+    let fixtures = generate(&config, &logs)?;
+    println!("    {}", super::fixtures::summary_line(&fixtures, &logs));
+
+    println!("2/2 ingest: redacting and pseudonymizing into {}", warehouse_dir.display());
+    let warehouse = Warehouse::open(&warehouse_dir)?;
+    let ingest_config = IngestConfig { threads, ..IngestConfig::default() };
+    let summary = super::ingest::run_ingest(&warehouse, &fixtures.files, &key, &ingest_config)?;
+    println!("    {}", super::ingest::summary_line(&summary));
+
+    tour(&warehouse, &fixtures.ground_truth)?;
+    println!("\nwarehouse: {} (query it with DuckDB, Polars or pyarrow; hive partitioning on `date`)", warehouse_dir.display());
+    println!("key:       {} (keep it outside the warehouse)", key_path.display());
+    Ok(())
+}
+
+/// A short look at what landed: languages, redactions by kind, quarantine reasons, and an
+/// example of a redacted conversation.
+fn tour(warehouse: &Warehouse, truth: &vigil_fixtures::GroundTruth) -> anyhow::Result<()> {
+    let conversations = read_batches(&warehouse.files(table::CONVERSATIONS, None)?)?;
+    let mut languages: BTreeMap<String, u64> = BTreeMap::new();
+    let mut example = None;
+    let mut pii: BTreeMap<&str, u64> = BTreeMap::new();
+    for batch in &conversations {
+        let lang = batch.column_by_name("language").context("language column")?.as_string::<i32>();
+        for l in lang.iter().flatten() {
+            *languages.entry(l.to_owned()).or_default() += 1;
+        }
+        let pii_col = batch.column_by_name("pii").context("pii column")?.as_struct();
+        for (field, col) in pii_col.fields().iter().zip(pii_col.columns()) {
+            let sum: i64 = col.as_primitive::<arrow::datatypes::Int32Type>().iter().flatten().map(i64::from).sum();
+            *pii.entry(field.name().as_str()).or_default() += sum as u64;
+        }
+        if example.is_none() {
+            let totals = batch.column_by_name("pii_total").context("pii_total")?.as_primitive::<arrow::datatypes::Int32Type>();
+            let text = batch.column_by_name("user_text").context("user_text")?.as_string::<i32>();
+            if let Some(i) = (0..batch.num_rows()).find(|&i| totals.value(i) >= 1 && text.value(i).len() < 240) {
+                example = Some(text.value(i).to_owned());
+            }
+        }
+    }
+    let mut langs: Vec<_> = languages.into_iter().collect();
+    langs.sort_by(|a, b| b.1.cmp(&a.1));
+    let top: Vec<String> = langs.iter().take(8).map(|(l, n)| format!("{l} {n}")).collect();
+    println!("\nlanguages:   {}", top.join(", "));
+    let redacted: Vec<String> = pii.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{k} {n}")).collect();
+    println!("redacted:    {}", redacted.join(", "));
+    println!("planted:     {} PII values, {} campaigns, {} decoy groups (ground truth in logs/ground_truth.json)", truth.pii.len(), truth.campaigns.len(), truth.decoys.len());
+    if let Some(text) = example {
+        println!("example:     {}", text.replace('\n', " "));
+    }
+    let quarantine = read_batches(&warehouse.files(table::QUARANTINE, None)?)?;
+    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    for batch in &quarantine {
+        for code in batch.column_by_name("reason_code").context("reason_code")?.as_string::<i32>().iter().flatten() {
+            *reasons.entry(code.to_owned()).or_default() += 1;
+        }
+    }
+    let reasons: Vec<String> = reasons.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    println!("quarantine:  {}", if reasons.is_empty() { "empty".to_owned() } else { reasons.join(", ") });
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! `vigil fixtures`: synthetic logs with ground truth.
+
+use anyhow::Context as _;
+use vigil_fixtures::{generate, FixtureConfig, FixtureSummary};
+
+use crate::cli::FixturesArgs;
+
+pub fn run(args: FixturesArgs) -> anyhow::Result<()> {
+    let mut config = FixtureConfig { days: args.days, per_day: args.per_day, seed: args.seed, ..FixtureConfig::default() };
+    if let Some(end) = &args.end_date {
+        config.end_date = end.parse().with_context(|| format!("--end-date {end:?} is not a YYYY-MM-DD date"))?;
+    }
+    let summary = generate(&config, &args.out).with_context(|| format!("writing fixtures to {}", args.out.display()))?;
+    println!("{}", summary_line(&summary, &args.out));
+    Ok(())
+}
+
+pub fn summary_line(s: &FixtureSummary, out: &std::path::Path) -> String {
+    let t = &s.ground_truth;
+    let bad: u64 = t.counts.bad_records.values().sum();
+    format!(
+        "fixtures: {} day files in {} ({} lines: {} conversations, {} bad records, {} duplicates); planted {} campaigns, {} decoy groups, {} PII values",
+        s.files.len(),
+        out.display(),
+        t.counts.lines,
+        t.counts.conversations,
+        bad,
+        t.counts.duplicates,
+        t.campaigns.len(),
+        t.decoys.len(),
+        t.pii.len()
+    )
+}

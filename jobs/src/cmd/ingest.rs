@@ -1,0 +1,93 @@
+//! `vigil ingest`: logs → warehouse, one summary line at the end.
+
+use anyhow::Context as _;
+use vigil::ingest::{self, Format, IngestConfig, IngestSummary};
+use vigil::warehouse::Warehouse;
+
+use crate::cli::{IngestArgs, InputFormat};
+use crate::progress::ByteProgress;
+
+pub fn run(args: IngestArgs, threads: usize) -> anyhow::Result<()> {
+    let key = super::load_key(&args.key)?;
+    let hh_at = match &args.at {
+        Some(at) => Some(
+            chrono::DateTime::parse_from_rfc3339(at)
+                .with_context(|| format!("--at {at:?} is not an RFC 3339 timestamp"))?
+                .with_timezone(&chrono::Utc),
+        ),
+        None => None,
+    };
+    let config = IngestConfig {
+        format: match args.format {
+            InputFormat::Native => Format::Native,
+            InputFormat::HhRlhf => Format::HhRlhf,
+        },
+        max_record_bytes: args.max_record_bytes,
+        max_message_bytes: args.max_message_bytes,
+        threads,
+        hh_account: args.account.clone(),
+        hh_at,
+        ..IngestConfig::default()
+    };
+    let warehouse = Warehouse::open(&args.warehouse)?;
+    let summary = run_ingest(&warehouse, &args.files, &key, &config)?;
+    if args.json {
+        println!("{}", summary_json(&summary));
+    } else {
+        println!("{}", summary_line(&summary));
+    }
+    Ok(())
+}
+
+/// Runs ingest with a progress display; shared with `vigil demo`.
+pub fn run_ingest(
+    warehouse: &Warehouse,
+    files: &[std::path::PathBuf],
+    key: &vigil::pseudonym::PseudonymKey,
+    config: &IngestConfig,
+) -> anyhow::Result<IngestSummary> {
+    let total: u64 = files.iter().map(|f| ingest::input_size(f)).sum();
+    let progress = ByteProgress::new("ingest", total);
+    let result = ingest::ingest(warehouse, files, key, config, progress.callback());
+    progress.finish();
+    result.with_context(|| format!("ingest into {}", warehouse.root().display()))
+}
+
+/// The one-line summary: read = written + quarantined + duplicates.
+pub fn summary_line(s: &IngestSummary) -> String {
+    let secs = s.elapsed.as_secs_f64();
+    let reasons: Vec<String> = s.quarantine_reasons.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    format!(
+        "ingest: read {} records, written {} conversations ({} messages), quarantined {}{}, duplicates {}; {} PII values redacted; {:.1}s ({:.0} records/s)",
+        s.read,
+        s.written,
+        s.messages,
+        s.quarantined,
+        if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) },
+        s.duplicates,
+        s.pii.total(),
+        secs,
+        s.read as f64 / secs.max(1e-9),
+    )
+}
+
+fn summary_json(s: &IngestSummary) -> serde_json::Value {
+    let pii: serde_json::Map<String, serde_json::Value> =
+        vigil::redact::PiiKind::ALL.iter().map(|k| (k.column().to_owned(), s.pii.get(*k).into())).collect();
+    serde_json::json!({
+        "read": s.read,
+        "written": s.written,
+        "messages": s.messages,
+        "quarantined": s.quarantined,
+        "duplicates": s.duplicates,
+        "quarantine_reasons": s.quarantine_reasons,
+        "pii": pii,
+        "elapsed_seconds": s.elapsed.as_secs_f64(),
+        "files": s.files.iter().map(|f| serde_json::json!({
+            "path": f.path, "read": f.read, "written": f.written, "quarantined": f.quarantined, "duplicates": f.duplicates
+        })).collect::<Vec<_>>(),
+        "published": s.published.iter().map(|p| serde_json::json!({
+            "table": p.table, "date": p.date.to_string(), "path": p.path, "rows": p.rows
+        })).collect::<Vec<_>>(),
+    })
+}

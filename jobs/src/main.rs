@@ -1,0 +1,43 @@
+//! The `vigil` command. `main` maps the outcome to an exit code; `run` dispatches commands;
+//! every error is printed once, as one line with its causes.
+
+mod cli;
+mod cmd;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    progress::init_logging(&cli.log);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                // `vigil redact | head`: the reader left; not an error.
+                return ExitCode::SUCCESS;
+            }
+            let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
+            eprintln!("vigil: {}", chain.join(": "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Fixtures(args) => cmd::fixtures::run(args),
+        Command::Ingest(args) => cmd::ingest::run(args, cli.threads),
+        Command::Redact(args) => cmd::redact::run(args),
+        Command::Keygen(args) => cmd::keygen::run(args),
+        Command::Demo(args) => cmd::demo::run(args, cli.threads),
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}

@@ -1,0 +1,63 @@
+//! Times the per-record stages of ingest (redaction, language identification) on the user
+//! text of a JSON Lines file: `cargo run --release --example stage_timings -- FILE.jsonl.gz`.
+
+use std::io::{BufRead, BufReader};
+use std::time::Instant;
+
+fn main() {
+    let path = std::env::args().nth(1).expect("usage: stage_timings FILE.jsonl[.gz]");
+    let file = std::fs::File::open(&path).expect("open input");
+    let reader: Box<dyn BufRead> = if path.ends_with(".gz") {
+        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(file)))
+    } else {
+        Box::new(BufReader::new(file))
+    };
+    let mut texts = Vec::new();
+    for line in reader.lines().map_while(Result::ok) {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        if let Some(messages) = v["messages"].as_array() {
+            for m in messages {
+                if let Some(c) = m["content"].as_str() {
+                    texts.push(c.to_owned());
+                }
+            }
+        }
+    }
+    let bytes: usize = texts.iter().map(String::len).sum();
+    let redactor = vigil::redact::Redactor::new().expect("patterns compile");
+    let languages = vigil::lang::LanguageDetector::new();
+    let (mut out, mut counts, mut scratch) = (String::new(), vigil::redact::PiiCounts::default(), Vec::new());
+    // Repeat so the figures are not dominated by timer noise on small inputs.
+    let rounds = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let t = Instant::now();
+    for _ in 0..rounds {
+        for text in &texts {
+            redactor.redact_into(text, &mut out, &mut counts, &mut scratch);
+        }
+    }
+    let redact = t.elapsed().as_secs_f64() / rounds as f64;
+    if std::env::var("ONLY_REDACT").is_ok() {
+        println!("redact: {redact:.3}s ({:.1} MB/s)", bytes as f64 / 1e6 / redact);
+        return;
+    }
+    let t = Instant::now();
+    let mut found = Vec::new();
+    for text in &texts {
+        redactor.find(text, &mut found);
+    }
+    let find = t.elapsed().as_secs_f64();
+    // The first pass loads lingua's models lazily; time the second.
+    for text in &texts {
+        std::hint::black_box(languages.detect(text));
+    }
+    let t = Instant::now();
+    for text in &texts {
+        std::hint::black_box(languages.detect(text));
+    }
+    let lang = t.elapsed().as_secs_f64();
+    let mb = bytes as f64 / 1e6;
+    println!("{} texts, {mb:.1} MB", texts.len());
+    println!("redact: {redact:.3}s ({:.1} MB/s, {:.0} texts/s)", mb / redact, texts.len() as f64 / redact);
+    println!("find:   {find:.3}s ({:.1} MB/s)", mb / find);
+    println!("lang:   {lang:.3}s ({:.0} texts/s)", texts.len() as f64 / lang);
+}

@@ -1,0 +1,358 @@
+//! Ingest: conversation logs (JSON Lines, plain/gzip/zstd) into the warehouse's
+//! `conversations`, `messages` and `quarantine` tables.
+//!
+//! ```text
+//!  reader thread ──chunks──▶ N workers (parse, pseudonymize, redact, language) ──▶ writer
+//!   (decompress,    (bounded                                         (bounded    (re-orders by
+//!    split lines)    channel)                                         channel)    sequence, de-dups,
+//!                                                                                 writes staged Parquet)
+//! ```
+//!
+//! Memory is bounded by the channel capacities (a few chunks per thread) and the Parquet
+//! writers' row-group buffers, whatever the input size. Output order follows input order, so
+//! the same inputs give the same rows in the same files. Rayon's `par_bridge` would lose that
+//! order and has no back-pressure, hence plain scoped threads and bounded channels here.
+//!
+//! Every record read ends in exactly one of: written, quarantined, or dropped as a duplicate
+//! (same `conversation_id` on the same day already in the warehouse or earlier in the run).
+
+mod build;
+mod read;
+mod record;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use arrow::compute::filter_record_batch;
+use chrono::{DateTime, NaiveDate, Utc};
+
+pub use record::{Reject, Role};
+
+use crate::error::{Error, Result};
+use crate::lang::LanguageDetector;
+use crate::pseudonym::PseudonymKey;
+use crate::redact::{PiiCounts, Redactor};
+use crate::schema::table;
+use crate::warehouse::{PublishedFile, Warehouse};
+
+/// Input format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Vigil's native JSON Lines schema.
+    #[default]
+    Native,
+    /// Anthropic HH-RLHF transcripts (`{"chosen": …, "rejected": …}`).
+    HhRlhf,
+}
+
+/// What ingest does and its limits.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Input format of every file.
+    pub format: Format,
+    /// A line longer than this (bytes) is quarantined as `oversized`.
+    pub max_record_bytes: usize,
+    /// A message longer than this (bytes) quarantines its record as `oversized`.
+    pub max_message_bytes: usize,
+    /// A record with more messages than this is quarantined as `oversized`.
+    pub max_messages: usize,
+    /// Bytes of input per unit of parallel work.
+    pub chunk_bytes: usize,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+    /// HH-RLHF: account for every transcript (default: each transcript is its own account).
+    pub hh_account: Option<String>,
+    /// HH-RLHF: time of every transcript (default: the file's modification time).
+    pub hh_at: Option<DateTime<Utc>>,
+    /// The run's date: the partition of quarantine rows.
+    pub run_date: NaiveDate,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            format: Format::Native,
+            max_record_bytes: 16 << 20,
+            max_message_bytes: 4 << 20,
+            max_messages: 10_000,
+            chunk_bytes: 2 << 20,
+            threads: 0,
+            hh_account: None,
+            hh_at: None,
+            run_date: Utc::now().date_naive(),
+        }
+    }
+}
+
+/// Counts for one input file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileSummary {
+    /// The file as given.
+    pub path: PathBuf,
+    /// Records read (non-blank lines, plus one for a truncated stream).
+    pub read: u64,
+    /// Conversations written.
+    pub written: u64,
+    /// Records quarantined.
+    pub quarantined: u64,
+    /// Records dropped as duplicates.
+    pub duplicates: u64,
+}
+
+/// What an ingest run did. `read == written + quarantined + duplicates` always holds.
+#[derive(Debug, Clone, Default)]
+pub struct IngestSummary {
+    /// Records read.
+    pub read: u64,
+    /// Conversations written.
+    pub written: u64,
+    /// Records quarantined.
+    pub quarantined: u64,
+    /// Records dropped as duplicates (conversations and repeated bad lines).
+    pub duplicates: u64,
+    /// Messages written.
+    pub messages: u64,
+    /// Per input file.
+    pub files: Vec<FileSummary>,
+    /// Quarantine rows by reason code.
+    pub quarantine_reasons: BTreeMap<String, u64>,
+    /// Personal data removed from written conversations, by kind.
+    pub pii: PiiCounts,
+    /// Files published into the warehouse.
+    pub published: Vec<PublishedFile>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Called with the number of (compressed) input bytes consumed, from the reader thread.
+pub type ProgressFn = Arc<dyn Fn(u64) + Send + Sync>;
+
+struct Work {
+    seq: u64,
+    chunk: read::Chunk,
+}
+
+/// Ingests `files` into the warehouse. Returns an error only when the run cannot go on
+/// (unreadable input file, unwritable warehouse); bad records are quarantined.
+pub fn ingest(
+    warehouse: &Warehouse,
+    files: &[PathBuf],
+    key: &PseudonymKey,
+    config: &IngestConfig,
+    progress: ProgressFn,
+) -> Result<IngestSummary> {
+    let started = Instant::now();
+    if files.is_empty() {
+        return Err(Error::Config("no input files".into()));
+    }
+    // Fail before writing anything if an input cannot be opened.
+    for path in files {
+        std::fs::File::open(path).map_err(|source| Error::Input { path: path.clone(), source })?;
+    }
+    let _lock = warehouse.lock("ingest")?;
+    warehouse.clean_stale_staging()?;
+
+    let redactor = Redactor::new()?;
+    let languages = LanguageDetector::new();
+    let hh_options: Vec<record::HhOptions> = files
+        .iter()
+        .map(|p| record::HhOptions { account: config.hh_account.clone(), at: config.hh_at.unwrap_or_else(|| build::file_time(p)) })
+        .collect();
+    let ctx = build::Context {
+        key,
+        redactor: &redactor,
+        languages: &languages,
+        format: config.format,
+        limits: record::Limits { max_message_bytes: config.max_message_bytes, max_messages: config.max_messages },
+        max_record_bytes: config.max_record_bytes,
+        hh_options: &hh_options,
+        run_date: config.run_date,
+    };
+    let threads = if config.threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.threads };
+    let run_id = run_id(files);
+    let mut writer = Writer::new(warehouse, &run_id, files)?;
+
+    let (work_tx, work_rx) = crossbeam_channel::bounded::<Work>(threads * 2);
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<(usize, build::Processed)>(threads * 2);
+    let chunk_bytes = config.chunk_bytes.max(64 * 1024);
+    let max_line = config.max_record_bytes.saturating_add(1);
+
+    let outcome: Result<()> = std::thread::scope(|scope| {
+        let reader = scope.spawn(move || -> Result<()> {
+            let mut seq = 0u64;
+            for (file_index, path) in files.iter().enumerate() {
+                let (stream, _compression) = read::open(path, progress.clone())?;
+                let source: Arc<str> = path.file_name().map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy()).into();
+                let mut chunks = read::ChunkReader::new(stream, file_index, source, chunk_bytes, max_line);
+                while let Some(chunk) = chunks.next_chunk() {
+                    if work_tx.send(Work { seq, chunk }).is_err() {
+                        return Ok(()); // the writer stopped; its error is reported
+                    }
+                    seq += 1;
+                }
+            }
+            Ok(())
+        });
+        for _ in 0..threads {
+            let work_rx = work_rx.clone();
+            let done_tx = done_tx.clone();
+            let ctx = &ctx;
+            scope.spawn(move || {
+                let mut scratch = build::Scratch::default();
+                for Work { seq, chunk } in work_rx {
+                    let file_index = chunk.file_index;
+                    let processed = build::process(ctx, chunk, seq, &mut scratch);
+                    if done_tx.send((file_index, processed)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        drop(work_rx);
+
+        let mut pending: BTreeMap<u64, (usize, build::Processed)> = BTreeMap::new();
+        let mut next = 0u64;
+        let mut result = Ok(());
+        for (file_index, processed) in done_rx.iter() {
+            pending.insert(processed.seq, (file_index, processed));
+            while let Some((file_index, processed)) = pending.remove(&next) {
+                if let Err(e) = writer.write(&ctx, file_index, processed) {
+                    result = Err(e);
+                    break;
+                }
+                next += 1;
+            }
+            if result.is_err() {
+                break;
+            }
+        }
+        drop(done_rx);
+        let read_result = reader.join().map_err(|_| Error::Config("reader thread panicked".into()))?;
+        result.and(read_result)
+    });
+    outcome?;
+    let mut summary = writer.finish()?;
+    summary.elapsed = started.elapsed();
+    debug_assert_eq!(summary.read, summary.written + summary.quarantined + summary.duplicates);
+    Ok(summary)
+}
+
+/// A run id unique per run and sortable by time.
+fn run_id(files: &[PathBuf]) -> String {
+    let now = Utc::now();
+    let mut h = blake3::Hasher::new();
+    for f in files {
+        h.update(f.as_os_str().as_encoded_bytes());
+    }
+    h.update(&std::process::id().to_le_bytes());
+    h.update(&now.timestamp_nanos_opt().unwrap_or_default().to_le_bytes());
+    format!("{}-{}", now.format("%Y%m%dT%H%M%S"), &h.finalize().to_hex()[..8])
+}
+
+/// 128-bit digest of an id, for de-duplication sets that stay small at millions of rows.
+fn id_digest(id: &str) -> u128 {
+    let hash = blake3::hash(id.as_bytes());
+    u128::from_le_bytes(hash.as_bytes()[..16].try_into().expect("16 bytes"))
+}
+
+/// The sequential end of the pipeline: de-duplicates and writes in input order.
+struct Writer<'w> {
+    warehouse: &'w Warehouse,
+    staged: crate::warehouse::StagedWrite,
+    seen: HashMap<NaiveDate, HashSet<u128>>,
+    quarantine_keys: HashSet<u128>,
+    summary: IngestSummary,
+}
+
+impl<'w> Writer<'w> {
+    fn new(warehouse: &'w Warehouse, run_id: &str, files: &[PathBuf]) -> Result<Self> {
+        let mut quarantine_keys = HashSet::new();
+        let mut keys = HashSet::new();
+        warehouse.read_string_column(&warehouse.files(table::QUARANTINE, None)?, "record_key", &mut keys)?;
+        quarantine_keys.extend(keys.iter().map(|k| id_digest(k)));
+        let summary = IngestSummary {
+            files: files.iter().map(|p| FileSummary { path: p.clone(), ..Default::default() }).collect(),
+            ..Default::default()
+        };
+        Ok(Writer { warehouse, staged: warehouse.stage(run_id)?, seen: HashMap::new(), quarantine_keys, summary })
+    }
+
+    fn seen_for(&mut self, date: NaiveDate) -> Result<&mut HashSet<u128>> {
+        if !self.seen.contains_key(&date) {
+            let mut ids = HashSet::new();
+            self.warehouse.read_string_column(&self.warehouse.files(table::CONVERSATIONS, Some(date))?, "conversation_id", &mut ids)?;
+            self.seen.insert(date, ids.iter().map(|id| id_digest(id)).collect());
+        }
+        Ok(self.seen.get_mut(&date).expect("inserted above"))
+    }
+
+    fn write(&mut self, ctx: &build::Context<'_>, file_index: usize, processed: build::Processed) -> Result<()> {
+        let file = &mut self.summary.files[file_index];
+        file.read += processed.read;
+        self.summary.read += processed.read;
+        self.summary.pii.add(&processed.pii);
+        for (date, rows) in processed.days {
+            let seen = self.seen_for(date)?;
+            let ids = rows.conversations.column(0).as_string::<i32>();
+            let keep: Vec<bool> = ids.iter().map(|id| seen.insert(id_digest(id.unwrap_or_default()))).collect();
+            let kept = keep.iter().filter(|&&k| k).count() as u64;
+            let dropped = keep.len() as u64 - kept;
+            let message_keep: Vec<bool> =
+                keep.iter().zip(&rows.message_counts).flat_map(|(&k, &n)| std::iter::repeat_n(k, n as usize)).collect();
+            let conversations = filter_if_needed(&rows.conversations, keep, dropped)?;
+            let messages = filter_if_needed(&rows.messages, message_keep, dropped)?;
+            self.staged.write(table::CONVERSATIONS, date, &conversations)?;
+            self.staged.write(table::MESSAGES, date, &messages)?;
+            self.summary.messages += messages.num_rows() as u64;
+            self.summary.written += kept;
+            self.summary.duplicates += dropped;
+            let file = &mut self.summary.files[file_index];
+            file.written += kept;
+            file.duplicates += dropped;
+        }
+        if let Some(quarantine) = processed.quarantine {
+            let keys = quarantine.column(5).as_string::<i32>();
+            let codes = quarantine.column(2).as_string::<i32>();
+            let mut keep = Vec::with_capacity(keys.len());
+            for (key, code) in keys.iter().zip(codes.iter()) {
+                let fresh = self.quarantine_keys.insert(id_digest(key.unwrap_or_default()));
+                if fresh {
+                    *self.summary.quarantine_reasons.entry(code.unwrap_or_default().to_owned()).or_default() += 1;
+                }
+                keep.push(fresh);
+            }
+            let kept = keep.iter().filter(|&&k| k).count() as u64;
+            let dropped = keep.len() as u64 - kept;
+            let quarantine = filter_if_needed(&quarantine, keep, dropped)?;
+            self.staged.write(table::QUARANTINE, build::quarantine_date(ctx), &quarantine)?;
+            self.summary.quarantined += kept;
+            self.summary.duplicates += dropped;
+            let file = &mut self.summary.files[file_index];
+            file.quarantined += kept;
+            file.duplicates += dropped;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<IngestSummary> {
+        let mut summary = self.summary;
+        summary.published = self.staged.publish()?;
+        Ok(summary)
+    }
+}
+
+fn filter_if_needed(batch: &RecordBatch, keep: Vec<bool>, dropped: u64) -> Result<RecordBatch> {
+    if dropped == 0 {
+        return Ok(batch.clone());
+    }
+    Ok(filter_record_batch(batch, &BooleanArray::from(keep))?)
+}
+
+/// Reads `path`'s size for progress totals (0 if unknown).
+pub fn input_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}

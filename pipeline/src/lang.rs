@@ -1,0 +1,252 @@
+//! Language identification for conversations.
+//!
+//! Measured on this project's chat fixtures (2 cores, `examples/stage_timings.rs`): lingua in
+//! low-accuracy mode costs ~400 µs per text and whatlang ~80 µs; at a million conversations a
+//! night either alone would dominate ingest. So detection runs in three tiers, cheapest first:
+//!
+//! 1. script: Cyrillic, Han, kana, Hangul, Arabic and Devanagari text decide by script alone;
+//! 2. function words: Latin-script text is scored by its function words ("the", "und", "les",
+//!    "que", …), one hash lookup per word, which settles almost every sentence-length request;
+//! 3. lingua (restricted to the same languages, on a bounded prefix) for what is left:
+//!    short or mixed text where the cheap tiers have no clear winner.
+
+use lingua::{Language, LanguageDetectorBuilder};
+
+/// Shortest text (in letters) worth classifying; below it the answer is `und`.
+const MIN_LETTERS: usize = 8;
+/// How much of a text is looked at.
+const PREFIX_BYTES: usize = 240;
+/// How much of a text lingua (the slow tier) looks at.
+const LINGUA_BYTES: usize = 120;
+
+/// A thread-safe language detector returning ISO 639-1 codes (`und` when unknown).
+pub struct LanguageDetector {
+    function_words: FunctionWords,
+    inner: lingua::LanguageDetector,
+}
+
+impl std::fmt::Debug for LanguageDetector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LanguageDetector")
+    }
+}
+
+const LANGUAGES: &[Language] = &[
+    Language::English,
+    Language::French,
+    Language::German,
+    Language::Spanish,
+    Language::Portuguese,
+    Language::Italian,
+    Language::Russian,
+    Language::Chinese,
+    Language::Japanese,
+    Language::Arabic,
+    Language::Turkish,
+    Language::Polish,
+    Language::Dutch,
+    Language::Ukrainian,
+    Language::Korean,
+    Language::Hindi,
+    Language::Indonesian,
+    Language::Vietnamese,
+];
+
+impl LanguageDetector {
+    /// Loads the compiled-in language models (lazily, on first use per language).
+    pub fn new() -> Self {
+        let inner = LanguageDetectorBuilder::from_languages(LANGUAGES).with_low_accuracy_mode().build();
+        LanguageDetector { function_words: FunctionWords::new(), inner }
+    }
+
+    /// ISO 639-1 code of the text's language, or `und`.
+    pub fn detect(&self, text: &str) -> &'static str {
+        let mut end = text.len().min(PREFIX_BYTES);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let prefix = &text[..end];
+        if prefix.chars().filter(|c| c.is_alphabetic()).take(MIN_LETTERS).count() < MIN_LETTERS {
+            return "und";
+        }
+        if let Some(code) = by_script(prefix) {
+            return code;
+        }
+        if let Some(code) = self.function_words.detect(prefix) {
+            return code;
+        }
+        // lingua's cost grows with the text; its first words carry the verdict.
+        let mut end = prefix.len().min(LINGUA_BYTES);
+        while !prefix.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.inner.detect_language_of(&prefix[..end]).map_or("und", iso_639_1)
+    }
+}
+
+impl Default for LanguageDetector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Decides by writing system alone where one system means one language here.
+fn by_script(text: &str) -> Option<&'static str> {
+    let (mut letters, mut cyrillic, mut ukrainian, mut han, mut kana, mut hangul, mut arabic, mut devanagari) = (0, 0, 0, 0, 0, 0, 0, 0);
+    for c in text.chars() {
+        if !c.is_alphabetic() {
+            continue;
+        }
+        letters += 1;
+        match c {
+            'і' | 'ї' | 'є' | 'ґ' | 'І' | 'Ї' | 'Є' | 'Ґ' => {
+                cyrillic += 1;
+                ukrainian += 1;
+            }
+            '\u{0400}'..='\u{04FF}' => cyrillic += 1,
+            '\u{3040}'..='\u{30FF}' => kana += 1,
+            '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' => han += 1,
+            '\u{AC00}'..='\u{D7AF}' | '\u{1100}'..='\u{11FF}' => hangul += 1,
+            '\u{0600}'..='\u{06FF}' => arabic += 1,
+            '\u{0900}'..='\u{097F}' => devanagari += 1,
+            _ => {}
+        }
+    }
+    let majority = |n: usize| n * 2 > letters;
+    if majority(cyrillic) {
+        Some(if ukrainian > 0 { "uk" } else { "ru" })
+    } else if kana > 0 && majority(kana + han) {
+        Some("ja")
+    } else if majority(han) {
+        Some("zh")
+    } else if majority(hangul) {
+        Some("ko")
+    } else if majority(arabic) {
+        Some("ar")
+    } else if majority(devanagari) {
+        Some("hi")
+    } else {
+        None
+    }
+}
+
+/// Latin-script languages scored by function words.
+const FUNCTION_WORDS: &[(&str, &str)] = &[
+    ("en", "the and is are was were to of in that it for you with on this have be not but what how can my me do i your an a at by from they we if or would should could about there which when it's so all some any one get like just than then also into out up no yes please thanks thank more less tell give make write explain help why who where much many does did"),
+    ("es", "el la los las de que y en un una es por para con no se su al lo como más pero sus le ya o este sí porque esta entre cuando muy sin sobre también me hasta hay donde quien desde todo nos durante mi qué cómo puedes"),
+    ("fr", "le la les de des du et est en un une que qui dans pour pas sur au avec ce il elle ne se plus par je vous nous mon ma mes son sa leurs comment quelle quel peux faut très"),
+    ("de", "der die das und ist nicht ein eine zu den von mit sich des auf für im dem auch es an als wie wir ich sie er kann wenn noch mein meine dass oder aber bei nach wird sind was warum"),
+    ("pt", "o a os as de que e do da em um uma para com não no na por mais dos das como mas ao ele ela seu sua ou quando muito já eu também só pelo pela isso meu minha você está são"),
+    ("it", "il lo la i gli le di che e è un una per non in con del della dei su come ma anche sono mi ti ci si questo questa quando perché molto può puoi mio mia"),
+    ("nl", "de het een en van ik te dat die in is niet op zijn met voor hij het maar ook als aan er om dan wat bij nog naar hoe kan mijn je jij"),
+    ("pl", "i w na nie z się do to że jest o jak ale po co tak za od mnie czy jego już tylko może być są dla mój moja jestem"),
+    ("tr", "ve bir bu da de için ile çok ne ben sen o mi mı daha ama gibi var yok olan nasıl neden benim ki"),
+    ("id", "yang dan di ini itu dengan untuk tidak dari dalam akan pada juga saya ke karena ada bisa anda apa bagaimana kami mereka"),
+    ("vi", "của và là những không được có trong một cho với này người các tôi bạn làm như thế nào đã sẽ"),
+];
+
+/// Function-word scorer: one hash lookup per word of the prefix.
+struct FunctionWords {
+    /// Word → bit set of languages (index into `FUNCTION_WORDS`).
+    words: std::collections::HashMap<&'static str, u16>,
+}
+
+impl FunctionWords {
+    fn new() -> Self {
+        let mut words = std::collections::HashMap::new();
+        for (i, (_, list)) in FUNCTION_WORDS.iter().enumerate() {
+            for w in list.split_whitespace() {
+                *words.entry(w).or_insert(0u16) |= 1 << i;
+            }
+        }
+        FunctionWords { words }
+    }
+
+    /// A language when the evidence is clear: a score of 3 and no rival, or at least 4 and
+    /// twice the runner-up's (words unique to one language score 2, shared ones 1).
+    fn detect(&self, text: &str) -> Option<&'static str> {
+        let mut scores = [0u32; 16];
+        let mut buf = [0u8; 24];
+        for word in text.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty()) {
+            let lower: &str = if word.len() <= buf.len() && word.is_ascii() {
+                buf[..word.len()].copy_from_slice(word.as_bytes());
+                buf[..word.len()].make_ascii_lowercase();
+                std::str::from_utf8(&buf[..word.len()]).unwrap_or_default()
+            } else if word.len() <= buf.len() {
+                let mut n = 0;
+                for c in word.chars().flat_map(char::to_lowercase) {
+                    let len = c.len_utf8();
+                    if n + len > buf.len() {
+                        break;
+                    }
+                    c.encode_utf8(&mut buf[n..]);
+                    n += len;
+                }
+                std::str::from_utf8(&buf[..n]).unwrap_or_default()
+            } else {
+                continue;
+            };
+            if let Some(&mask) = self.words.get(lower) {
+                // A word only one language uses is stronger evidence than a shared one ("a").
+                let weight = if mask.count_ones() == 1 { 2 } else { 1 };
+                for (i, score) in scores.iter_mut().enumerate().take(FUNCTION_WORDS.len()) {
+                    if mask & (1 << i) != 0 {
+                        *score += weight;
+                    }
+                }
+            }
+        }
+        let mut best = (0, 0u32);
+        let mut second = 0u32;
+        for (i, &s) in scores.iter().enumerate().take(FUNCTION_WORDS.len()) {
+            if s > best.1 {
+                second = best.1;
+                best = (i, s);
+            } else if s > second {
+                second = s;
+            }
+        }
+        let clear = (best.1 >= 4 && best.1 >= second * 2 && best.1 >= second + 3) || (best.1 >= 3 && second == 0);
+        clear.then(|| FUNCTION_WORDS[best.0].0)
+    }
+}
+
+fn iso_639_1(language: Language) -> &'static str {
+    match language {
+        Language::English => "en",
+        Language::French => "fr",
+        Language::German => "de",
+        Language::Spanish => "es",
+        Language::Portuguese => "pt",
+        Language::Italian => "it",
+        Language::Russian => "ru",
+        Language::Chinese => "zh",
+        Language::Japanese => "ja",
+        Language::Arabic => "ar",
+        Language::Turkish => "tr",
+        Language::Polish => "pl",
+        Language::Dutch => "nl",
+        Language::Ukrainian => "uk",
+        Language::Korean => "ko",
+        Language::Hindi => "hi",
+        Language::Indonesian => "id",
+        Language::Vietnamese => "vi",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_common_languages() {
+        let d = LanguageDetector::new();
+        assert_eq!(d.detect("How do I bake sourdough bread at home?"), "en");
+        assert_eq!(d.detect("Comment puis-je améliorer mon CV pour un poste de développeur ?"), "fr");
+        assert_eq!(d.detect("Wie kann ich meine Steuererklärung online einreichen?"), "de");
+        assert_eq!(d.detect("¿Cuál es la mejor manera de aprender a programar?"), "es");
+        assert_eq!(d.detect("Как приготовить борщ дома?"), "ru");
+        assert_eq!(d.detect("如何提高我的中文写作水平和表达能力"), "zh");
+        assert_eq!(d.detect("ok"), "und");
+    }
+}

@@ -1,0 +1,30 @@
+//! Vigil: misuse analytics over AI-assistant conversation logs.
+//!
+//! ```text
+//!  JSONL (.gz/.zst)       ┌────────────── ingest ──────────────┐      warehouse (Hive Parquet)
+//!  native | hh-rlhf ───▶  │ read → parse → pseudonymize → redact│ ───▶ conversations/date=…/
+//!                         │   (rayon over chunks, ordered write)│      messages/date=…/
+//!                         └─────────────────────────────────────┘      quarantine/date=…/
+//!                                                                            │
+//!        nightly: facets → embeddings → clusters → campaigns  ◀──────────────┘
+//!        weekly:  k-anonymous report
+//! ```
+//!
+//! The library is organised one module per stage; each has a config and one entry point.
+//! Today: [`ingest`], [`redact`], [`pseudonym`], [`warehouse`].
+//!
+//! ```
+//! let redactor = vigil::redact::Redactor::new().unwrap();
+//! assert_eq!(redactor.redact("mail jane@example.com"), "mail [EMAIL]");
+//! ```
+#![deny(missing_docs)]
+
+mod error;
+pub mod ingest;
+pub mod lang;
+pub mod pseudonym;
+pub mod redact;
+pub mod schema;
+pub mod warehouse;
+
+pub use error::{Error, Result};

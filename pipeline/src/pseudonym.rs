@@ -1,0 +1,210 @@
+//! Keyed BLAKE3 pseudonyms for identifiers, applied before anything reaches the warehouse.
+//!
+//! A pseudonym is `<prefix>_<32 hex>`: the first 128 bits of
+//! `BLAKE3-keyed(key, domain || 0x00 || value)`. The domain separates kinds of identifier, so
+//! the same string used as an account id and as an org id yields unrelated pseudonyms. 128 bits
+//! keeps collisions out of reach at any realistic number of accounts, and the key (kept outside
+//! the warehouse) makes dictionary attacks on small id spaces useless.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use crate::error::{Error, Result};
+
+/// Environment variable holding the key as 64 hex characters.
+pub const KEY_ENV: &str = "VIGIL_KEY";
+
+/// What kind of identifier is being pseudonymized; each has its own domain and prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdKind {
+    /// An account id (`acct_…`).
+    Account,
+    /// An organisation id (`org_…`).
+    Org,
+    /// A network prefix: /24 for IPv4, /48 for IPv6 (`net_…`).
+    NetPrefix,
+    /// A full user-agent string (`ua_…`).
+    UserAgent,
+}
+
+impl IdKind {
+    fn domain(self) -> &'static [u8] {
+        match self {
+            IdKind::Account => b"vigil.account.v1",
+            IdKind::Org => b"vigil.org.v1",
+            IdKind::NetPrefix => b"vigil.netprefix.v1",
+            IdKind::UserAgent => b"vigil.useragent.v1",
+        }
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            IdKind::Account => "acct_",
+            IdKind::Org => "org_",
+            IdKind::NetPrefix => "net_",
+            IdKind::UserAgent => "ua_",
+        }
+    }
+}
+
+/// The secret pseudonym key (32 bytes). Never written to the warehouse.
+#[derive(Clone)]
+pub struct PseudonymKey([u8; 32]);
+
+impl std::fmt::Debug for PseudonymKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PseudonymKey(<redacted>)")
+    }
+}
+
+impl PseudonymKey {
+    /// Parses 64 hex characters (surrounding white space ignored).
+    pub fn from_hex(text: &str) -> Result<Self> {
+        let text = text.trim();
+        if text.len() != 64 {
+            return Err(Error::Key(format!(
+                "expected 64 hex characters (32 bytes), got {} characters",
+                text.chars().count()
+            )));
+        }
+        let mut key = [0u8; 32];
+        for (i, pair) in text.as_bytes().chunks(2).enumerate() {
+            let hi = hex_value(pair[0]);
+            let lo = hex_value(pair[1]);
+            match (hi, lo) {
+                (Some(hi), Some(lo)) => key[i] = hi << 4 | lo,
+                _ => return Err(Error::Key(format!("non-hex character near position {}", 2 * i))),
+            }
+        }
+        if key.iter().all(|&b| b == 0) {
+            return Err(Error::Key("the all-zero key is not a secret".into()));
+        }
+        Ok(PseudonymKey(key))
+    }
+
+    /// Reads the key from a file holding 64 hex characters.
+    pub fn from_file(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Key(format!("cannot read key file {}: {e}", path.display())))?;
+        Self::from_hex(&text)
+    }
+
+    /// A key from raw bytes (the demo and tests generate their own).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        PseudonymKey(bytes)
+    }
+
+    /// The key as 64 hex characters, for writing a generated key to a key file.
+    pub fn to_hex(&self) -> String {
+        let mut s = String::with_capacity(64);
+        for b in self.0 {
+            let _ = write!(s, "{b:02x}");
+        }
+        s
+    }
+
+    /// Writes the pseudonym of `value` into `out` (cleared first), without allocating once
+    /// `out` has grown to pseudonym size.
+    pub fn pseudonym_into(&self, kind: IdKind, value: &str, out: &mut String) {
+        let mut hasher = blake3::Hasher::new_keyed(&self.0);
+        hasher.update(kind.domain());
+        hasher.update(&[0]);
+        hasher.update(value.as_bytes());
+        let digest = hasher.finalize();
+        out.clear();
+        out.push_str(kind.prefix());
+        for &b in &digest.as_bytes()[..16] {
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
+        }
+    }
+
+    /// The pseudonym of `value` as a new string.
+    pub fn pseudonym(&self, kind: IdKind, value: &str) -> String {
+        let mut out = String::with_capacity(40);
+        self.pseudonym_into(kind, value, &mut out);
+        out
+    }
+
+    /// Pseudonym of an IP address's network prefix (/24 for IPv4, /48 for IPv6), or `None`
+    /// when `ip` is not an address.
+    pub fn net_prefix_pseudonym_into(&self, ip: &str, out: &mut String) -> Option<()> {
+        let prefix = network_prefix(ip)?;
+        self.pseudonym_into(IdKind::NetPrefix, &prefix, out);
+        Some(())
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The network prefix of an address as text: `203.0.113.0/24` or `2001:db8:1::/48`.
+/// IPv4-mapped IPv6 addresses are treated as IPv4 so the same client gets one prefix.
+pub fn network_prefix(ip: &str) -> Option<String> {
+    let addr: IpAddr = ip.trim().parse().ok()?;
+    let addr = match addr {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    };
+    Some(match addr {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> PseudonymKey {
+        PseudonymKey::from_hex(&"ab".repeat(32)).unwrap()
+    }
+
+    #[test]
+    fn key_parsing_rejects_bad_input() {
+        assert!(PseudonymKey::from_hex("abc").is_err());
+        assert!(PseudonymKey::from_hex(&"zz".repeat(32)).is_err());
+        assert!(PseudonymKey::from_hex(&"00".repeat(32)).is_err());
+        assert_eq!(key().to_hex(), "ab".repeat(32));
+    }
+
+    #[test]
+    fn pseudonyms_are_keyed_and_domain_separated() {
+        let a = key().pseudonym(IdKind::Account, "alice");
+        assert!(a.starts_with("acct_") && a.len() == 5 + 32, "{a}");
+        assert_eq!(a, key().pseudonym(IdKind::Account, "alice"));
+        assert_ne!(a[5..], key().pseudonym(IdKind::Org, "alice")[4..]);
+        let other = PseudonymKey::from_hex(&"cd".repeat(32)).unwrap();
+        assert_ne!(a, other.pseudonym(IdKind::Account, "alice"));
+        assert!(!a.contains("alice"));
+    }
+
+    #[test]
+    fn prefixes_group_neighbouring_addresses() {
+        assert_eq!(network_prefix("203.0.113.7").unwrap(), "203.0.113.0/24");
+        assert_eq!(network_prefix("::ffff:203.0.113.9").unwrap(), "203.0.113.0/24");
+        assert_eq!(network_prefix("2001:db8:abcd:12::1").unwrap(), "2001:db8:abcd::/48");
+        assert!(network_prefix("not an ip").is_none());
+        let k = key();
+        let (mut a, mut b) = (String::new(), String::new());
+        k.net_prefix_pseudonym_into("198.51.100.1", &mut a).unwrap();
+        k.net_prefix_pseudonym_into("198.51.100.200", &mut b).unwrap();
+        assert_eq!(a, b);
+        k.net_prefix_pseudonym_into("198.51.101.1", &mut b).unwrap();
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,365 @@
+//! Person names without a model: a gazetteer of given names and family names, plus cues
+//! ("my name is", "Dear", "Mr.", "my colleague") that make an unknown capitalised word a name.
+//!
+//! Why not NER: the pipeline must run on CPU at hundreds of MB/s with no model files.
+//! Cues catch the self-introductions and salutations where names actually appear in
+//! assistant conversations; the gazetteer catches names mentioned in passing.
+
+use std::cell::RefCell;
+use rustc_hash::FxHashSet as HashSet;
+
+use super::{Entity, PiiKind};
+use crate::error::Result;
+
+const FIRST_NAMES: &str = include_str!("first_names.txt");
+const AMBIGUOUS_NAMES: &str = include_str!("ambiguous_names.txt");
+const SURNAMES: &str = include_str!("surnames.txt");
+
+/// Titles before a name; the title is part of the entity ("Mr. May" → `[PERSON]`).
+const TITLES: &[&str] = &[
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "dame", "mme", "mlle", "madame",
+    "monsieur", "herr", "frau", "sr", "sra", "srta", "señor", "señora", "sig", "signor", "signora",
+];
+
+/// Cues after which any capitalised word is a name.
+const STRONG_CUES: &[&[&str]] = &[
+    &["my", "name", "is"],
+    &["name", "is"],
+    &["name's"],
+    &["named"],
+    &["called"],
+    &["call", "me"],
+    &["me", "llamo"],
+    &["nombre", "es"],
+    &["m'appelle"],
+    &["appelle"],
+    &["heiße"],
+    &["heisse"],
+    &["name", "ist"],
+    &["nome", "é"],
+    &["nome", "è"],
+    &["chiamo"],
+    &["signed"],
+    &["sincerely"],
+    &["regards"],
+];
+
+/// Cues after which a capitalised word is a name when it is followed by punctuation or an end
+/// of line ("Dear Maria,", "Thanks, Tom!") or is a known given name.
+const SALUTATIONS: &[&str] = &[
+    "dear", "hi", "hello", "hey", "hiya", "greetings", "thanks", "thank", "cheers", "best", "hola",
+    "querido", "querida", "estimado", "estimada", "bonjour", "cher", "chère", "salut", "hallo",
+    "liebe", "lieber", "ciao", "caro", "cara", "olá", "oi", "love", "xoxo",
+];
+
+/// People words: "my colleague X", "my boss X".
+const RELATIONS: &[&str] = &[
+    "colleague", "coworker", "co-worker", "friend", "boss", "manager", "wife", "husband", "partner",
+    "brother", "sister", "son", "daughter", "mom", "mum", "dad", "mother", "father", "neighbor",
+    "neighbour", "teacher", "student", "roommate", "flatmate", "girlfriend", "boyfriend", "uncle",
+    "aunt", "cousin", "landlord", "landlady", "doctor", "lawyer", "client", "employee", "assistant",
+    "ex", "fiancé", "fiancee", "fiance", "grandma", "grandpa", "grandmother", "grandfather", "nephew",
+    "niece", "supervisor", "tenant", "therapist", "coach", "classmate", "bff", "buddy", "pal",
+];
+
+/// Cues after which only a known given name counts ("I'm Sarah", not "I'm Tired").
+const WEAK_CUES: &[&[&str]] = &[&["i", "am"], &["i'm"], &["im"], &["this", "is"], &["it's"], &["je", "suis"], &["ich", "bin"], &["soy"], &["sou"], &["sono"]];
+
+/// Capitalised words that are never names even after a cue.
+const NOT_NAMES: &[&str] = &[
+    "i", "a", "an", "the", "and", "or", "but", "if", "so", "to", "of", "in", "on", "at", "for", "with",
+    "is", "are", "was", "be", "it", "this", "that", "there", "here", "all", "everyone", "everybody",
+    "team", "sir", "madam", "guys", "folks", "friends", "world", "assistant", "claude", "chatgpt",
+    "gpt", "ai", "bot", "customer", "valued", "colleagues", "hiring", "manager", "again", "so",
+    "very", "much", "not", "no", "yes", "please", "you", "your", "we", "they", "he", "she", "my",
+    "our", "their", "his", "her", "its", "what", "how", "why", "when", "where", "who", "which",
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
+    "february", "march", "july", "august", "september", "october", "november", "december",
+    "god", "jesus", "lord", "mom", "dad", "mum", "ok", "okay", "good", "great", "just", "also",
+    "now", "today", "tomorrow", "yesterday", "morning", "evening", "afternoon", "night", "well",
+    "sorry", "dr", "mr", "mrs", "ms", "new", "old", "can", "could", "would", "should", "will",
+    "do", "does", "did", "have", "has", "had", "let", "lets", "let's", "make", "give", "tell",
+    "write", "help", "english", "french", "german", "spanish", "american", "british", "europe",
+    "usa", "us", "uk", "eu", "un", "nato", "covid", "http", "https", "www", "ps", "btw", "fyi",
+];
+
+/// A word token: byte range and its shape.
+#[derive(Debug, Clone, Copy)]
+struct Token {
+    start: usize,
+    end: usize,
+    capitalised: bool,
+    /// A one-letter initial followed by a dot ("M.").
+    initial: bool,
+    /// The token ends a clause: punctuation or a line break follows before the next word.
+    clause_end: bool,
+    /// Only spaces separate this token from the next.
+    space_after: bool,
+}
+
+pub(super) struct NameFinder {
+    first: HashSet<String>,
+    ambiguous: HashSet<String>,
+    surnames: HashSet<String>,
+    not_names: HashSet<&'static str>,
+    titles: HashSet<&'static str>,
+    salutations: HashSet<&'static str>,
+    relations: HashSet<&'static str>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<(Vec<Token>, String)> = const { RefCell::new((Vec::new(), String::new())) };
+}
+
+fn word_list(text: &str) -> HashSet<String> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .flat_map(str::split_whitespace)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+impl NameFinder {
+    pub(super) fn new() -> Result<Self> {
+        let ambiguous = word_list(AMBIGUOUS_NAMES);
+        let first = word_list(FIRST_NAMES).into_iter().filter(|n| !ambiguous.contains(n)).collect();
+        Ok(NameFinder {
+            first,
+            ambiguous,
+            surnames: word_list(SURNAMES),
+            not_names: NOT_NAMES.iter().copied().collect(),
+            titles: TITLES.iter().copied().collect(),
+            salutations: SALUTATIONS.iter().copied().collect(),
+            relations: RELATIONS.iter().copied().collect(),
+        })
+    }
+
+    pub(super) fn find(&self, text: &str, out: &mut Vec<Entity>) {
+        // Fast exit: no upper-case letter and no cue word means no name we could find.
+        if !text.bytes().any(|b| b.is_ascii_uppercase()) && !text.chars().any(char::is_uppercase) && !self.has_lowercase_cue(text) {
+            return;
+        }
+        SCRATCH.with(|cell| {
+            let (tokens, lower) = &mut *cell.borrow_mut();
+            tokenize(text, tokens);
+            self.find_in_tokens(text, tokens, lower, out);
+        });
+    }
+
+    fn has_lowercase_cue(&self, text: &str) -> bool {
+        // Lower-case names are only taken after a strong cue ("my name is dan").
+        text.contains("name") || text.contains("llamo") || text.contains("appelle") || text.contains("call me")
+    }
+
+    fn find_in_tokens(&self, text: &str, tokens: &[Token], lower: &mut String, out: &mut Vec<Entity>) {
+        let word = |t: &Token| &text[t.start..t.end];
+        let mut i = 0;
+        while i < tokens.len() {
+            let t = tokens[i];
+            // Placeholders from earlier passes ("[PERSON]") are not names.
+            if text[..t.start].ends_with(['[', '_']) || text[t.end..].starts_with([']', '_']) {
+                i += 1;
+                continue;
+            }
+            // Lower-case words matter only right after a strong cue ("my name is dan").
+            let after_cue = i > 0 && STRONG_CUE_ENDS.iter().any(|c| word(&tokens[i - 1]).eq_ignore_ascii_case(c));
+            if !t.capitalised && !after_cue {
+                i += 1;
+                continue;
+            }
+            lowercase_into(word(&t), lower);
+            let is_title = self.titles.contains(lower.as_str());
+            let is_first = self.first.contains(lower.as_str());
+
+            // Title + capitalised word(s): "Mr. Mayers", "mrs. Kennedy", "Dr PLUM".
+            if is_title && (t.space_after || text[t.end..].starts_with('.')) {
+                if let Some(next) = tokens.get(i + 1) {
+                    let gap = &text[t.end..next.start];
+                    if next.capitalised && gap.len() <= 3 && !gap.contains('\n') && !self.is_not_name(word(next), lower) {
+                        let end = self.extend_name(text, tokens, i + 1, lower);
+                        out.push(Entity { kind: PiiKind::Person, start: t.start, end: tokens[end].end });
+                        i = end + 1;
+                        continue;
+                    }
+                }
+            }
+
+            if t.capitalised || is_first {
+                if let Some(end) = self.name_at(text, tokens, i, lower) {
+                    out.push(Entity { kind: PiiKind::Person, start: t.start, end: tokens[end].end });
+                    i = end + 1;
+                    continue;
+                }
+            }
+            i += 1;
+        }
+    }
+
+    /// Whether token `i` starts a name; returns the index of its last token.
+    fn name_at(&self, text: &str, tokens: &[Token], i: usize, lower: &mut String) -> Option<usize> {
+        let t = tokens[i];
+        let w = &text[t.start..t.end];
+        lowercase_into(w, lower);
+        if self.not_names.contains(lower.as_str()) || w.chars().nth(1).is_none() {
+            return None;
+        }
+        let known_first = self.first.contains(lower.as_str());
+        let ambiguous = self.ambiguous.contains(lower.as_str());
+        let next_is_surname = tokens.get(i + 1).is_some_and(|n| {
+            t.space_after && n.capitalised && {
+                lowercase_into(&text[n.start..n.end], lower);
+                self.surnames.contains(lower.as_str())
+            }
+        });
+        let next_capitalised = tokens.get(i + 1).is_some_and(|n| {
+            t.space_after && (n.capitalised || n.initial) && !self.is_not_name(&text[n.start..n.end], lower)
+        });
+
+        let cue = self.cue_before(text, tokens, i, lower);
+        let accept = match cue {
+            Cue::Strong => t.capitalised || known_first || ambiguous,
+            Cue::Salutation => t.capitalised && (known_first || ambiguous || t.clause_end || next_capitalised),
+            Cue::Weak => t.capitalised && (known_first || ambiguous),
+            Cue::None => {
+                t.capitalised
+                    && ((known_first && !ambiguous)
+                        || ((known_first || ambiguous) && next_capitalised && !is_sentence_start(text, t.start))
+                        || ((known_first || ambiguous) && next_is_surname)
+                        || (next_is_surname && !is_sentence_start(text, t.start)))
+            }
+        };
+        if !accept {
+            return None;
+        }
+        Some(self.extend_name(text, tokens, i, lower))
+    }
+
+    /// Extends a name over following capitalised words and initials ("Richard M. Nixon").
+    fn extend_name(&self, text: &str, tokens: &[Token], mut i: usize, lower: &mut String) -> usize {
+        let mut added = 0;
+        while added < 2 {
+            let (t, Some(n)) = (tokens[i], tokens.get(i + 1)) else { break };
+            let gap = &text[t.end..n.start];
+            let joined = gap == " " || (t.initial && gap == ". ");
+            if !joined || !(n.capitalised || n.initial) || self.is_not_name(&text[n.start..n.end], lower) {
+                break;
+            }
+            i += 1;
+            added += 1;
+        }
+        i
+    }
+
+    fn is_not_name(&self, w: &str, lower: &mut String) -> bool {
+        lowercase_into(w, lower);
+        self.not_names.contains(lower.as_str())
+    }
+
+    fn cue_before(&self, text: &str, tokens: &[Token], i: usize, lower: &mut String) -> Cue {
+        if i == 0 {
+            return Cue::None;
+        }
+        let word = |k: usize| &text[tokens[k].start..tokens[k].end];
+        let matches = |cue: &[&str]| i >= cue.len() && cue.iter().enumerate().all(|(j, c)| eq_lower(word(i - cue.len() + j), c));
+        // Line breaks between a cue and the name only count for salutations and sign-offs.
+        let same_line = !text[tokens[i - 1].end..tokens[i].start].contains('\n');
+        if same_line && STRONG_CUES.iter().any(|cue| matches(cue)) {
+            return Cue::Strong;
+        }
+        lowercase_into(word(i - 1), lower);
+        if same_line && i >= 2 && self.relations.contains(lower.as_str()) && POSSESSIVES.iter().any(|p| eq_lower(word(i - 2), p)) {
+            return Cue::Strong;
+        }
+        if self.salutations.contains(lower.as_str()) {
+            return Cue::Salutation;
+        }
+        if same_line && WEAK_CUES.iter().any(|cue| matches(cue)) {
+            return Cue::Weak;
+        }
+        Cue::None
+    }
+}
+
+/// Compares a word with a lower-case cue word, without allocating for ASCII words.
+fn eq_lower(word: &str, cue: &str) -> bool {
+    if word.is_ascii() {
+        word.eq_ignore_ascii_case(cue)
+    } else {
+        word.chars().flat_map(char::to_lowercase).eq(cue.chars())
+    }
+}
+
+/// Possessives before a relation word ("my colleague X").
+const POSSESSIVES: &[&str] = &["my", "our", "his", "her", "their", "your", "mi", "mon", "ma", "mein", "meine"];
+
+/// Last words of the strong cues, after which a lower-case given name still counts.
+const STRONG_CUE_ENDS: &[&str] = &["is", "me", "llamo", "es", "appelle", "m'appelle", "heiße", "heisse", "ist", "é", "è", "chiamo", "named", "called"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cue {
+    None,
+    Weak,
+    Salutation,
+    Strong,
+}
+
+fn lowercase_into(w: &str, out: &mut String) {
+    out.clear();
+    if w.is_ascii() {
+        out.push_str(w);
+        out.make_ascii_lowercase();
+    } else {
+        out.extend(w.chars().flat_map(char::to_lowercase));
+    }
+}
+
+/// Whether `at` begins a sentence: start of text, or after `.`, `!`, `?`, `:` or a line break.
+fn is_sentence_start(text: &str, at: usize) -> bool {
+    let before = text[..at].trim_end_matches([' ', '\t', '"', '\'', '(', '*', '-']);
+    before.is_empty() || before.ends_with(['.', '!', '?', '\n', ':', ';'])
+}
+
+/// Splits `text` into word tokens (letters, with inner apostrophes and hyphens). A trailing
+/// possessive `'s` is left out of the token so "Sarah's" yields the name "Sarah".
+fn tokenize(text: &str, tokens: &mut Vec<Token>) {
+    tokens.clear();
+    let mut iter = text.char_indices().peekable();
+    while let Some((start, c)) = iter.next() {
+        if !c.is_alphabetic() {
+            continue;
+        }
+        let capitalised = c.is_uppercase();
+        let mut end = start + c.len_utf8();
+        while let Some(&(j, d)) = iter.peek() {
+            if d.is_alphabetic() {
+                end = j + d.len_utf8();
+                iter.next();
+            } else if matches!(d, '\'' | '’' | '-') {
+                // Inner apostrophe or hyphen only when a letter follows.
+                let after = text[j + d.len_utf8()..].chars().next();
+                if after.is_some_and(char::is_alphabetic) {
+                    let rest = &text[j + d.len_utf8()..];
+                    let possessive = matches!(d, '\'' | '’') && (rest.starts_with('s') || rest.starts_with('S'))
+                        && !rest[1..].starts_with(char::is_alphabetic);
+                    if possessive {
+                        break;
+                    }
+                    iter.next();
+                    end = j + d.len_utf8();
+                } else {
+                    break;
+                }
+            } else {
+                break;
+            }
+        }
+        let single_letter = end - start == c.len_utf8();
+        let initial = single_letter && capitalised && text[end..].starts_with('.');
+        let rest = &text[end..];
+        let next_word = rest.find(char::is_alphabetic).unwrap_or(rest.len());
+        let gap = &rest[..next_word];
+        let clause_end = next_word == rest.len() || gap.contains(['\n', ',', '!', '?', ';', ':']) || (gap.contains('.') && !initial);
+        let space_after = gap == " " || (initial && gap == ". ");
+        tokens.push(Token { start, end, capitalised, initial, clause_end, space_after });
+    }
+}

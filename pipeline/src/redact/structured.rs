@@ -1,0 +1,584 @@
+//! Structured kinds: one multi-pattern automaton for candidates, a confirming check per
+//! candidate, then a digit-run scan for cards, SSN/ITIN and phone numbers.
+
+use std::net::Ipv6Addr;
+
+use regex_automata::meta::Regex;
+use regex_automata::{Input, MatchKind};
+
+use super::validate::{self, TaxId};
+use super::{Entity, PiiKind};
+use crate::error::{Error, Result};
+
+/// Candidate patterns in priority order: when two start at the same byte, the earlier wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Candidate {
+    PrivateKey,
+    Url,
+    Email,
+    Jwt,
+    VendorToken,
+    KeyValue,
+    Iban,
+    Mac,
+    Ipv6,
+    Ipv4,
+    Eth,
+    Bech32,
+    Base58,
+    Street,
+}
+
+const PATTERNS: &[(Candidate, &str)] = &[
+    (
+        Candidate::PrivateKey,
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\n]{16,})",
+    ),
+    (Candidate::Url, r#"(?:(?i:https?|ftp|wss?)://|www\.)[^\s<>"'`]+"#),
+    (
+        Candidate::Email,
+        r"[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.(?:xn--[A-Za-z0-9\-]+|[A-Za-z]{2,})",
+    ),
+    (Candidate::Jwt, r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
+    (
+        Candidate::VendorToken,
+        concat!(
+            r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[0-9A-Z]{16}",
+            r"|gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{50,255}",
+            r"|glpat-[A-Za-z0-9_\-]{20,}|xox[abposr]-[A-Za-z0-9\-]{10,}|xapp-[A-Za-z0-9\-]{20,}",
+            r"|(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{20,}|whsec_[A-Za-z0-9]{20,}",
+            r"|sk-ant-[A-Za-z0-9_\-]{20,}|sk-proj-[A-Za-z0-9_\-]{20,}|sk-[A-Za-z0-9]{32,}",
+            r"|AIza[0-9A-Za-z_\-]{35}|ya29\.[0-9A-Za-z_\-]{20,}|hf_[A-Za-z0-9]{30,}",
+            r"|npm_[A-Za-z0-9]{36}|pypi-[A-Za-z0-9_\-]{50,}|SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}",
+            r"|gsk_[A-Za-z0-9]{40,}|xai-[A-Za-z0-9]{40,}|dop_v1_[a-f0-9]{64}|shp(?:at|ss|ca)_[a-fA-F0-9]{32}",
+            r"|(?:AC|SK)[0-9a-f]{32}|[0-9]{8,10}:AA[A-Za-z0-9_\-]{33}",
+            r"|[MNO][A-Za-z0-9]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}",
+            r"|AccountKey=[A-Za-z0-9+/=]{40,}",
+        ),
+    ),
+    (
+        Candidate::KeyValue,
+        concat!(
+            r"(?i:api[_\-]?key|apikey|api[_\-]?secret|secret[_\-]?key|client[_\-]?secret|access[_\-]?key",
+            r"|secret|auth[_\-]?token|access[_\-]?token|refresh[_\-]?token|bearer|token|password|passwd",
+            r"|passphrase|pwd|private[_\-]?key|mot de passe|contraseña|passwort|senha)",
+            r#"[A-Za-z0-9_\-]*["']?(?:\s*(?::=|=>|:|=)\s*|\s+(?i:is\s+|was\s+|es\s+|est\s+|ist\s+|é\s+)?)["']?"#,
+            r#"[^\s"'<>,;`]{6,200}"#,
+        ),
+    ),
+    (Candidate::Iban, r"[A-Z]{2}[0-9]{2}[ \-]?[A-Z0-9]{4}"),
+    (
+        Candidate::Mac,
+        r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}",
+    ),
+    (
+        Candidate::Ipv6,
+        r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]{1,4})?(?:%[A-Za-z0-9]+)?(?:/[0-9]+)?",
+    ),
+    (Candidate::Ipv4, r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?:/[0-9]+)?"),
+    (Candidate::Eth, r"0x[0-9A-Fa-f]{40}"),
+    (Candidate::Bech32, r"(?i:bc1|tb1|ltc1)[A-Za-z0-9]{8,87}"),
+    (Candidate::Base58, r"[13LMD][1-9A-HJ-NP-Za-km-z]{25,34}"),
+    (
+        Candidate::Street,
+        concat!(
+            // English: "221B Baker Street", "1600 Pennsylvania Ave NW, Apt 4, Springfield, IL 62704"
+            r"[0-9]{1,5}[A-Za-z]? (?:(?:[0-9]{1,3}(?:st|nd|rd|th)|[A-Z][a-z]+|[NSEW]\.?) ){1,3}",
+            r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl",
+            r"|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Crescent|Close|Row)\.?",
+            r"(?: (?:NW|NE|SW|SE|N|S|E|W)(?-u:\b))?",
+            r"(?:,? (?:Apt|Apartment|Suite|Ste|Unit|Flat|#)\.? ?[A-Za-z0-9\-]+)?",
+            r"(?:, [A-Z][a-z]+(?: [A-Z][a-z]+)?(?:, [A-Z]{2})?(?: [0-9]{5}(?:-[0-9]{4})?)?)?",
+            // German: "Hauptstraße 5, 10115 Berlin"
+            r"|[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm) [0-9]{1,4}[a-z]?",
+            r"(?:, [0-9]{5} [A-ZÄÖÜ][a-zäöüß]+)?",
+            // French: "12 rue de la Paix, 75002 Paris"
+            r"|[0-9]{1,4}(?: bis| ter)?,? (?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai) ",
+            r"(?:de la |de l'|du |des |de )?[A-ZÉÈ][A-Za-zéèêàâçôîû'\-]+(?: [A-ZÉÈ][A-Za-zéèêàâçôîû'\-]+){0,2}",
+            r"(?:, [0-9]{5} [A-ZÉ][a-zéèêàâçôîû\-]+)?",
+            // Spanish / Portuguese: "Calle Mayor 12", "Rua Augusta, 45"
+            r"|(?:Calle|C/|Avenida|Avda\.|Plaza|Paseo|Rua|Travessa) (?:de (?:la |los |las )?|da |do |dos )?",
+            r"[A-ZÁÉÍÓÚ][a-záéíóúñãõç]+(?: [A-ZÁÉÍÓÚ][a-záéíóúñãõç]+){0,2},? (?:n[º°o]\.? ?)?[0-9]{1,4}",
+        ),
+    ),
+];
+
+pub(super) struct StructuredFinder {
+    regex: Regex,
+}
+
+impl StructuredFinder {
+    pub(super) fn new() -> Result<Self> {
+        let patterns: Vec<&str> = PATTERNS.iter().map(|(_, p)| *p).collect();
+        let regex = Regex::builder()
+            .configure(Regex::config().match_kind(MatchKind::LeftmostFirst))
+            .build_many(&patterns)
+            .map_err(|e| Error::Pattern(e.to_string()))?;
+        Ok(StructuredFinder { regex })
+    }
+
+    pub(super) fn find(&self, text: &str, out: &mut Vec<Entity>) {
+        let first = out.len();
+        let mut pos = 0;
+        while pos < text.len() {
+            let Some(m) = self.regex.find(Input::new(text).span(pos..text.len())) else { break };
+            let candidate = PATTERNS[m.pattern().as_usize()].0;
+            match confirm(text, candidate, m.start(), m.end()) {
+                Some(entity) => {
+                    pos = entity.end.max(m.start() + 1);
+                    out.push(entity);
+                }
+                None => pos = m.start() + 1,
+            }
+            while !text.is_char_boundary(pos) {
+                pos += 1;
+            }
+        }
+        scan_digit_runs(text, first, out);
+    }
+}
+
+fn prev_char(text: &str, at: usize) -> Option<char> {
+    text[..at].chars().next_back()
+}
+
+fn next_char(text: &str, at: usize) -> Option<char> {
+    text[at..].chars().next()
+}
+
+fn is_word(c: Option<char>) -> bool {
+    c.is_some_and(|c| c.is_alphanumeric() || c == '_')
+}
+
+fn entity(kind: PiiKind, start: usize, end: usize) -> Option<Entity> {
+    Some(Entity { kind, start, end })
+}
+
+fn confirm(text: &str, candidate: Candidate, start: usize, end: usize) -> Option<Entity> {
+    let s = &text[start..end];
+    match candidate {
+        Candidate::PrivateKey | Candidate::Jwt => entity(PiiKind::Secret, start, end),
+        Candidate::Url => confirm_url(text, start, end),
+        Candidate::Email => entity(PiiKind::Email, start, end),
+        Candidate::VendorToken => {
+            (!is_word(prev_char(text, start)) && !is_word(next_char(text, end)))
+                .then_some(())
+                .and(entity(PiiKind::Secret, start, end))
+        }
+        Candidate::KeyValue => confirm_key_value(text, start, end),
+        Candidate::Iban => confirm_iban(text, start),
+        Candidate::Mac => {
+            let boundary = |c: Option<char>| c.is_some_and(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '-' | '.'));
+            if boundary(prev_char(text, start)) || boundary(next_char(text, end)) {
+                return None;
+            }
+            let hex: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).map(|b| b.to_ascii_lowercase()).collect();
+            if hex.iter().all(|&b| b == b'f') || hex.iter().all(|&b| b == b'0') {
+                return None;
+            }
+            entity(PiiKind::MacAddress, start, end)
+        }
+        Candidate::Ipv6 => confirm_ipv6(text, start, end),
+        Candidate::Ipv4 => confirm_ipv4(text, start, end),
+        Candidate::Eth => {
+            (!is_word(prev_char(text, start)) && !is_word(next_char(text, end)) && validate::eth_address_valid(s))
+                .then_some(())
+                .and(entity(PiiKind::Crypto, start, end))
+        }
+        Candidate::Bech32 => {
+            (!is_word(prev_char(text, start)) && !is_word(next_char(text, end)) && validate::bech32_address_valid(s))
+                .then_some(())
+                .and(entity(PiiKind::Crypto, start, end))
+        }
+        Candidate::Base58 => {
+            (!is_word(prev_char(text, start)) && !is_word(next_char(text, end)) && validate::base58_address_valid(s))
+                .then_some(())
+                .and(entity(PiiKind::Crypto, start, end))
+        }
+        Candidate::Street => {
+            if is_word(prev_char(text, start)) {
+                return None;
+            }
+            let trimmed = s.trim_end_matches([' ', ',']);
+            entity(PiiKind::StreetAddress, start, start + trimmed.len())
+        }
+    }
+}
+
+fn confirm_url(text: &str, start: usize, end: usize) -> Option<Entity> {
+    let mut s = &text[start..end];
+    // Trailing sentence punctuation and unbalanced closing brackets are not part of a link.
+    loop {
+        let Some(last) = s.chars().next_back() else { return None };
+        let unbalanced = match last {
+            ')' => s.matches('(').count() < s.matches(')').count(),
+            ']' => s.matches('[').count() < s.matches(']').count(),
+            '}' => s.matches('{').count() < s.matches('}').count(),
+            '.' | ',' | ';' | ':' | '!' | '?' => true,
+            _ => false,
+        };
+        if !unbalanced {
+            break;
+        }
+        s = &s[..s.len() - last.len_utf8()];
+    }
+    let rest = s.split_once("://").map_or(s, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    let host = host.split(':').next().unwrap_or("");
+    let tld_ok = host
+        .rsplit_once('.')
+        .is_some_and(|(name, tld)| !name.is_empty() && tld.len() >= 2 && tld.chars().all(char::is_alphabetic));
+    let ip_ok = host.parse::<std::net::Ipv4Addr>().is_ok();
+    // "www.example" is not a link; "www.example.com" is.
+    let www_ok = !s.starts_with("www.") || host.matches('.').count() >= 2;
+    if !www_ok {
+        return None;
+    }
+    if !(tld_ok || ip_ok || host == "localhost") {
+        return None;
+    }
+    entity(PiiKind::Url, start, start + s.len())
+}
+
+/// Names whose values are secrets however plain they look.
+fn password_like(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["password", "passwd", "passphrase", "pwd", "mot de passe", "contraseña", "passwort", "senha"]
+        .iter()
+        .any(|p| name.contains(p))
+}
+
+fn placeholder_value(v: &str) -> bool {
+    let lower = v.to_ascii_lowercase();
+    lower.starts_with("${")
+        || lower.starts_with('<')
+        || lower.starts_with('{')
+        || lower.starts_with("process.env")
+        || lower.starts_with("os.environ")
+        || lower.starts_with("os.getenv")
+        || lower.starts_with("env[")
+        || lower.contains("your")
+        || lower.contains("example")
+        || lower.chars().all(|c| matches!(c, '*' | 'x' | '.' | '-' | '_'))
+        || matches!(lower.as_str(), "none" | "null" | "undefined" | "true" | "false" | "required" | "optional" | "string")
+}
+
+fn confirm_key_value(text: &str, start: usize, end: usize) -> Option<Entity> {
+    let s = &text[start..end];
+    // Split name / separator / value: the value is the last run of non-separator characters.
+    let value_start = s.rfind(|c: char| c.is_whitespace() || matches!(c, ':' | '=' | '>' | '"' | '\'')).map_or(0, |i| i + 1);
+    let name_end = s.find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | ' '))).unwrap_or(s.len());
+    let name = &s[..name_end.min(value_start)];
+    let structured = s[..value_start].contains([':', '=']);
+    let mut value = &s[value_start..];
+    if !structured {
+        value = value.trim_end_matches(['.', ',', '!', '?', ')']);
+    }
+    if value.chars().count() < 6 || placeholder_value(value) {
+        return None;
+    }
+    let has_digit = value.bytes().any(|b| b.is_ascii_digit());
+    let has_symbol = value.bytes().any(|b| b.is_ascii_punctuation());
+    let mixed_case = value.bytes().any(|b| b.is_ascii_uppercase()) && value.bytes().any(|b| b.is_ascii_lowercase());
+    let accept = if password_like(name) {
+        structured || has_digit || has_symbol || mixed_case
+    } else {
+        let high_entropy = value.len() >= 12 && validate::entropy(value.as_bytes()) >= 3.0;
+        high_entropy && (has_digit || mixed_case) && (structured || has_digit)
+    };
+    let value_start = start + value_start;
+    accept.then_some(()).and(entity(PiiKind::Secret, value_start, value_start + value.len()))
+}
+
+fn confirm_iban(text: &str, start: usize) -> Option<Entity> {
+    if is_word(prev_char(text, start)) {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    let expected = validate::iban_expected_length(&bytes[start..])?;
+    let mut compact = [0u8; 34];
+    let (mut n, mut i) = (0, start);
+    while n < expected && i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_uppercase() || b.is_ascii_digit() {
+            compact[n] = b;
+            n += 1;
+            i += 1;
+        } else if matches!(b, b' ' | b'-') && n > 0 && i + 1 < bytes.len() && bytes[i + 1].is_ascii_alphanumeric() {
+            i += 1;
+        } else {
+            return None;
+        }
+    }
+    if n != expected || is_word(next_char(text, i)) {
+        return None;
+    }
+    validate::iban_valid(&compact[..n]).then_some(()).and(entity(PiiKind::Iban, start, i))
+}
+
+/// Splits `addr[%zone][/bits]`; an out-of-range prefix length leaves the address alone
+/// ("10.0.0.0/123" is the address 10.0.0.0 followed by junk).
+fn split_cidr(s: &str, max_bits: u8) -> (&str, usize) {
+    match s.split_once('/') {
+        Some((addr, bits)) if bits.parse::<u8>().is_ok_and(|b| b <= max_bits) => (addr, s.len()),
+        Some((addr, _)) => (addr, addr.len()),
+        None => (s, s.len()),
+    }
+}
+
+fn confirm_ipv6(text: &str, start: usize, end: usize) -> Option<Entity> {
+    let p = prev_char(text, start);
+    let after = &text[end..];
+    if is_word(p) || matches!(p, Some(':' | '.')) || matches!(next_char(text, end), Some(c) if c.is_alphanumeric() || c == ':') {
+        return None;
+    }
+    // "::ffff:192.168.1" is an incomplete mapped address, not "::ffff:192" and junk.
+    if after.starts_with('.') && after[1..].starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let (with_zone, len) = split_cidr(&text[start..end], 128);
+    let addr = with_zone.split('%').next().unwrap_or(with_zone);
+    addr.parse::<Ipv6Addr>().ok().and(entity(PiiKind::IpAddress, start, start + len))
+}
+
+fn confirm_ipv4(text: &str, start: usize, end: usize) -> Option<Entity> {
+    let p = prev_char(text, start);
+    // A colon before is fine: "::ffff:192.0.2.1" glued to text still leaks the IPv4 part.
+    if is_word(p) || p == Some('.') || is_word(next_char(text, end)) {
+        return None;
+    }
+    let (addr, len) = split_cidr(&text[start..end], 32);
+    let ok = addr.split('.').all(|o| o.parse::<u16>().is_ok_and(|v| v <= 255));
+    ok.then_some(()).and(entity(PiiKind::IpAddress, start, start + len))
+}
+
+/// One group of digits inside a digit run: "(415)", "555", "+44".
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    start: usize,
+    end: usize,
+    digits_start: usize,
+    digits_end: usize,
+    plus: bool,
+    paren: bool,
+    /// Separator before this group (`0` for none/first).
+    sep: u8,
+}
+
+const PHONE_CUES: &[&str] = &[
+    "phone", "tel", "call", "number", "mobile", "cell", "whatsapp", "fax", "sms", "text me", "contact",
+    "número", "numéro", "telefon", "téléphone", "teléfono", "handy", "celular", "portable",
+];
+
+fn scan_digit_runs(text: &str, first: usize, out: &mut Vec<Entity>) {
+    let bytes = text.as_bytes();
+    let structured_end = out.len();
+    let mut covered = first;
+    let mut groups: Vec<Group> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let starts = b.is_ascii_digit()
+            || (matches!(b, b'+' | b'(') && bytes.get(i + 1).is_some_and(|c| c.is_ascii_digit() || *c == b'+'));
+        if !starts {
+            i += 1;
+            continue;
+        }
+        // Skip what the regex pass already claimed.
+        while covered < structured_end && out[covered].end <= i {
+            covered += 1;
+        }
+        if covered < structured_end && out[covered].start <= i {
+            i = out[covered].end;
+            continue;
+        }
+        let prev = prev_char(text, i);
+        let run_end = collect_groups(bytes, i, &mut groups);
+        let glued = prev.is_some_and(|c| c.is_ascii_digit() || matches!(c, '_' | '.' | ','));
+        // A letter glued to a run ("is415-555-0132") is tolerated only for formatted numbers;
+        // "AB12345678" is a product code.
+        let glued_to_letter = prev.is_some_and(|c| c.is_alphabetic() && !c.is_lowercase()) || (prev.is_some_and(char::is_alphabetic) && groups.len() < 2);
+        if !glued && !glued_to_letter && !groups.is_empty() {
+            let usable = trim_dirty_tail(text, &groups);
+            classify_run(text, &groups[..usable], out);
+        }
+        i = run_end.max(i + 1);
+    }
+}
+
+/// Collects groups starting at `i`, returns the end of the run.
+fn collect_groups(bytes: &[u8], mut i: usize, groups: &mut Vec<Group>) -> usize {
+    groups.clear();
+    let mut sep = 0u8;
+    loop {
+        let g_start = i;
+        let paren = bytes.get(i) == Some(&b'(');
+        if paren {
+            i += 1;
+        }
+        let plus = bytes.get(i) == Some(&b'+');
+        if plus {
+            i += 1;
+        }
+        let d_start = i;
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        let d_end = i;
+        if d_end == d_start || (plus && !groups.is_empty()) {
+            return g_start;
+        }
+        if paren {
+            if bytes.get(i) != Some(&b')') {
+                return g_start;
+            }
+            i += 1;
+        }
+        groups.push(Group { start: g_start, end: i, digits_start: d_start, digits_end: d_end, plus, paren, sep });
+        if groups.len() >= 12 {
+            return i;
+        }
+        match (bytes.get(i), bytes.get(i + 1)) {
+            (Some(&s @ (b' ' | b'-' | b'.' | b'/')), Some(n)) if n.is_ascii_digit() || *n == b'(' => {
+                sep = s;
+                i += 1;
+            }
+            (Some(b'('), Some(n)) if n.is_ascii_digit() => sep = 0,
+            (Some(n), _) if n.is_ascii_digit() => sep = 0,
+            _ => return i,
+        }
+        if groups.last().is_some_and(|g| !g.paren) && bytes.get(i) == Some(&b'(') && sep == 0 {
+            return i;
+        }
+    }
+}
+
+/// Drops a last group glued to a letter ("555-0132x") and returns how many groups are usable.
+fn trim_dirty_tail(text: &str, groups: &[Group]) -> usize {
+    match groups.last() {
+        Some(last) if is_word(next_char(text, last.end)) => groups.len() - 1,
+        _ => groups.len(),
+    }
+}
+
+fn classify_run(text: &str, groups: &[Group], out: &mut Vec<Entity>) {
+    let bytes = text.as_bytes();
+    // A whole run shaped like a card ("4111 1111 1111 1112") that fails Luhn is a number,
+    // not two phone numbers.
+    let total: usize = groups.iter().map(|g| g.digits_end - g.digits_start).sum();
+    let card_shaped = groups.len() >= 3
+        && (13..=19).contains(&total)
+        && groups.iter().all(|g| !g.plus && !g.paren && g.digits_end - g.digits_start >= 3)
+        && groups[1..].iter().all(|g| g.sep == groups[1].sep && matches!(g.sep, b' ' | b'-'));
+    if card_shaped {
+        let digits: Vec<u8> = groups.iter().flat_map(|g| bytes[g.digits_start..g.digits_end].iter().copied()).collect();
+        if !validate::card_valid(&digits) {
+            return;
+        }
+    }
+    let mut i = 0;
+    while i < groups.len() {
+        let mut best: Option<(usize, PiiKind)> = None;
+        let mut digits = [0u8; 24];
+        let mut n = 0;
+        for j in i..groups.len() {
+            let g = &groups[j];
+            let len = g.digits_end - g.digits_start;
+            if n + len > digits.len() {
+                break;
+            }
+            digits[n..n + len].copy_from_slice(&bytes[g.digits_start..g.digits_end]);
+            n += len;
+            if n > 19 {
+                break;
+            }
+            if let Some(kind) = classify_window(text, &groups[i..=j], &digits[..n]) {
+                best = Some((j, kind));
+            }
+        }
+        match best {
+            Some((j, kind)) => {
+                out.push(Entity { kind, start: groups[i].start, end: groups[j].end });
+                i = j + 1;
+            }
+            None => i += 1,
+        }
+    }
+}
+
+fn classify_window(text: &str, window: &[Group], digits: &[u8]) -> Option<PiiKind> {
+    let n = digits.len();
+    let lens: Vec<usize> = window.iter().map(|g| g.digits_end - g.digits_start).collect();
+    let seps: Vec<u8> = window[1..].iter().map(|g| g.sep).collect();
+    let plus = window[0].plus;
+    let any_paren = window.iter().any(|g| g.paren);
+    let uniform = |allowed: &[u8]| seps.windows(2).all(|w| w[0] == w[1]) && seps.iter().all(|s| allowed.contains(s));
+
+    if n == 9 && !plus && !any_paren {
+        let tax_shape = match lens.as_slice() {
+            [9] => true,
+            [3, 2, 4] => uniform(b"-. "),
+            [3, 6] | [5, 4] => seps == [b'-'],
+            _ => false,
+        };
+        if tax_shape {
+            return match validate::us_tax_id(digits) {
+                Some(TaxId::Ssn) => Some(PiiKind::UsSsn),
+                Some(TaxId::Itin) => Some(PiiKind::UsItin),
+                None => None,
+            };
+        }
+    }
+    if (13..=19).contains(&n) && !plus && !any_paren && (lens.len() == 1 || (uniform(b" -") && lens.iter().all(|&l| l >= 3))) && validate::card_valid(digits) {
+        return Some(PiiKind::CreditCard);
+    }
+    if plus {
+        let ok = (8..=15).contains(&n) && digits[0] != b'0' && seps.iter().all(|s| matches!(s, b' ' | b'-' | b'.' | 0));
+        return ok.then_some(PiiKind::Phone);
+    }
+    if !(7..=12).contains(&n) || lens.iter().any(|&l| l < 2) {
+        return None;
+    }
+    if lens.len() == 1 {
+        let cn_mobile = n == 11 && digits[0] == b'1' && (b'3'..=b'9').contains(&digits[1]);
+        let cue = (10..=11).contains(&n) && phone_cue_before(text, window[0].start);
+        return (cn_mobile || cue).then_some(PiiKind::Phone);
+    }
+    if seps.contains(&b'/') && !(digits[0] == b'0' && n >= 9 && seps.len() == 1) {
+        return None;
+    }
+    if looks_like_date_or_range(&lens, &seps, digits) {
+        return None;
+    }
+    // "4111 1111 1111" is a card-shaped fragment (a card that failed Luhn), not a phone.
+    if lens.len() >= 3 && lens.iter().all(|&l| l == 4) {
+        return None;
+    }
+    // "1.234.567" is a number with thousands separators, not a phone.
+    if seps.iter().all(|&s| s == b'.') && lens[0] <= 3 && lens[1..].iter().all(|&l| l == 3) {
+        return None;
+    }
+    (lens.len() <= 4 || lens.iter().all(|&l| l == 2)).then_some(PiiKind::Phone)
+}
+
+fn looks_like_date_or_range(lens: &[usize], seps: &[u8], digits: &[u8]) -> bool {
+    let num = |r: std::ops::Range<usize>| digits[r].iter().fold(0u32, |a, &d| a * 10 + u32::from(d - b'0'));
+    let year = |v: u32| (1900..=2100).contains(&v);
+    match lens {
+        [4, 2, 2] => year(num(0..4)) && (1..=12).contains(&num(4..6)),
+        [2, 2, 4] => year(num(4..8)) && !seps.is_empty(),
+        [4, 4] => year(num(0..4)) && year(num(4..8)),
+        [4, 2] | [2, 4] => true,
+        _ => false,
+    }
+}
+
+fn phone_cue_before(text: &str, at: usize) -> bool {
+    let mut from = at.saturating_sub(40);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    let before = text[from..at].to_lowercase();
+    PHONE_CUES.iter().any(|cue| before.contains(cue))
+}

@@ -1,0 +1,191 @@
+use super::*;
+
+fn redactor() -> &'static Redactor {
+    use std::sync::OnceLock;
+    static R: OnceLock<Redactor> = OnceLock::new();
+    R.get_or_init(|| Redactor::new().unwrap())
+}
+
+fn kinds(text: &str) -> Vec<(PiiKind, &str)> {
+    let mut found = Vec::new();
+    redactor().find(text, &mut found);
+    found.iter().map(|e| (e.kind, &text[e.start..e.end])).collect()
+}
+
+#[track_caller]
+fn assert_redacts(text: &str, expected: &str) {
+    assert_eq!(redactor().redact(text), expected, "input: {text:?}");
+}
+
+#[test]
+fn emails_phones_cards() {
+    assert_redacts("mail me at jane.doe+x@mail.example.org today", "mail me at [EMAIL] today");
+    assert_redacts("call (415) 555-0132 or +44 20 7123 4567.", "call [PHONE] or [PHONE].");
+    assert_redacts("card 4111 1111 1111 1111 exp 04/27", "card [CREDIT_CARD] exp 04/27");
+    assert_redacts("card 4111 1111 1111 1112", "card 4111 1111 1111 1112");
+    assert_eq!(
+        kinds("4012888888881881 4012-8888-8888-1881 4012 8888 8888 1881"),
+        vec![
+            (PiiKind::CreditCard, "4012888888881881"),
+            (PiiKind::CreditCard, "4012-8888-8888-1881"),
+            (PiiKind::CreditCard, "4012 8888 8888 1881")
+        ]
+    );
+}
+
+#[test]
+fn numbers_that_are_not_pii_survive() {
+    for text in [
+        "The meeting is on 2024-01-15 at 10:30.",
+        "Population grew from 1.234.567 to 2.345.678",
+        "Version 1.2.3 fixed it; see issue 4521.",
+        "It happened between 1998-2004.",
+        "Order total: 1234.56 USD",
+        "std::vector<int> v;",
+    ] {
+        assert_redacts(text, text);
+    }
+}
+
+#[test]
+fn ssn_itin_iban() {
+    assert_redacts("my ssn is 078-05-1123.", "my ssn is [US_SSN].");
+    assert_redacts("itin 911-70-1234", "itin [US_ITIN]");
+    assert_redacts("wire to DE89 3704 0044 0532 0130 00 please", "wire to [IBAN] please");
+    assert_redacts("GB29NWBK60161331926819 ALL CAPS", "[IBAN] ALL CAPS");
+    assert_redacts("DE89 3704 0044 0532 0130 01", "DE89 3704 0044 0532 0130 01");
+}
+
+#[test]
+fn network_identifiers() {
+    assert_redacts("server 192.168.1.20, gw 10.0.0.0/8.", "server [IP_ADDRESS], gw [IP_ADDRESS].");
+    assert_redacts("v6 2001:db8::1 and ::ffff:10.0.0.1", "v6 [IP_ADDRESS] and [IP_ADDRESS]");
+    assert_redacts("mac 00:1A:2B:3C:4D:5E / 0012.3456.789A", "mac [MAC_ADDRESS] / [MAC_ADDRESS]");
+    assert_redacts("IP192.168.1.1text and 192.168.1.256", "IP192.168.1.1text and 192.168.1.256");
+}
+
+#[test]
+fn links_keep_their_domain() {
+    assert_redacts(
+        "see https://docs.example.com/users/8812/profile?token=abc.",
+        "see https://docs.example.com/[PATH].",
+    );
+    assert_redacts("home: https://example.org/", "home: https://example.org/");
+    assert_redacts("(https://user:pw@example.org/x)", "(https://example.org/[PATH])");
+}
+
+#[test]
+fn secrets() {
+    for (text, expected) in [
+        ("key AKIAIOSFODNN7EXAMPLE here", "key [SECRET] here"),
+        ("export OPENAI_API_KEY=sk-proj-abcdEFGH1234ijklMNOP5678qrst", "export OPENAI_API_KEY=[SECRET]"),
+        ("token ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "token [SECRET]"),
+        ("auth: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "auth: [SECRET]"),
+        ("password = \"hunter2!x\"", "password = \"[SECRET]\""),
+        ("my password is Summer2024!", "my password is [SECRET]!"),
+        ("api_key: 'a8F3kQ9zL2mN7xR4tV6w'", "api_key: '[SECRET]'"),
+        ("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----", "[SECRET]"),
+    ] {
+        assert_redacts(text, expected);
+    }
+    // Placeholders and plain words stay.
+    for text in ["api_key = YOUR_API_KEY", "the token is expired", "password: ********", "set token = ${TOKEN}"] {
+        assert_redacts(text, text);
+    }
+}
+
+#[test]
+fn crypto_wallets() {
+    assert_redacts("send to 16Yeky6GMjeNkAiNcBY7ZhrLoMSgg1BoyZ now", "send to [CRYPTO] now");
+    assert_redacts("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "[CRYPTO]");
+    assert_redacts("eth 0x52908400098527886E0F7030069857D2E4169EE7", "eth [CRYPTO]");
+    assert_redacts("16Yeky6GMjeNkAiNcBY7ZhrLoMSgg1BoyZ2", "16Yeky6GMjeNkAiNcBY7ZhrLoMSgg1BoyZ2");
+}
+
+#[test]
+fn street_addresses() {
+    assert_redacts("I live at 1600 Pennsylvania Ave NW, Washington, DC 20500.", "I live at [STREET_ADDRESS].");
+    assert_redacts("Wohnung in der Hauptstraße 5, 10115 Berlin", "Wohnung in der [STREET_ADDRESS]");
+    assert_redacts("au 12 rue de la Paix, 75002 Paris", "au [STREET_ADDRESS]");
+    assert_redacts("vivo en Calle Mayor 12", "vivo en [STREET_ADDRESS]");
+}
+
+#[test]
+fn person_names_in_context() {
+    for (text, expected) in [
+        ("Hi, my name is Dan and I need help", "Hi, my name is [PERSON] and I need help"),
+        ("my name is dan", "my name is [PERSON]"),
+        ("Dear Ms. Okonkwo, thank you", "Dear [PERSON], thank you"),
+        ("Richard M. Nixon resigned", "[PERSON] resigned"),
+        ("I asked my colleague Priyanka Venkatesh about it", "I asked my colleague [PERSON] about it"),
+        ("Thanks,\nMarguerite", "Thanks,\n[PERSON]"),
+        ("Yesterday Sarah's dog ran off", "Yesterday [PERSON]'s dog ran off"),
+        ("me llamo Lucía y vivo aquí", "me llamo [PERSON] y vivo aquí"),
+        ("Tobias Schneider wrote the report", "[PERSON] wrote the report"),
+    ] {
+        assert_redacts(text, expected);
+    }
+    for text in [
+        "May I ask a question?",
+        "Will you help me write a poem?",
+        "I'm Tired of this",
+        "Hello World program in Rust",
+        "Best Practices for Kubernetes",
+        "The Grand Canyon is in Arizona.",
+    ] {
+        assert_redacts(text, text);
+    }
+}
+
+#[test]
+fn counts_and_char_offsets() {
+    let text = "é mail: a@b.co, phone 415-555-0132";
+    let mut out = String::new();
+    let mut counts = PiiCounts::default();
+    let mut scratch = Vec::new();
+    assert!(redactor().redact_into(text, &mut out, &mut counts, &mut scratch));
+    assert_eq!(counts.get(PiiKind::Email), 1);
+    assert_eq!(counts.get(PiiKind::Phone), 1);
+    assert_eq!(counts.total(), 2);
+    let (s, e) = char_span(text, &scratch[0]);
+    assert_eq!(text.chars().skip(s).take(e - s).collect::<String>(), "a@b.co");
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// Any text: entities are sorted, disjoint, on char boundaries; redaction is
+        /// idempotent on its own output's placeholders and never panics.
+        #[test]
+        fn entities_are_well_formed(text in "\\PC{0,200}") {
+            let mut found = Vec::new();
+            redactor().find(&text, &mut found);
+            let mut last = 0;
+            for e in &found {
+                prop_assert!(e.start >= last && e.start < e.end && e.end <= text.len());
+                prop_assert!(text.is_char_boundary(e.start) && text.is_char_boundary(e.end));
+                last = e.end;
+            }
+            let once = redactor().redact(&text);
+            let twice = redactor().redact(&once);
+            prop_assert_eq!(once, twice);
+        }
+
+        /// A planted card, SSN, email or IBAN never survives whatever surrounds it.
+        #[test]
+        fn planted_values_never_survive(
+            before in "[a-zA-Z ,.!?]{0,40}",
+            after in "[a-zA-Z ,.!?]{0,40}",
+            which in 0usize..4,
+        ) {
+            let value = ["4111 1111 1111 1111", "078-05-1123", "someone@example.com", "DE89370400440532013000"][which];
+            let text = format!("{before} {value} {after}");
+            let out = redactor().redact(&text);
+            prop_assert!(!out.contains(value), "{} -> {}", text, out);
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! The warehouse on disk: Hive-partitioned Parquet, `W/<table>/date=YYYY-MM-DD/*.parquet`.
+//!
+//! Writes go to `W/_staging/<run>/…` and are published by `rename(2)` into place, so a reader
+//! listing a partition sees whole files or nothing (rename is atomic within one file
+//! system). Directories starting with `_` are ignored by Hive-style readers. A run holds an
+//! exclusive lock on `W/_locks/<job>.lock` for its whole duration; staging left by a killed
+//! run is removed by the next one.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::SchemaRef;
+use chrono::NaiveDate;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+
+use crate::error::{Error, Result};
+
+/// Rows per row group: large enough for good compression and scan speed, small enough that
+/// the writer's buffer stays bounded.
+const ROW_GROUP_ROWS: usize = 64 * 1024;
+/// Flush a row group early when the writer buffers more than this.
+const MAX_BUFFERED_BYTES: usize = 48 * 1024 * 1024;
+
+/// A warehouse rooted at a directory.
+#[derive(Debug, Clone)]
+pub struct Warehouse {
+    root: PathBuf,
+}
+
+impl Warehouse {
+    /// Opens (creating if needed) a warehouse directory.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        fs::create_dir_all(&root).map_err(|e| Error::warehouse(&root, format!("cannot create: {e}")))?;
+        Ok(Warehouse { root })
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Directory of a table.
+    pub fn table_dir(&self, table: &str) -> PathBuf {
+        self.root.join(table)
+    }
+
+    /// Directory of one partition.
+    pub fn partition_dir(&self, table: &str, date: NaiveDate) -> PathBuf {
+        self.table_dir(table).join(format!("date={}", date.format("%Y-%m-%d")))
+    }
+
+    /// Takes the exclusive lock for `job`; released when the guard drops (or the process dies).
+    pub fn lock(&self, job: &str) -> Result<LockGuard> {
+        let dir = self.root.join("_locks");
+        fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{job}.lock"));
+        let file = File::options().create(true).truncate(false).write(true).open(&path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(LockGuard { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(Error::Locked(path)),
+            Err(fs::TryLockError::Error(e)) => Err(Error::warehouse(&path, e)),
+        }
+    }
+
+    /// Parquet files of a table, optionally limited to one partition, sorted by path.
+    pub fn files(&self, table: &str, date: Option<NaiveDate>) -> Result<Vec<PathBuf>> {
+        let dirs: Vec<PathBuf> = match date {
+            Some(d) => vec![self.partition_dir(table, d)],
+            None => match fs::read_dir(self.table_dir(table)) {
+                Ok(entries) => entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("date=")))
+                    .collect(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(e.into()),
+            },
+        };
+        let mut files = Vec::new();
+        for dir in dirs {
+            match fs::read_dir(&dir) {
+                Ok(entries) => files.extend(
+                    entries
+                        .filter_map(|e| e.ok())
+                        .map(|e| e.path())
+                        .filter(|p| p.extension().is_some_and(|x| x == "parquet")),
+                ),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+
+    /// Every value of a string column across the given files (used for de-duplication).
+    pub fn read_string_column(&self, files: &[PathBuf], column: &str, into: &mut HashSet<String>) -> Result<()> {
+        for path in files {
+            let file = File::open(path).map_err(|e| Error::warehouse(path, e))?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+            let Some(index) = builder.schema().fields().iter().position(|f| f.name() == column) else {
+                return Err(Error::warehouse(path, format!("has no column `{column}`")));
+            };
+            let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
+            for batch in builder.with_projection(mask).build()? {
+                let batch = batch?;
+                let values = batch.column(0).as_string::<i32>();
+                into.extend(values.iter().flatten().map(str::to_owned));
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes staging directories left behind by killed runs. Call with the lock held.
+    pub fn clean_stale_staging(&self) -> Result<()> {
+        let staging = self.root.join("_staging");
+        if staging.exists() {
+            fs::remove_dir_all(&staging)?;
+        }
+        Ok(())
+    }
+
+    /// Starts a staged write for one run.
+    pub fn stage(&self, run_id: &str) -> Result<StagedWrite> {
+        let dir = self.root.join("_staging").join(run_id);
+        fs::create_dir_all(&dir)?;
+        Ok(StagedWrite { warehouse: self.clone(), dir, run_id: run_id.to_owned(), writers: BTreeMap::new() })
+    }
+}
+
+/// Holds a warehouse lock until dropped.
+#[derive(Debug)]
+pub struct LockGuard {
+    _file: File,
+}
+
+/// What one published file holds.
+#[derive(Debug, Clone)]
+pub struct PublishedFile {
+    /// Table name.
+    pub table: String,
+    /// Partition date.
+    pub date: NaiveDate,
+    /// Final path.
+    pub path: PathBuf,
+    /// Rows written.
+    pub rows: u64,
+}
+
+struct OpenWriter {
+    writer: ArrowWriter<File>,
+    staged_path: PathBuf,
+    rows: u64,
+}
+
+/// Files being written for one run, published together by [`StagedWrite::publish`].
+pub struct StagedWrite {
+    warehouse: Warehouse,
+    dir: PathBuf,
+    run_id: String,
+    writers: BTreeMap<(String, NaiveDate), OpenWriter>,
+}
+
+impl std::fmt::Debug for StagedWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StagedWrite").field("dir", &self.dir).field("files", &self.writers.len()).finish()
+    }
+}
+
+/// Writer settings: zstd, dictionary only where values repeat, statistics where they prune.
+fn writer_properties(schema: &SchemaRef) -> WriterProperties {
+    let mut builder = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_created_by(format!("vigil {}", env!("CARGO_PKG_VERSION")));
+    for field in schema.fields() {
+        let long_text = matches!(field.name().as_str(), "user_text" | "content" | "raw" | "metadata");
+        if long_text {
+            let path = ColumnPath::from(field.name().as_str());
+            builder = builder
+                .set_column_dictionary_enabled(path.clone(), false)
+                .set_column_statistics_enabled(path, EnabledStatistics::None);
+        }
+    }
+    builder.build()
+}
+
+impl StagedWrite {
+    /// Appends a batch to `table`'s partition for `date`.
+    pub fn write(&mut self, table: &str, date: NaiveDate, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let key = (table.to_owned(), date);
+        if !self.writers.contains_key(&key) {
+            let dir = self.dir.join(table).join(format!("date={}", date.format("%Y-%m-%d")));
+            fs::create_dir_all(&dir)?;
+            let staged_path = dir.join(format!("part-{}.parquet", self.run_id));
+            let file = File::create(&staged_path).map_err(|e| Error::warehouse(&staged_path, e))?;
+            let schema = batch.schema();
+            let writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties(&schema)))?;
+            self.writers.insert(key.clone(), OpenWriter { writer, staged_path, rows: 0 });
+        }
+        let open = self.writers.get_mut(&key).expect("inserted above");
+        open.writer.write(batch)?;
+        open.rows += batch.num_rows() as u64;
+        if open.writer.in_progress_size() > MAX_BUFFERED_BYTES {
+            open.writer.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Bytes buffered in open writers (for memory accounting).
+    pub fn buffered_bytes(&self) -> usize {
+        self.writers.values().map(|w| w.writer.in_progress_size()).sum()
+    }
+
+    /// Closes every file, syncs it, and renames it into the warehouse. Files of one run are
+    /// published table by table; each file appears atomically.
+    pub fn publish(self) -> Result<Vec<PublishedFile>> {
+        let mut staged = Vec::new();
+        for ((table, date), open) in self.writers {
+            let file = open.writer.into_inner()?;
+            file.sync_all()?;
+            staged.push((table, date, open.staged_path, open.rows));
+        }
+        let mut published = Vec::new();
+        for (table, date, staged_path, rows) in staged {
+            let dir = self.warehouse.partition_dir(&table, date);
+            fs::create_dir_all(&dir)?;
+            let file_name = staged_path.file_name().expect("staged files have names");
+            let path = dir.join(file_name);
+            fs::rename(&staged_path, &path).map_err(|e| Error::warehouse(&path, format!("publish failed: {e}")))?;
+            sync_dir(&dir);
+            published.push(PublishedFile { table, date, path, rows });
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+        Ok(published)
+    }
+}
+
+/// Makes a rename durable. Best effort: not every file system supports syncing directories.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Reads a whole table (or one partition) into batches; for tests and small tables.
+pub fn read_batches(files: &[PathBuf]) -> Result<Vec<RecordBatch>> {
+    let mut out = Vec::new();
+    for path in files {
+        let file = File::open(path).map_err(|e| Error::warehouse(path, e))?;
+        for batch in ParquetRecordBatchReaderBuilder::try_new(file)?.build()? {
+            out.push(batch?);
+        }
+    }
+    Ok(out)
+}
+
+/// Number of rows across the given batches.
+pub fn row_count(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(|b| b.num_rows()).sum()
+}
+
+/// True if the array has no nulls (helper for invariants in tests).
+pub fn no_nulls(array: &dyn Array) -> bool {
+    array.null_count() == 0
+}

@@ -30,6 +30,47 @@ pub(crate) struct Context<'a> {
     pub max_record_bytes: usize,
     pub hh_options: &'a [HhOptions],
     pub run_date: NaiveDate,
+    pub identifiers: &'a IdentifierScrubber,
+}
+
+/// Replaces identifier values in raw (possibly malformed) JSON text with their pseudonyms, so
+/// quarantined lines carry no raw account, org, address or user agent either.
+pub(crate) struct IdentifierScrubber {
+    complete: regex::Regex,
+    unterminated: regex::Regex,
+}
+
+impl IdentifierScrubber {
+    pub(crate) fn new() -> Self {
+        const KEYS: &str = r#""(account_id|org_id|ip|user_agent)"\s*:\s*""#;
+        IdentifierScrubber {
+            complete: regex::Regex::new(&format!(r#"{KEYS}((?:[^"\\]|\\.)*)""#)).expect("static pattern"),
+            unterminated: regex::Regex::new(&format!(r#"{KEYS}(?:[^"\\]|\\.)*$"#)).expect("static pattern"),
+        }
+    }
+
+    pub(crate) fn scrub<'t>(&self, key: &PseudonymKey, text: &'t str) -> std::borrow::Cow<'t, str> {
+        let replaced = self.complete.replace_all(text, |caps: &regex::Captures<'_>| {
+            let value = &caps[2];
+            let pseudonym = match &caps[1] {
+                "account_id" => key.pseudonym(IdKind::Account, value),
+                "org_id" => key.pseudonym(IdKind::Org, value),
+                "user_agent" => key.pseudonym(IdKind::UserAgent, value),
+                _ => {
+                    let mut out = String::new();
+                    match key.net_prefix_pseudonym_into(value, &mut out) {
+                        Some(()) => out,
+                        None => "[IP_ADDRESS]".to_owned(),
+                    }
+                }
+            };
+            format!(r#""{}":"{pseudonym}""#, &caps[1])
+        });
+        match self.unterminated.replace(&replaced, |caps: &regex::Captures<'_>| format!(r#""{}":"[CUT]"#, &caps[1])) {
+            std::borrow::Cow::Borrowed(_) => replaced,
+            std::borrow::Cow::Owned(o) => std::borrow::Cow::Owned(o),
+        }
+    }
 }
 
 /// One day's rows from a chunk.
@@ -441,8 +482,9 @@ fn quarantine_row(ctx: &Context<'_>, q: &mut QuarantineColumns, source: &str, li
     // Redact a generous prefix first, then cut: cutting first could split a card number so
     // that it no longer validates and half of it leaks.
     let lossy = String::from_utf8_lossy(&raw[..raw.len().min(4 * QUARANTINE_RAW_CHARS)]);
+    let scrubbed = ctx.identifiers.scrub(ctx.key, &lossy);
     let mut unused = PiiCounts::default();
-    ctx.redactor.redact_into(&lossy, &mut s.redacted, &mut unused, &mut s.entities);
+    ctx.redactor.redact_into(&scrubbed, &mut s.redacted, &mut unused, &mut s.entities);
     let cut = s.redacted.char_indices().nth(QUARANTINE_RAW_CHARS).map_or(s.redacted.len(), |(i, _)| i);
     let mut hasher = blake3::Hasher::new();
     hasher.update(source.as_bytes());
@@ -474,6 +516,17 @@ pub(crate) fn file_time(path: &std::path::Path) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quarantine_raw_lines_lose_their_identifiers() {
+        let key = PseudonymKey::from_hex(&"ab".repeat(32)).unwrap();
+        let s = IdentifierScrubber::new();
+        let raw = r#"{"conversation_id":"c","account_id":"alice@corp","ip":"203.0.113.9","user_agent":"Bot \"x\"","org_id":"acme"#;
+        let out = s.scrub(&key, raw);
+        assert!(!out.contains("alice") && !out.contains("203.0.113") && !out.contains("Bot") && !out.contains("acme"), "{out}");
+        assert!(out.contains(&key.pseudonym(IdKind::Account, "alice@corp")));
+        assert!(out.contains(r#""org_id":"[CUT]"#), "{out}");
+    }
 
     #[test]
     fn user_agent_families_are_coarse() {

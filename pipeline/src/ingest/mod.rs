@@ -161,6 +161,7 @@ pub fn ingest(
         .iter()
         .map(|p| record::HhOptions { account: config.hh_account.clone(), at: config.hh_at.unwrap_or_else(|| build::file_time(p)) })
         .collect();
+    let identifiers = build::IdentifierScrubber::new();
     let ctx = build::Context {
         key,
         redactor: &redactor,
@@ -170,6 +171,7 @@ pub fn ingest(
         max_record_bytes: config.max_record_bytes,
         hh_options: &hh_options,
         run_date: config.run_date,
+        identifiers: &identifiers,
     };
     let threads = if config.threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.threads };
     let run_id = run_id(files);

@@ -1,0 +1,72 @@
+//! CLI contract: help on every command, clear refusals, the demo.
+
+use crate::util::*;
+
+#[test]
+fn every_command_has_help() {
+    for cmd in ["fixtures", "ingest", "redact", "keygen", "demo"] {
+        let out = vigil().args([cmd, "--help"]).output().unwrap();
+        assert!(out.status.success(), "{cmd} --help");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{cmd}");
+    }
+}
+
+#[test]
+fn ingest_refuses_without_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, "{}\n").unwrap();
+    let w = dir.path().join("w");
+    let out = vigil().args(["ingest", "--warehouse", path(&w), path(&input)]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "one-line reason: {err}");
+    assert!(err.contains("VIGIL_KEY") && err.contains("--key-file"), "{err}");
+    assert!(!w.exists(), "nothing written without a key");
+}
+
+#[test]
+fn ingest_rejects_a_bad_key_and_missing_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w");
+    let out = vigil().env("VIGIL_KEY", "abc").args(["ingest", "--warehouse", path(&w), "/nonexistent.jsonl"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("64 hex"));
+    let r = run(&["ingest", "--warehouse", path(&w), "/nonexistent.jsonl"]);
+    assert!(!r.output.status.success());
+    assert!(r.stderr().contains("/nonexistent.jsonl"), "{}", r.stderr());
+}
+
+#[test]
+fn key_file_and_keygen() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    run(&["keygen", "--out", path(&key)]).ok();
+    let hex = std::fs::read_to_string(&key).unwrap();
+    assert_eq!(hex.trim().len(), 64);
+    assert!(!run(&["keygen", "--out", path(&key)]).output.status.success(), "never overwrites a key");
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, r#"{"conversation_id":"c1","account_id":"alice","created_at":"2026-11-20T10:00:00Z","messages":[{"role":"user","content":"hi there"}]}"#).unwrap();
+    let w = dir.path().join("w");
+    let out = vigil().args(["ingest", "--warehouse", path(&w), "--key-file", path(&key), path(&input)]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let accounts = strings(&table(&w, "conversations"), "account_id");
+    assert_eq!(accounts.len(), 1);
+    assert!(accounts[0].starts_with("acct_") && !accounts[0].contains("alice"));
+}
+
+#[test]
+fn demo_runs_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let r = run(&["demo", "--dir", path(&demo), "--days", "2", "--per-day", "300"]).ok();
+    let out = r.stdout();
+    assert!(out.contains("ingest: read"), "{out}");
+    assert!(out.contains("redacted:"), "{out}");
+    assert!(demo.join("pseudonym.key").exists());
+    assert!(!demo.join("warehouse/pseudonym.key").exists());
+    assert!(rows(&table(&demo.join("warehouse"), "conversations")) > 600);
+    // Running it again starts from a clean warehouse and gives the same counts.
+    let again = run(&["demo", "--dir", path(&demo), "--days", "2", "--per-day", "300"]).ok();
+    assert_eq!(summary_number(&out, "written"), summary_number(&again.stdout(), "written"));
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real `vigil` binary on generated fixtures, with the Parquet read
+//! back. One test binary, a module per area.
+
+mod util;
+
+mod cli;
+mod ingest;
+mod python_readers;
+mod redact;

@@ -13,8 +13,9 @@ fn main() {
         Box::new(BufReader::new(file))
     };
     let mut texts = Vec::new();
-    for line in reader.lines().map_while(Result::ok) {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+    // Fixture files hold invalid UTF-8 on purpose: skip those lines rather than stop.
+    for line in reader.split(b'\n').map_while(Result::ok) {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) else { continue };
         if let Some(messages) = v["messages"].as_array() {
             for m in messages {
                 if let Some(c) = m["content"].as_str() {

@@ -91,10 +91,39 @@ struct Token {
     capitalised: bool,
     /// A one-letter initial followed by a dot ("M.").
     initial: bool,
-    /// The token ends a clause: punctuation or a line break follows before the next word.
-    clause_end: bool,
-    /// Only spaces separate this token from the next.
-    space_after: bool,
+}
+
+/// Text between token `i` and the next word (or the end of the text).
+fn gap_after<'t>(text: &'t str, tokens: &[Token], i: usize) -> &'t str {
+    let end = tokens.get(i + 1).map_or(text.len(), |n| n.start);
+    &text[tokens[i].end..end]
+}
+
+/// Only a space (or ". " after an initial) separates token `i` from the next word.
+fn space_after(text: &str, tokens: &[Token], i: usize) -> bool {
+    let gap = gap_after(text, tokens, i);
+    gap == " " || (tokens[i].initial && gap == ". ")
+}
+
+/// Punctuation or a line break (or the end of the text) follows token `i`.
+fn clause_end(text: &str, tokens: &[Token], i: usize) -> bool {
+    let gap = gap_after(text, tokens, i);
+    i + 1 == tokens.len() || gap.contains(['\n', ',', '!', '?', ';', ':']) || (gap.contains('.') && !tokens[i].initial)
+}
+
+/// Last words of the strong cues, after which a lower-case given name still counts
+/// ("my name is dan"). A length switch first: this runs for every lower-case word.
+fn is_strong_cue_end(word: &str) -> bool {
+    let any = |options: &[&str]| options.iter().any(|o| word.eq_ignore_ascii_case(o));
+    match word.len() {
+        2 => any(&["is", "me", "es"]) || word == "é" || word == "è",
+        3 => any(&["ist"]),
+        5 => any(&["llamo", "named"]),
+        6 => any(&["heisse", "chiamo", "called"]) || word == "heiße",
+        7 => any(&["appelle"]),
+        9 => any(&["m'appelle"]),
+        _ => false,
+    }
 }
 
 pub(super) struct NameFinder {
@@ -105,6 +134,9 @@ pub(super) struct NameFinder {
     titles: HashSet<&'static str>,
     salutations: HashSet<&'static str>,
     relations: HashSet<&'static str>,
+    /// Last words of every cue, relation and salutation: a word not preceded by one of these
+    /// has no cue, which settles most capitalised words with one lookup.
+    cue_ends: HashSet<&'static str>,
 }
 
 thread_local! {
@@ -131,6 +163,13 @@ impl NameFinder {
             titles: TITLES.iter().copied().collect(),
             salutations: SALUTATIONS.iter().copied().collect(),
             relations: RELATIONS.iter().copied().collect(),
+            cue_ends: STRONG_CUES
+                .iter()
+                .chain(WEAK_CUES)
+                .filter_map(|cue| cue.last().copied())
+                .chain(RELATIONS.iter().copied())
+                .chain(SALUTATIONS.iter().copied())
+                .collect(),
         })
     }
 
@@ -162,7 +201,7 @@ impl NameFinder {
                 continue;
             }
             // Lower-case words matter only right after a strong cue ("my name is dan").
-            let after_cue = i > 0 && STRONG_CUE_ENDS.iter().any(|c| word(&tokens[i - 1]).eq_ignore_ascii_case(c));
+            let after_cue = !t.capitalised && i > 0 && is_strong_cue_end(word(&tokens[i - 1]));
             if !t.capitalised && !after_cue {
                 i += 1;
                 continue;
@@ -172,7 +211,7 @@ impl NameFinder {
             let is_first = self.first.contains(lower.as_str());
 
             // Title + capitalised word(s): "Mr. Mayers", "mrs. Kennedy", "Dr PLUM".
-            if is_title && (t.space_after || text[t.end..].starts_with('.')) {
+            if is_title && (space_after(text, tokens, i) || text[t.end..].starts_with('.')) {
                 if let Some(next) = tokens.get(i + 1) {
                     let gap = &text[t.end..next.start];
                     if next.capitalised && gap.len() <= 3 && !gap.contains('\n') && !self.is_not_name(word(next), lower) {
@@ -206,19 +245,19 @@ impl NameFinder {
         let known_first = self.first.contains(lower.as_str());
         let ambiguous = self.ambiguous.contains(lower.as_str());
         let next_is_surname = tokens.get(i + 1).is_some_and(|n| {
-            t.space_after && n.capitalised && {
+            space_after(text, tokens, i) && n.capitalised && {
                 lowercase_into(&text[n.start..n.end], lower);
                 self.surnames.contains(lower.as_str())
             }
         });
         let next_capitalised = tokens.get(i + 1).is_some_and(|n| {
-            t.space_after && (n.capitalised || n.initial) && !self.is_not_name(&text[n.start..n.end], lower)
+            space_after(text, tokens, i) && (n.capitalised || n.initial) && !self.is_not_name(&text[n.start..n.end], lower)
         });
 
         let cue = self.cue_before(text, tokens, i, lower);
         let accept = match cue {
             Cue::Strong => t.capitalised || known_first || ambiguous,
-            Cue::Salutation => t.capitalised && (known_first || ambiguous || t.clause_end || next_capitalised),
+            Cue::Salutation => t.capitalised && (known_first || ambiguous || clause_end(text, tokens, i) || next_capitalised),
             Cue::Weak => t.capitalised && (known_first || ambiguous),
             Cue::None => {
                 t.capitalised
@@ -260,6 +299,10 @@ impl NameFinder {
             return Cue::None;
         }
         let word = |k: usize| &text[tokens[k].start..tokens[k].end];
+        lowercase_into(word(i - 1), lower);
+        if !self.cue_ends.contains(lower.as_str()) {
+            return Cue::None;
+        }
         let matches = |cue: &[&str]| i >= cue.len() && cue.iter().enumerate().all(|(j, c)| eq_lower(word(i - cue.len() + j), c));
         // Line breaks between a cue and the name only count for salutations and sign-offs.
         let same_line = !text[tokens[i - 1].end..tokens[i].start].contains('\n');
@@ -292,9 +335,6 @@ fn eq_lower(word: &str, cue: &str) -> bool {
 /// Possessives before a relation word ("my colleague X").
 const POSSESSIVES: &[&str] = &["my", "our", "his", "her", "their", "your", "mi", "mon", "ma", "mein", "meine"];
 
-/// Last words of the strong cues, after which a lower-case given name still counts.
-const STRONG_CUE_ENDS: &[&str] = &["is", "me", "llamo", "es", "appelle", "m'appelle", "heiße", "heisse", "ist", "é", "è", "chiamo", "named", "called"];
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cue {
     None,
@@ -319,47 +359,57 @@ fn is_sentence_start(text: &str, at: usize) -> bool {
     before.is_empty() || before.ends_with(['.', '!', '?', '\n', ':', ';'])
 }
 
+/// The character at byte `i` and its length; ASCII without decoding.
+#[inline]
+fn char_at(text: &str, i: usize) -> (char, usize) {
+    let b = text.as_bytes()[i];
+    if b < 0x80 {
+        (b as char, 1)
+    } else {
+        let c = text[i..].chars().next().unwrap_or(' ');
+        (c, c.len_utf8())
+    }
+}
+
+#[inline]
+fn is_letter(c: char) -> bool {
+    if c.is_ascii() { c.is_ascii_alphabetic() } else { c.is_alphabetic() }
+}
+
 /// Splits `text` into word tokens (letters, with inner apostrophes and hyphens). A trailing
 /// possessive `'s` is left out of the token so "Sarah's" yields the name "Sarah".
 fn tokenize(text: &str, tokens: &mut Vec<Token>) {
     tokens.clear();
-    let mut iter = text.char_indices().peekable();
-    while let Some((start, c)) = iter.next() {
-        if !c.is_alphabetic() {
+    let n = text.len();
+    let mut i = 0;
+    while i < n {
+        let (c, len) = char_at(text, i);
+        if !is_letter(c) {
+            i += len;
             continue;
         }
+        let start = i;
         let capitalised = c.is_uppercase();
-        let mut end = start + c.len_utf8();
-        while let Some(&(j, d)) = iter.peek() {
-            if d.is_alphabetic() {
-                end = j + d.len_utf8();
-                iter.next();
-            } else if matches!(d, '\'' | '’' | '-') {
-                // Inner apostrophe or hyphen only when a letter follows.
-                let after = text[j + d.len_utf8()..].chars().next();
-                if after.is_some_and(char::is_alphabetic) {
-                    let rest = &text[j + d.len_utf8()..];
-                    let possessive = matches!(d, '\'' | '’') && (rest.starts_with('s') || rest.starts_with('S'))
-                        && !rest[1..].starts_with(char::is_alphabetic);
-                    if possessive {
-                        break;
-                    }
-                    iter.next();
-                    end = j + d.len_utf8();
-                } else {
+        let mut end = i + len;
+        while end < n {
+            let (d, dlen) = char_at(text, end);
+            if is_letter(d) {
+                end += dlen;
+            } else if matches!(d, '\'' | '’' | '-') && end + dlen < n && is_letter(char_at(text, end + dlen).0) {
+                // Inner apostrophe or hyphen, unless it starts a possessive "'s".
+                let rest = &text[end + dlen..];
+                let possessive = d != '-' && (rest.starts_with('s') || rest.starts_with('S')) && !rest[1..].starts_with(is_letter);
+                if possessive {
                     break;
                 }
+                end += dlen;
             } else {
                 break;
             }
         }
-        let single_letter = end - start == c.len_utf8();
+        let single_letter = end - start == len;
         let initial = single_letter && capitalised && text[end..].starts_with('.');
-        let rest = &text[end..];
-        let next_word = rest.find(char::is_alphabetic).unwrap_or(rest.len());
-        let gap = &rest[..next_word];
-        let clause_end = next_word == rest.len() || gap.contains(['\n', ',', '!', '?', ';', ':']) || (gap.contains('.') && !initial);
-        let space_after = gap == " " || (initial && gap == ". ");
-        tokens.push(Token { start, end, capitalised, initial, clause_end, space_after });
+        tokens.push(Token { start, end, capitalised, initial });
+        i = end;
     }
 }

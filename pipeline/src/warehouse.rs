@@ -181,13 +181,18 @@ fn writer_properties(schema: &SchemaRef) -> WriterProperties {
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by(format!("vigil {}", env!("CARGO_PKG_VERSION")));
+    // Unique per row in every table that has it first: a dictionary would only cost hashing.
+    let unique_key = schema.field(0).name() == "conversation_id" && schema.field_with_name("account_id").is_ok();
     for field in schema.fields() {
-        let long_text = matches!(field.name().as_str(), "user_text" | "content" | "raw" | "metadata");
+        let name = field.name().as_str();
+        let path = ColumnPath::from(name);
+        let long_text = matches!(name, "user_text" | "content" | "raw" | "metadata" | "reason");
         if long_text {
-            let path = ColumnPath::from(field.name().as_str());
             builder = builder
                 .set_column_dictionary_enabled(path.clone(), false)
                 .set_column_statistics_enabled(path, EnabledStatistics::None);
+        } else if matches!(name, "created_at" | "source_line" | "record_key") || (unique_key && name == "conversation_id") {
+            builder = builder.set_column_dictionary_enabled(path, false);
         }
     }
     builder.build()

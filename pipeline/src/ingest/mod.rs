@@ -25,8 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
-use arrow::compute::filter_record_batch;
+use arrow::array::{Array, AsArray, RecordBatch};
 use chrono::{DateTime, NaiveDate, Utc};
 
 pub use record::{Reject, Role};
@@ -305,11 +304,8 @@ impl<'w> Writer<'w> {
             let dropped = keep.len() as u64 - kept;
             let message_keep: Vec<bool> =
                 keep.iter().zip(&rows.message_counts).flat_map(|(&k, &n)| std::iter::repeat_n(k, n as usize)).collect();
-            let conversations = filter_if_needed(&rows.conversations, keep, dropped)?;
-            let messages = filter_if_needed(&rows.messages, message_keep, dropped)?;
-            self.staged.write(table::CONVERSATIONS, date, &conversations)?;
-            self.staged.write(table::MESSAGES, date, &messages)?;
-            self.summary.messages += messages.num_rows() as u64;
+            self.write_kept(table::CONVERSATIONS, date, &rows.conversations, &keep)?;
+            self.summary.messages += self.write_kept(table::MESSAGES, date, &rows.messages, &message_keep)?;
             self.summary.written += kept;
             self.summary.duplicates += dropped;
             let file = &mut self.summary.files[file_index];
@@ -327,10 +323,8 @@ impl<'w> Writer<'w> {
                 }
                 keep.push(fresh);
             }
-            let kept = keep.iter().filter(|&&k| k).count() as u64;
+            let kept = self.write_kept(table::QUARANTINE, build::quarantine_date(ctx), &quarantine, &keep)?;
             let dropped = keep.len() as u64 - kept;
-            let quarantine = filter_if_needed(&quarantine, keep, dropped)?;
-            self.staged.write(table::QUARANTINE, build::quarantine_date(ctx), &quarantine)?;
             self.summary.quarantined += kept;
             self.summary.duplicates += dropped;
             let file = &mut self.summary.files[file_index];
@@ -340,18 +334,29 @@ impl<'w> Writer<'w> {
         Ok(())
     }
 
+    /// Writes the rows marked `keep` as zero-copy slices (duplicates are rare, so a batch is
+    /// usually one slice; filtering would copy every string). Returns the rows written.
+    fn write_kept(&mut self, table: &str, date: NaiveDate, batch: &RecordBatch, keep: &[bool]) -> Result<u64> {
+        let mut written = 0u64;
+        let mut start = 0;
+        while start < keep.len() {
+            if !keep[start] {
+                start += 1;
+                continue;
+            }
+            let end = keep[start..].iter().position(|&k| !k).map_or(keep.len(), |n| start + n);
+            self.staged.write(table, date, &batch.slice(start, end - start))?;
+            written += (end - start) as u64;
+            start = end;
+        }
+        Ok(written)
+    }
+
     fn finish(self) -> Result<IngestSummary> {
         let mut summary = self.summary;
         summary.published = self.staged.publish()?;
         Ok(summary)
     }
-}
-
-fn filter_if_needed(batch: &RecordBatch, keep: Vec<bool>, dropped: u64) -> Result<RecordBatch> {
-    if dropped == 0 {
-        return Ok(batch.clone());
-    }
-    Ok(filter_record_batch(batch, &BooleanArray::from(keep))?)
 }
 
 /// Reads `path`'s size for progress totals (0 if unknown).

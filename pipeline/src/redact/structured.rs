@@ -32,9 +32,12 @@ enum Candidate {
 const PATTERNS: &[(Candidate, &str)] = &[
     (
         Candidate::PrivateKey,
-        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\n]{16,})",
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:(?s:.)*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\r\n \t\\]{16,})",
     ),
-    (Candidate::Url, r#"(?:(?i:https?|ftp|wss?)://|www\.)[^\s<>"'`]+"#),
+    // Link characters: printable ASCII but quotes, brackets and spaces, or any non-ASCII
+    // character. Spelled out rather than `[^\s<>"'`]`: Unicode white space in a negated class
+    // multiplies lazy-DFA states, and the regex runs over every message.
+    (Candidate::Url, r#"(?:(?i-u:https?|ftp|wss?)://|www\.)(?:[!#-&(-;=?-_a-~]|[\u{80}-\u{10FFFF}])+"#),
     (
         Candidate::Email,
         r"[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.(?:xn--[A-Za-z0-9\-]+|[A-Za-z]{2,})",
@@ -59,10 +62,12 @@ const PATTERNS: &[(Candidate, &str)] = &[
     (
         Candidate::KeyValue,
         concat!(
-            r"(?i:api[_\-]?key|apikey|api[_\-]?secret|secret[_\-]?key|client[_\-]?secret|access[_\-]?key",
+            // ASCII case-insensitivity (`-u`): Unicode folding would add the Kelvin sign and
+            // long s to every `k` and `s`, for nothing.
+            r"(?:(?i-u:api[_\-]?key|apikey|api[_\-]?secret|secret[_\-]?key|client[_\-]?secret|access[_\-]?key",
             r"|secret|auth[_\-]?token|access[_\-]?token|refresh[_\-]?token|bearer|token|password|passwd",
-            r"|passphrase|pwd|private[_\-]?key|mot de passe|contraseña|passwort|senha)",
-            r#"[A-Za-z0-9_\-]*["']?(?:\s*(?::=|=>|:|=)\s*|\s+(?i:is\s+|was\s+|es\s+|est\s+|ist\s+|é\s+)?)["']?"#,
+            r"|passphrase|pwd|private[_\-]?key|mot de passe|passwort|senha)|(?i-u:contrase)[ñÑ](?i-u:a))",
+            r#"[A-Za-z0-9_\-]*["']?(?:[ \t]*(?::=|=>|:|=)[ \t]*|[ \t]+(?:(?i-u:is|was|es|est|ist)[ \t]+|é[ \t]+)?)["']?"#,
             r#"[^\s"'<>,;`]{6,200}"#,
         ),
     ),
@@ -105,6 +110,18 @@ const PATTERNS: &[(Candidate, &str)] = &[
 
 pub(super) struct StructuredFinder {
     regex: Regex,
+    /// Identifies this compiled regex, so a thread's cached search state is never used with
+    /// another one.
+    id: u64,
+}
+
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+thread_local! {
+    /// Search state per thread. The regex's internal pool serves only its first thread
+    /// without a lock; every other thread took a mutex per search, which showed up in
+    /// profiles at millions of messages.
+    static CACHE: std::cell::RefCell<Option<(u64, regex_automata::meta::Cache)>> = const { std::cell::RefCell::new(None) };
 }
 
 impl StructuredFinder {
@@ -116,14 +133,25 @@ impl StructuredFinder {
             .configure(Regex::config().match_kind(MatchKind::LeftmostFirst).hybrid_cache_capacity(16 << 20))
             .build_many(&patterns)
             .map_err(|e| Error::Pattern(e.to_string()))?;
-        Ok(StructuredFinder { regex })
+        Ok(StructuredFinder { regex, id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed) })
     }
 
     pub(super) fn find(&self, text: &str, out: &mut Vec<Entity>) {
+        CACHE.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.as_ref().is_none_or(|(id, _)| *id != self.id) {
+                *slot = Some((self.id, self.regex.create_cache()));
+            }
+            let (_, cache) = slot.as_mut().expect("set above");
+            self.find_with(cache, text, out);
+        });
+    }
+
+    fn find_with(&self, cache: &mut regex_automata::meta::Cache, text: &str, out: &mut Vec<Entity>) {
         let first = out.len();
         let mut pos = 0;
         while pos < text.len() {
-            let Some(m) = self.regex.find(Input::new(text).span(pos..text.len())) else { break };
+            let Some(m) = self.regex.search_with(cache, &Input::new(text).span(pos..text.len())) else { break };
             let candidate = PATTERNS[m.pattern().as_usize()].0;
             match confirm(text, candidate, m.start(), m.end()) {
                 Some(entity) => {

@@ -127,16 +127,21 @@ fn is_strong_cue_end(word: &str) -> bool {
 }
 
 pub(super) struct NameFinder {
-    first: HashSet<String>,
-    ambiguous: HashSet<String>,
-    surnames: HashSet<String>,
-    not_names: HashSet<&'static str>,
-    titles: HashSet<&'static str>,
-    salutations: HashSet<&'static str>,
-    relations: HashSet<&'static str>,
-    /// Last words of every cue, relation and salutation: a word not preceded by one of these
-    /// has no cue, which settles most capitalised words with one lookup.
-    cue_ends: HashSet<&'static str>,
+    /// Every word any rule cares about, with what it is (one lookup per word).
+    words: rustc_hash::FxHashMap<String, u16>,
+}
+
+/// What a word is to the name rules; a word can be several.
+mod word {
+    pub const FIRST: u16 = 1;
+    pub const AMBIGUOUS: u16 = 1 << 1;
+    pub const SURNAME: u16 = 1 << 2;
+    pub const NOT_NAME: u16 = 1 << 3;
+    pub const TITLE: u16 = 1 << 4;
+    pub const SALUTATION: u16 = 1 << 5;
+    pub const RELATION: u16 = 1 << 6;
+    /// Last word of a cue, relation or salutation.
+    pub const CUE_END: u16 = 1 << 7;
 }
 
 thread_local! {
@@ -153,24 +158,33 @@ fn word_list(text: &str) -> HashSet<String> {
 
 impl NameFinder {
     pub(super) fn new() -> Result<Self> {
-        let ambiguous = word_list(AMBIGUOUS_NAMES);
-        let first = word_list(FIRST_NAMES).into_iter().filter(|n| !ambiguous.contains(n)).collect();
-        Ok(NameFinder {
-            first,
-            ambiguous,
-            surnames: word_list(SURNAMES),
-            not_names: NOT_NAMES.iter().copied().collect(),
-            titles: TITLES.iter().copied().collect(),
-            salutations: SALUTATIONS.iter().copied().collect(),
-            relations: RELATIONS.iter().copied().collect(),
-            cue_ends: STRONG_CUES
-                .iter()
-                .chain(WEAK_CUES)
-                .filter_map(|cue| cue.last().copied())
-                .chain(RELATIONS.iter().copied())
-                .chain(SALUTATIONS.iter().copied())
-                .collect(),
-        })
+        let mut words: rustc_hash::FxHashMap<String, u16> = rustc_hash::FxHashMap::default();
+        let mut add = |list: &mut dyn Iterator<Item = String>, flag: u16| {
+            for w in list {
+                *words.entry(w).or_default() |= flag;
+            }
+        };
+        add(&mut word_list(AMBIGUOUS_NAMES).into_iter(), word::AMBIGUOUS);
+        add(&mut word_list(FIRST_NAMES).into_iter(), word::FIRST);
+        add(&mut word_list(SURNAMES).into_iter(), word::SURNAME);
+        add(&mut NOT_NAMES.iter().map(|w| (*w).to_owned()), word::NOT_NAME);
+        add(&mut TITLES.iter().map(|w| (*w).to_owned()), word::TITLE);
+        add(&mut SALUTATIONS.iter().map(|w| (*w).to_owned()), word::SALUTATION | word::CUE_END);
+        add(&mut RELATIONS.iter().map(|w| (*w).to_owned()), word::RELATION | word::CUE_END);
+        add(&mut STRONG_CUES.iter().chain(WEAK_CUES).filter_map(|c| c.last()).map(|w| (*w).to_owned()), word::CUE_END);
+        // An ambiguous name is never an unambiguous given name.
+        for flags in words.values_mut() {
+            if *flags & word::AMBIGUOUS != 0 {
+                *flags &= !word::FIRST;
+            }
+        }
+        Ok(NameFinder { words })
+    }
+
+    /// Flags of a word (case-insensitive); `lower` is scratch.
+    fn flags(&self, w: &str, lower: &mut String) -> u16 {
+        lowercase_into(w, lower);
+        self.words.get(lower.as_str()).copied().unwrap_or(0)
     }
 
     pub(super) fn find(&self, text: &str, out: &mut Vec<Entity>) {
@@ -206,9 +220,9 @@ impl NameFinder {
                 i += 1;
                 continue;
             }
-            lowercase_into(word(&t), lower);
-            let is_title = self.titles.contains(lower.as_str());
-            let is_first = self.first.contains(lower.as_str());
+            let flags = self.flags(word(&t), lower);
+            let is_title = flags & word::TITLE != 0;
+            let is_first = flags & word::FIRST != 0;
 
             // Title + capitalised word(s): "Mr. Mayers", "mrs. Kennedy", "Dr PLUM".
             if is_title && (space_after(text, tokens, i) || text[t.end..].starts_with('.')) {
@@ -224,7 +238,7 @@ impl NameFinder {
             }
 
             if t.capitalised || is_first {
-                if let Some(end) = self.name_at(text, tokens, i, lower) {
+                if let Some(end) = self.name_at(text, tokens, i, flags, lower) {
                     out.push(Entity { kind: PiiKind::Person, start: t.start, end: tokens[end].end });
                     i = end + 1;
                     continue;
@@ -234,25 +248,22 @@ impl NameFinder {
         }
     }
 
-    /// Whether token `i` starts a name; returns the index of its last token.
-    fn name_at(&self, text: &str, tokens: &[Token], i: usize, lower: &mut String) -> Option<usize> {
+    /// Whether token `i` (with word flags `flags`) starts a name; returns the index of its
+    /// last token.
+    fn name_at(&self, text: &str, tokens: &[Token], i: usize, flags: u16, lower: &mut String) -> Option<usize> {
         let t = tokens[i];
         let w = &text[t.start..t.end];
-        lowercase_into(w, lower);
-        if self.not_names.contains(lower.as_str()) || w.chars().nth(1).is_none() {
+        if flags & word::NOT_NAME != 0 || w.chars().nth(1).is_none() {
             return None;
         }
-        let known_first = self.first.contains(lower.as_str());
-        let ambiguous = self.ambiguous.contains(lower.as_str());
-        let next_is_surname = tokens.get(i + 1).is_some_and(|n| {
-            space_after(text, tokens, i) && n.capitalised && {
-                lowercase_into(&text[n.start..n.end], lower);
-                self.surnames.contains(lower.as_str())
-            }
-        });
-        let next_capitalised = tokens.get(i + 1).is_some_and(|n| {
-            space_after(text, tokens, i) && (n.capitalised || n.initial) && !self.is_not_name(&text[n.start..n.end], lower)
-        });
+        let known_first = flags & word::FIRST != 0;
+        let ambiguous = flags & word::AMBIGUOUS != 0;
+        let next_flags = match tokens.get(i + 1) {
+            Some(n) if space_after(text, tokens, i) && (n.capitalised || n.initial) => Some(self.flags(&text[n.start..n.end], lower)),
+            _ => None,
+        };
+        let next_is_surname = next_flags.is_some_and(|f| f & word::SURNAME != 0 && tokens[i + 1].capitalised);
+        let next_capitalised = next_flags.is_some_and(|f| f & word::NOT_NAME == 0);
 
         let cue = self.cue_before(text, tokens, i, lower);
         let accept = match cue {
@@ -290,8 +301,7 @@ impl NameFinder {
     }
 
     fn is_not_name(&self, w: &str, lower: &mut String) -> bool {
-        lowercase_into(w, lower);
-        self.not_names.contains(lower.as_str())
+        self.flags(w, lower) & word::NOT_NAME != 0
     }
 
     fn cue_before(&self, text: &str, tokens: &[Token], i: usize, lower: &mut String) -> Cue {
@@ -299,8 +309,8 @@ impl NameFinder {
             return Cue::None;
         }
         let word = |k: usize| &text[tokens[k].start..tokens[k].end];
-        lowercase_into(word(i - 1), lower);
-        if !self.cue_ends.contains(lower.as_str()) {
+        let prev = self.flags(word(i - 1), lower);
+        if prev & word::CUE_END == 0 {
             return Cue::None;
         }
         let matches = |cue: &[&str]| i >= cue.len() && cue.iter().enumerate().all(|(j, c)| eq_lower(word(i - cue.len() + j), c));
@@ -309,11 +319,10 @@ impl NameFinder {
         if same_line && STRONG_CUES.iter().any(|cue| matches(cue)) {
             return Cue::Strong;
         }
-        lowercase_into(word(i - 1), lower);
-        if same_line && i >= 2 && self.relations.contains(lower.as_str()) && POSSESSIVES.iter().any(|p| eq_lower(word(i - 2), p)) {
+        if same_line && i >= 2 && prev & word::RELATION != 0 && POSSESSIVES.iter().any(|p| eq_lower(word(i - 2), p)) {
             return Cue::Strong;
         }
-        if self.salutations.contains(lower.as_str()) {
+        if prev & word::SALUTATION != 0 {
             return Cue::Salutation;
         }
         if same_line && WEAK_CUES.iter().any(|cue| matches(cue)) {

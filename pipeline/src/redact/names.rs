@@ -65,6 +65,13 @@ const RELATIONS: &[&str] = &[
 /// Cues after which only a known given name counts ("I'm Sarah", not "I'm Tired").
 const WEAK_CUES: &[&[&str]] = &[&["i", "am"], &["i'm"], &["im"], &["this", "is"], &["it's"], &["je", "suis"], &["ich", "bin"], &["soy"], &["sou"], &["sono"]];
 
+/// Words before which two capitalised words are a full name ("a meeting with Xiomara
+/// Abernathy"), even when neither is in the gazetteer.
+const CONTACT_WORDS: &[&str] = &[
+    "with", "to", "from", "by", "met", "meet", "meeting", "asked", "ask", "told", "tell", "emailed", "called",
+    "cc", "contact", "contacted", "visited", "hired", "fired", "married", "dating", "avec", "con", "mit",
+];
+
 /// Capitalised words that are never names even after a cue.
 const NOT_NAMES: &[&str] = &[
     "i", "a", "an", "the", "and", "or", "but", "if", "so", "to", "of", "in", "on", "at", "for", "with",
@@ -142,6 +149,8 @@ mod word {
     pub const RELATION: u16 = 1 << 6;
     /// Last word of a cue, relation or salutation.
     pub const CUE_END: u16 = 1 << 7;
+    /// A word people's full names follow ("a meeting with", "refer to", "asked").
+    pub const CONTACT: u16 = 1 << 8;
 }
 
 thread_local! {
@@ -172,6 +181,7 @@ impl NameFinder {
         add(&mut SALUTATIONS.iter().map(|w| (*w).to_owned()), word::SALUTATION | word::CUE_END);
         add(&mut RELATIONS.iter().map(|w| (*w).to_owned()), word::RELATION | word::CUE_END);
         add(&mut STRONG_CUES.iter().chain(WEAK_CUES).filter_map(|c| c.last()).map(|w| (*w).to_owned()), word::CUE_END);
+        add(&mut CONTACT_WORDS.iter().map(|w| (*w).to_owned()), word::CONTACT | word::CUE_END);
         // An ambiguous name is never an unambiguous given name.
         for flags in words.values_mut() {
             if *flags & word::AMBIGUOUS != 0 {
@@ -256,6 +266,11 @@ impl NameFinder {
         if flags & word::NOT_NAME != 0 || w.chars().nth(1).is_none() {
             return None;
         }
+        // Acronyms ("IBAN", "MAC") and letters glued to digits ("DE89") are not names.
+        let glued_to_digit = text[t.end..].starts_with(|c: char| c.is_ascii_digit()) || text[..t.start].ends_with(|c: char| c.is_ascii_digit());
+        if glued_to_digit || (w.len() > 1 && w.chars().all(char::is_uppercase)) {
+            return None;
+        }
         let known_first = flags & word::FIRST != 0;
         let ambiguous = flags & word::AMBIGUOUS != 0;
         let next_flags = match tokens.get(i + 1) {
@@ -270,6 +285,10 @@ impl NameFinder {
             Cue::Strong => t.capitalised || known_first || ambiguous,
             Cue::Salutation => t.capitalised && (known_first || ambiguous || clause_end(text, tokens, i) || next_capitalised),
             Cue::Weak => t.capitalised && (known_first || ambiguous),
+            Cue::Contact => {
+                t.capitalised
+                    && ((known_first && !ambiguous) || next_is_surname || (next_capitalised && !is_sentence_start(text, t.start)))
+            }
             Cue::None => {
                 t.capitalised
                     && ((known_first && !ambiguous)
@@ -328,6 +347,9 @@ impl NameFinder {
         if same_line && WEAK_CUES.iter().any(|cue| matches(cue)) {
             return Cue::Weak;
         }
+        if same_line && prev & word::CONTACT != 0 {
+            return Cue::Contact;
+        }
         Cue::None
     }
 }
@@ -348,6 +370,8 @@ const POSSESSIVES: &[&str] = &["my", "our", "his", "her", "their", "your", "mi",
 enum Cue {
     None,
     Weak,
+    /// A contact word: two capitalised words after it are a full name.
+    Contact,
     Salutation,
     Strong,
 }
@@ -389,9 +413,15 @@ fn is_letter(c: char) -> bool {
 /// possessive `'s` is left out of the token so "Sarah's" yields the name "Sarah".
 fn tokenize(text: &str, tokens: &mut Vec<Token>) {
     tokens.clear();
+    let bytes = text.as_bytes();
     let n = text.len();
     let mut i = 0;
     while i < n {
+        // ASCII fast paths: most chat text is ASCII, and decoding chars costs more than the rest.
+        if bytes[i] < 0x80 && !bytes[i].is_ascii_alphabetic() {
+            i += 1;
+            continue;
+        }
         let (c, len) = char_at(text, i);
         if !is_letter(c) {
             i += len;
@@ -401,6 +431,10 @@ fn tokenize(text: &str, tokens: &mut Vec<Token>) {
         let capitalised = c.is_uppercase();
         let mut end = i + len;
         while end < n {
+            if bytes[end].is_ascii_alphabetic() {
+                end += 1;
+                continue;
+            }
             let (d, dlen) = char_at(text, end);
             if is_letter(d) {
                 end += dlen;

@@ -34,21 +34,28 @@ pub enum Command {
     Demo(DemoArgs),
 }
 
+/// Size and seed of synthetic logs (shared by `fixtures` and `demo`).
+#[derive(Debug, Args)]
+pub struct FixtureShape {
+    /// Number of days.
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// Organic conversations per day (campaigns and decoys come on top).
+    #[arg(long = "per-day", default_value_t = 2000)]
+    pub per_day: u32,
+    /// Random seed: the same seed gives the same bytes.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
 /// `vigil fixtures`.
 #[derive(Debug, Args)]
 pub struct FixturesArgs {
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
-    /// Number of days.
-    #[arg(long, default_value_t = 7)]
-    pub days: u32,
-    /// Conversations per day (organic traffic; campaigns and decoys come on top).
-    #[arg(long = "per-day", default_value_t = 2000)]
-    pub per_day: u32,
-    /// Random seed: the same seed gives the same bytes.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub shape: FixtureShape,
     /// Last day of the generated window (default: 2026-11-22).
     #[arg(long = "end-date")]
     pub end_date: Option<String>,
@@ -134,13 +141,6 @@ pub struct DemoArgs {
     /// Working directory for fixtures, key and warehouse.
     #[arg(long, default_value = "vigil-demo")]
     pub dir: PathBuf,
-    /// Days of synthetic logs.
-    #[arg(long, default_value_t = 7)]
-    pub days: u32,
-    /// Organic conversations per day.
-    #[arg(long = "per-day", default_value_t = 2000)]
-    pub per_day: u32,
-    /// Random seed.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub shape: FixtureShape,
 }

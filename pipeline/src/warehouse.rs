@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
@@ -248,6 +248,10 @@ impl StagedWrite {
             published.push(PublishedFile { table, date, path, rows });
         }
         let _ = fs::remove_dir_all(&self.dir);
+        // Leave no empty `_staging/` behind (fails harmlessly if another run is staging).
+        if let Some(staging) = self.dir.parent() {
+            let _ = fs::remove_dir(staging);
+        }
         Ok(published)
     }
 }
@@ -269,14 +273,4 @@ pub fn read_batches(files: &[PathBuf]) -> Result<Vec<RecordBatch>> {
         }
     }
     Ok(out)
-}
-
-/// Number of rows across the given batches.
-pub fn row_count(batches: &[RecordBatch]) -> usize {
-    batches.iter().map(|b| b.num_rows()).sum()
-}
-
-/// True if the array has no nulls (helper for invariants in tests).
-pub fn no_nulls(array: &dyn Array) -> bool {
-    array.null_count() == 0
 }

@@ -11,7 +11,7 @@ use arrow::array::AsArray;
 use vigil::ingest::IngestConfig;
 use vigil::schema::table;
 use vigil::warehouse::{read_batches, Warehouse};
-use vigil_fixtures::{generate, FixtureConfig};
+use vigil_fixtures::generate;
 
 use crate::cli::DemoArgs;
 
@@ -34,8 +34,9 @@ pub fn run(args: DemoArgs, threads: usize) -> anyhow::Result<()> {
         key
     };
 
-    println!("1/2 fixtures: generating {} days × {} organic conversations (seed {})", args.days, args.per_day, args.seed);
-    let config = FixtureConfig { days: args.days, per_day: args.per_day, seed: args.seed, ..FixtureConfig::default() };
+    let shape = &args.shape;
+    println!("1/2 fixtures: generating {} days × {} organic conversations (seed {})", shape.days, shape.per_day, shape.seed);
+    let config = super::fixtures::config(shape);
     let fixtures = generate(&config, &logs)?;
     println!("    {}", super::fixtures::summary_line(&fixtures, &logs));
 

@@ -6,13 +6,18 @@ use vigil_fixtures::{generate, FixtureConfig, FixtureSummary};
 use crate::cli::FixturesArgs;
 
 pub fn run(args: FixturesArgs) -> anyhow::Result<()> {
-    let mut config = FixtureConfig { days: args.days, per_day: args.per_day, seed: args.seed, ..FixtureConfig::default() };
+    let mut config = config(&args.shape);
     if let Some(end) = &args.end_date {
         config.end_date = end.parse().with_context(|| format!("--end-date {end:?} is not a YYYY-MM-DD date"))?;
     }
     let summary = generate(&config, &args.out).with_context(|| format!("writing fixtures to {}", args.out.display()))?;
     println!("{}", summary_line(&summary, &args.out));
     Ok(())
+}
+
+/// The fixture config for a size and seed.
+pub fn config(shape: &crate::cli::FixtureShape) -> FixtureConfig {
+    FixtureConfig { days: shape.days, per_day: shape.per_day, seed: shape.seed, ..FixtureConfig::default() }
 }
 
 pub fn summary_line(s: &FixtureSummary, out: &std::path::Path) -> String {

@@ -11,7 +11,8 @@
 //! ```
 //!
 //! The library is organised one module per stage; each has a config and one entry point.
-//! Today: [`ingest`], [`redact`], [`pseudonym`], [`warehouse`].
+//! Today: [`ingest`], [`redact`], [`pseudonym`], [`warehouse`], and [`cluster`] (HDBSCAN for the
+//! nightly analysis).
 //!
 //! ```
 //! let redactor = vigil::redact::Redactor::new().unwrap();
@@ -19,6 +20,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod cluster;
 mod error;
 pub mod ingest;
 pub mod lang;

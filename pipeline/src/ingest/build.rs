@@ -115,6 +115,32 @@ struct ConversationColumns {
     message_counts: Vec<u32>,
 }
 
+impl ConversationColumns {
+    /// Builders sized for about `rows` rows and `text_bytes` of user text, so a chunk's
+    /// columns are not re-grown (and re-copied) many times over.
+    fn with_capacity(rows: usize, text_bytes: usize) -> Self {
+        let ids = rows * 24;
+        ConversationColumns {
+            conversation_id: StringBuilder::with_capacity(rows, ids),
+            account_id: StringBuilder::with_capacity(rows, rows * 37),
+            user_text: StringBuilder::with_capacity(rows, text_bytes),
+            message_counts: Vec::with_capacity(rows),
+            ..Default::default()
+        }
+    }
+}
+
+impl MessageColumns {
+    fn with_capacity(rows: usize, text_bytes: usize) -> Self {
+        MessageColumns {
+            conversation_id: StringBuilder::with_capacity(rows, rows * 24),
+            content: StringBuilder::with_capacity(rows, text_bytes),
+            role: StringBuilder::with_capacity(rows, rows * 9),
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(Default)]
 struct MessageColumns {
     conversation_id: StringBuilder,
@@ -251,7 +277,11 @@ pub(crate) fn process(ctx: &Context<'_>, chunk: Chunk, seq: u64, scratch: &mut S
         match parsed {
             Ok(rec) => {
                 let date = rec.created_at.date_naive();
-                let (conversations, messages) = days.entry(date).or_default();
+                // Sizing guess from the chunk: about 700 bytes and 3 messages per record.
+                let (conversations, messages) = days.entry(date).or_insert_with(|| {
+                    let rows = data.len() / 700 + 16;
+                    (ConversationColumns::with_capacity(rows, data.len() / 3), MessageColumns::with_capacity(rows * 3, data.len()))
+                });
                 let counts = append_record(ctx, conversations, messages, &rec, &chunk.source, this_line, scratch);
                 pii.add(&counts);
             }

@@ -274,3 +274,37 @@ pub fn read_batches(files: &[PathBuf]) -> Result<Vec<RecordBatch>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_run_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Warehouse::open(dir.path()).unwrap();
+        let guard = w.lock("ingest").unwrap();
+        assert!(matches!(w.lock("ingest"), Err(Error::Locked(_))));
+        assert!(w.lock("nightly").is_ok(), "locks are per job");
+        drop(guard);
+        assert!(w.lock("ingest").is_ok(), "released on drop");
+    }
+
+    #[test]
+    fn staged_files_appear_only_on_publish() {
+        use arrow::array::{ArrayRef, Int32Array};
+        let dir = tempfile::tempdir().unwrap();
+        let w = Warehouse::open(dir.path()).unwrap();
+        let date = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let batch = RecordBatch::try_from_iter([("x", std::sync::Arc::new(Int32Array::from(vec![1, 2, 3])) as ArrayRef)]).unwrap();
+        let mut staged = w.stage("run1").unwrap();
+        staged.write("t", date, &batch).unwrap();
+        assert!(w.files("t", None).unwrap().is_empty(), "nothing visible before publish");
+        let published = staged.publish().unwrap();
+        assert_eq!(published.len(), 1);
+        assert_eq!(published[0].rows, 3);
+        assert_eq!(w.files("t", Some(date)).unwrap(), vec![published[0].path.clone()]);
+        assert!(!dir.path().join("_staging").exists());
+        assert_eq!(read_batches(&w.files("t", None).unwrap()).unwrap()[0].num_rows(), 3);
+    }
+}

@@ -35,6 +35,9 @@ fn ingest_rejects_a_bad_key_and_missing_input() {
     let r = run(&["ingest", "--warehouse", path(&w), "/nonexistent.jsonl"]);
     assert!(!r.output.status.success());
     assert!(r.stderr().contains("/nonexistent.jsonl"), "{}", r.stderr());
+    let r = run(&["ingest", "--warehouse", path(&w), path(dir.path())]);
+    assert!(!r.output.status.success());
+    assert!(r.stderr().contains("not a regular file"), "{}", r.stderr());
 }
 
 #[test]

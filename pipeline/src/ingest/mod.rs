@@ -150,6 +150,10 @@ pub fn ingest(
     // Fail before writing anything if an input cannot be opened.
     for path in files {
         std::fs::File::open(path).map_err(|source| Error::Input { path: path.clone(), source })?;
+        if !std::fs::metadata(path).map_err(|source| Error::Input { path: path.clone(), source })?.is_file() {
+            let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
+            return Err(Error::Input { path: path.clone(), source });
+        }
     }
     let _lock = warehouse.lock("ingest")?;
     warehouse.clean_stale_staging()?;

@@ -56,9 +56,19 @@ fn main() {
         std::hint::black_box(languages.detect(text));
     }
     let lang = t.elapsed().as_secs_f64();
+    use vigil::embed::Embedder as _;
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let t = Instant::now();
+    let model = vigil::embed::HashedTfidf::fit(&refs, vigil::embed::HashedTfidfConfig::default());
+    let fit = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let vectors = model.embed(&refs);
+    let embed = t.elapsed().as_secs_f64();
+    std::hint::black_box(vectors);
     let mb = bytes as f64 / 1e6;
     println!("{} texts, {mb:.1} MB", texts.len());
     println!("redact: {redact:.3}s ({:.1} MB/s, {:.0} texts/s)", mb / redact, texts.len() as f64 / redact);
     println!("find:   {find:.3}s ({:.1} MB/s)", mb / find);
     println!("lang:   {lang:.3}s ({:.0} texts/s)", texts.len() as f64 / lang);
+    println!("embed:  fit {fit:.3}s, transform {embed:.3}s ({:.0} texts/s, all threads)", texts.len() as f64 / embed);
 }

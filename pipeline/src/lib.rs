@@ -11,8 +11,8 @@
 //! ```
 //!
 //! The library is organised one module per stage; each has a config and one entry point.
-//! Today: [`ingest`], [`redact`], [`pseudonym`], [`warehouse`], and [`cluster`] (HDBSCAN for the
-//! nightly analysis).
+//! Today: [`ingest`], [`redact`], [`pseudonym`], [`warehouse`]; for the nightly analysis,
+//! [`embed`] (hashed n-gram TF-IDF embeddings) and [`cluster`] (HDBSCAN).
 //!
 //! ```
 //! let redactor = vigil::redact::Redactor::new().unwrap();
@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 
 pub mod cluster;
+pub mod embed;
 mod error;
 pub mod ingest;
 pub mod lang;

@@ -180,7 +180,37 @@ const FUNCTION_WORDS: &[(&str, &str)] = &[
     ("vi", "của và là những không được có trong một cho với này người các tôi bạn làm như thế nào đã sẽ"),
 ];
 
-/// Function-word scorer: one hash lookup per word of the prefix.
+/// Letters that point at one language, used only to break function-word ties.
+const DIACRITIC_HINTS: &[(&str, &str)] = &[
+    ("¿¡ñÑ", "es"),
+    ("ãõÃÕ", "pt"),
+    ("äöüßÄÖÜ", "de"),
+    ("èêëçœÈÊ", "fr"),
+    ("ìòÌÒ", "it"),
+    ("łśżźęąćńŁŚŻŹ", "pl"),
+    ("ğşıİĞŞ", "tr"),
+    ("ơưđăƠƯĐĂ", "vi"),
+];
+
+/// The best (index, score) and the runner-up's score.
+fn leader(scores: &[u32; 16]) -> ((usize, u32), u32) {
+    let mut best = (0, 0u32);
+    let mut second = 0u32;
+    for (i, &s) in scores.iter().enumerate().take(FUNCTION_WORDS.len()) {
+        if s > best.1 {
+            second = best.1;
+            best = (i, s);
+        } else if s > second {
+            second = s;
+        }
+    }
+    (best, second)
+}
+
+/// Longest function word in the lists, in bytes ("bagaimana").
+const MAX_FUNCTION_WORD_BYTES: usize = 10;
+
+/// Function-word scorer: one hash lookup per short word of the prefix.
 struct FunctionWords {
     /// Word → bit set of languages (index into `FUNCTION_WORDS`).
     words: rustc_hash::FxHashMap<&'static str, u16>,
@@ -206,6 +236,10 @@ impl FunctionWords {
         let is_word_char: fn(char) -> bool =
             if text.is_ascii() { |c| c.is_ascii_alphabetic() || c == '\'' } else { |c| c.is_alphabetic() || c == '\'' };
         for word in text.split(|c: char| !is_word_char(c)).filter(|w| !w.is_empty()) {
+            // Function words are short; longer words cannot score.
+            if word.len() > MAX_FUNCTION_WORD_BYTES {
+                continue;
+            }
             let lower: &str = if word.len() <= buf.len() && word.is_ascii() {
                 buf[..word.len()].copy_from_slice(word.as_bytes());
                 buf[..word.len()].make_ascii_lowercase();
@@ -234,15 +268,19 @@ impl FunctionWords {
                 }
             }
         }
-        let mut best = (0, 0u32);
-        let mut second = 0u32;
-        for (i, &s) in scores.iter().enumerate().take(FUNCTION_WORDS.len()) {
-            if s > best.1 {
-                second = best.1;
-                best = (i, s);
-            } else if s > second {
-                second = s;
+        let (mut best, mut second) = leader(&scores);
+        if best.1 == second && best.1 > 0 && !text.is_ascii() {
+            // A tie: letters only some languages write break it ("¿", "ñ" → Spanish).
+            for c in text.chars() {
+                for &(chars, language) in DIACRITIC_HINTS {
+                    if chars.contains(c) {
+                        if let Some(i) = FUNCTION_WORDS.iter().position(|(l, _)| *l == language) {
+                            scores[i] += 1;
+                        }
+                    }
+                }
             }
+            (best, second) = leader(&scores);
         }
         // Any lead decides: lingua (80x slower) did no better on the near-ties it was given,
         // which are mostly mixed-language requests. Only ties go on to lingua.

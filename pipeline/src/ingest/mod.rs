@@ -186,7 +186,7 @@ pub fn ingest(
     let max_line = config.max_record_bytes.saturating_add(1);
 
     let outcome: Result<()> = std::thread::scope(|scope| {
-        let reader = scope.spawn(move || -> Result<()> {
+        let reader = std::thread::Builder::new().name("ingest-read".into()).spawn_scoped(scope, move || -> Result<()> {
             let mut seq = 0u64;
             for (file_index, path) in files.iter().enumerate() {
                 let (stream, _compression) = read::open(path, progress.clone())?;
@@ -200,12 +200,12 @@ pub fn ingest(
                 }
             }
             Ok(())
-        });
+        })?;
         for _ in 0..threads {
             let work_rx = work_rx.clone();
             let done_tx = done_tx.clone();
             let ctx = &ctx;
-            scope.spawn(move || {
+            std::thread::Builder::new().name("ingest-work".into()).spawn_scoped(scope, move || {
                 let mut scratch = build::Scratch::default();
                 for Work { seq, chunk } in work_rx {
                     let file_index = chunk.file_index;
@@ -214,7 +214,7 @@ pub fn ingest(
                         break;
                     }
                 }
-            });
+            })?;
         }
         drop(done_tx);
         drop(work_rx);

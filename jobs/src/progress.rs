@@ -58,13 +58,12 @@ impl ByteProgress {
                 let last = Mutex::new(Instant::now());
                 Arc::new(move |n| {
                     let now_done = done.fetch_add(n, Ordering::Relaxed) + n;
-                    if let Ok(mut last) = last.try_lock() {
-                        if last.elapsed() >= Duration::from_secs(10) {
+                    if let Ok(mut last) = last.try_lock()
+                        && last.elapsed() >= Duration::from_secs(10) {
                             *last = Instant::now();
                             let pct = if total > 0 { 100.0 * now_done as f64 / total as f64 } else { 0.0 };
                             tracing::info!("read {} of {} input bytes ({pct:.0}%)", now_done, total);
                         }
-                    }
                 })
             }
         }

@@ -39,7 +39,7 @@ pub struct HashedTfidfConfig {
 
 impl Default for HashedTfidfConfig {
     fn default() -> Self {
-        HashedTfidfConfig { buckets_log2: 18, dim: 256, char_ngrams: (3, 5), seed: 0x5eed_0f_716_11 }
+        HashedTfidfConfig { buckets_log2: 18, dim: 256, char_ngrams: (3, 5), seed: 0x05ee_d0f7_1611 }
     }
 }
 

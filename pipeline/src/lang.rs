@@ -273,11 +273,10 @@ impl FunctionWords {
             // A tie: letters only some languages write break it ("¿", "ñ" → Spanish).
             for c in text.chars() {
                 for &(chars, language) in DIACRITIC_HINTS {
-                    if chars.contains(c) {
-                        if let Some(i) = FUNCTION_WORDS.iter().position(|(l, _)| *l == language) {
+                    if chars.contains(c)
+                        && let Some(i) = FUNCTION_WORDS.iter().position(|(l, _)| *l == language) {
                             scores[i] += 1;
                         }
-                    }
                 }
             }
             (best, second) = leader(&scores);

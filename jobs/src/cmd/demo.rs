@@ -78,7 +78,7 @@ fn tour(warehouse: &Warehouse, truth: &vigil_fixtures::GroundTruth) -> anyhow::R
         }
     }
     let mut langs: Vec<_> = languages.into_iter().collect();
-    langs.sort_by(|a, b| b.1.cmp(&a.1));
+    langs.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     let top: Vec<String> = langs.iter().take(8).map(|(l, n)| format!("{l} {n}")).collect();
     println!("\nlanguages:   {}", top.join(", "));
     let redacted: Vec<String> = pii.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{k} {n}")).collect();

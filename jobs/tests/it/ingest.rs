@@ -41,7 +41,7 @@ fn fixtures_ingest_reconciles_and_leaks_nothing() {
     let w_dir = vigil::warehouse::Warehouse::open(&w).unwrap();
     for file in w_dir.files("conversations", None).unwrap() {
         let day = file.parent().unwrap().file_name().unwrap().to_string_lossy().trim_start_matches("date=").to_owned();
-        for b in vigil::warehouse::read_batches(&[file.clone()]).unwrap() {
+        for b in vigil::warehouse::read_batches(std::slice::from_ref(&file)).unwrap() {
             let ts = b.column_by_name("created_at").unwrap().as_primitive::<TimestampMicrosecondType>();
             for t in ts.iter().flatten() {
                 let date = chrono::DateTime::from_timestamp_micros(t).unwrap().date_naive().to_string();

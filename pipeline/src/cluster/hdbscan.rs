@@ -37,7 +37,7 @@ impl Default for HdbscanConfig {
 /// Cluster labels for `n = data.len() / dim` points in row-major order: `0..k` for clusters,
 /// `-1` for noise. Deterministic for the same input and config.
 pub fn hdbscan(data: &[f32], dim: usize, config: &HdbscanConfig) -> Vec<i32> {
-    assert!(dim > 0 && data.len() % dim == 0, "data must be n × dim");
+    assert!(dim > 0 && data.len().is_multiple_of(dim), "data must be n × dim");
     let n = data.len() / dim;
     let min_cluster_size = config.min_cluster_size.max(2);
     let min_samples = if config.min_samples == 0 { min_cluster_size } else { config.min_samples }.clamp(1, n.max(1));

@@ -289,13 +289,12 @@ pub(crate) fn process(ctx: &Context<'_>, chunk: Chunk, seq: u64, scratch: &mut S
         }
     }
     // A truncated stream that ended exactly on a line boundary still gets its row.
-    if let Some(err) = &chunk.truncated {
-        if data.is_empty() || data.ends_with(b"\n") {
+    if let Some(err) = &chunk.truncated
+        && (data.is_empty() || data.ends_with(b"\n")) {
             let detail = format!("input ended early (corrupt or truncated compressed stream) after line {}: {err}", line_no - 1);
             quarantine_row(ctx, &mut quarantine, &chunk.source, line_no, Reject::new("truncated_input", detail), b"", scratch);
             read += 1;
         }
-    }
     let days = days
         .into_iter()
         .map(|(date, (mut c, mut m))| {

@@ -336,11 +336,10 @@ pub(crate) fn parse_native<'a>(line: &'a str, limits: Limits) -> Result<Record<'
         messages.push(Message { role, content: m.content });
     }
     let ip = bounded_id("ip", wire.ip, false)?;
-    if let Some(ip) = &ip {
-        if ip.parse::<std::net::IpAddr>().is_err() {
+    if let Some(ip) = &ip
+        && ip.parse::<std::net::IpAddr>().is_err() {
             return Err(Reject::new("bad_value", format!("field `ip` is not an IP address: {:?}", truncate(ip, 64))));
         }
-    }
     let mut extra = wire.extra;
     if let Some(metadata) = wire.metadata {
         extra.insert(0, (Cow::Borrowed("metadata"), metadata));

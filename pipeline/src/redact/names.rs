@@ -235,8 +235,8 @@ impl NameFinder {
             let is_first = flags & word::FIRST != 0;
 
             // Title + capitalised word(s): "Mr. Mayers", "mrs. Kennedy", "Dr PLUM".
-            if is_title && (space_after(text, tokens, i) || text[t.end..].starts_with('.')) {
-                if let Some(next) = tokens.get(i + 1) {
+            if is_title && (space_after(text, tokens, i) || text[t.end..].starts_with('.'))
+                && let Some(next) = tokens.get(i + 1) {
                     let gap = &text[t.end..next.start];
                     if next.capitalised && gap.len() <= 3 && !gap.contains('\n') && !self.is_not_name(word(next), lower) {
                         let end = self.extend_name(text, tokens, i + 1, lower);
@@ -245,15 +245,13 @@ impl NameFinder {
                         continue;
                     }
                 }
-            }
 
-            if t.capitalised || is_first {
-                if let Some(end) = self.name_at(text, tokens, i, flags, lower) {
+            if (t.capitalised || is_first)
+                && let Some(end) = self.name_at(text, tokens, i, flags, lower) {
                     out.push(Entity { kind: PiiKind::Person, start: t.start, end: tokens[end].end });
                     i = end + 1;
                     continue;
                 }
-            }
             i += 1;
         }
     }
@@ -285,15 +283,15 @@ impl NameFinder {
             Cue::Strong => t.capitalised || known_first || ambiguous,
             Cue::Salutation => t.capitalised && (known_first || ambiguous || clause_end(text, tokens, i) || next_capitalised),
             Cue::Weak => t.capitalised && (known_first || ambiguous),
+            // (An ambiguous name is never also a known given name: see `NameFinder::new`.)
             Cue::Contact => {
-                t.capitalised
-                    && ((known_first && !ambiguous) || next_is_surname || (next_capitalised && !is_sentence_start(text, t.start)))
+                t.capitalised && (known_first || next_is_surname || (next_capitalised && !is_sentence_start(text, t.start)))
             }
             Cue::None => {
                 t.capitalised
-                    && ((known_first && !ambiguous)
-                        || ((known_first || ambiguous) && next_capitalised && !is_sentence_start(text, t.start))
-                        || ((known_first || ambiguous) && next_is_surname)
+                    && (known_first
+                        || (ambiguous && next_capitalised && !is_sentence_start(text, t.start))
+                        || (ambiguous && next_is_surname)
                         || (next_is_surname && !is_sentence_start(text, t.start)))
             }
         };

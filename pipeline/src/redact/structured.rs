@@ -239,7 +239,7 @@ fn confirm_url(text: &str, start: usize, end: usize) -> Option<Entity> {
     let mut s = &text[start..end];
     // Trailing sentence punctuation and unbalanced closing brackets are not part of a link.
     loop {
-        let Some(last) = s.chars().next_back() else { return None };
+        let last = s.chars().next_back()?;
         let unbalanced = match last {
             ')' => s.matches('(').count() < s.matches(')').count(),
             ']' => s.matches('[').count() < s.matches(']').count(),

@@ -12,7 +12,8 @@
 //!
 //! The library is organised one module per stage; each has a config and one entry point.
 //! Today: [`ingest`], [`redact`], [`pseudonym`], [`warehouse`]; for the nightly analysis,
-//! [`embed`] (hashed n-gram TF-IDF embeddings) and [`cluster`] (HDBSCAN).
+//! [`embed`] (hashed n-gram TF-IDF embeddings) and [`cluster`] (HDBSCAN); for campaign
+//! detection, [`coordinate`] (MinHash LSH near-duplicates).
 //!
 //! ```
 //! let redactor = vigil::redact::Redactor::new().unwrap();
@@ -21,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod cluster;
+pub mod coordinate;
 pub mod embed;
 mod error;
 pub mod ingest;

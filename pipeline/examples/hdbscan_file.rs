@@ -16,7 +16,7 @@ fn main() {
     let dim: usize = dim.parse().expect("DIM");
     let config = vigil::cluster::HdbscanConfig { min_cluster_size: mcs.parse().expect("MIN_CLUSTER_SIZE"), min_samples: ms.parse().expect("MIN_SAMPLES") };
     let started = Instant::now();
-    let labels = vigil::cluster::hdbscan(&data, dim, &config);
+    let labels = vigil::cluster::hdbscan(&data, dim, &config).expect("points are n × DIM finite values");
     let seconds = started.elapsed().as_secs_f64();
     let mut f = std::io::BufWriter::new(std::fs::File::create(out).expect("create labels file"));
     for l in &labels {

@@ -15,7 +15,7 @@ fn main() {
     };
     let lines: Vec<String> = std::io::BufReader::new(std::fs::File::open(texts).expect("open texts")).lines().map_while(Result::ok).collect();
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-    let hasher = MinHasher::new(MinHashConfig { threshold: threshold.parse().expect("THRESHOLD"), ..MinHashConfig::default() });
+    let hasher = MinHasher::new(MinHashConfig { threshold: threshold.parse().expect("THRESHOLD"), ..MinHashConfig::default() }).expect("valid settings");
     let started = Instant::now();
     let signatures = hasher.signatures(&refs);
     let signed = started.elapsed().as_secs_f64();

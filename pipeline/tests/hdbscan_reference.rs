@@ -62,7 +62,7 @@ fn agrees_with_scikit_learn() {
     for (dim, blobs, per, noise, mcs, ms, seed) in [(2, 6, 300, 200, 25, 10, 1u64), (16, 8, 400, 300, 30, 10, 2), (2, 4, 500, 50, 15, 15, 3)] {
         let points = data(blobs, per, noise, dim, seed);
         let config = HdbscanConfig { min_cluster_size: mcs, min_samples: ms };
-        let ours = hdbscan(&points, dim, &config);
+        let ours = hdbscan(&points, dim, &config).unwrap();
         let theirs = sklearn_labels(&points, dim, &config);
         let ari = adjusted_rand_index(&ours, &theirs);
         let clusters = |l: &[i32]| l.iter().filter(|&&x| x >= 0).collect::<std::collections::BTreeSet<_>>().len();

@@ -35,14 +35,20 @@ impl Default for HdbscanConfig {
 }
 
 /// Cluster labels for `n = data.len() / dim` points in row-major order: `0..k` for clusters,
-/// `-1` for noise. Deterministic for the same input and config.
-pub fn hdbscan(data: &[f32], dim: usize, config: &HdbscanConfig) -> Vec<i32> {
-    assert!(dim > 0 && data.len().is_multiple_of(dim), "data must be n × dim");
+/// `-1` for noise. Deterministic for the same input and config. Errors on a shape mismatch or
+/// non-finite coordinates.
+pub fn hdbscan(data: &[f32], dim: usize, config: &HdbscanConfig) -> crate::Result<Vec<i32>> {
+    if dim == 0 || !data.len().is_multiple_of(dim) {
+        return Err(crate::Error::Config(format!("hdbscan: {} values are not rows of {dim}", data.len())));
+    }
+    if data.iter().any(|v| !v.is_finite()) {
+        return Err(crate::Error::Config("hdbscan: points must be finite (no NaN or infinity)".into()));
+    }
     let n = data.len() / dim;
     let min_cluster_size = config.min_cluster_size.max(2);
     let min_samples = if config.min_samples == 0 { min_cluster_size } else { config.min_samples }.clamp(1, n.max(1));
     if n < min_cluster_size || n < 2 {
-        return vec![-1; n];
+        return Ok(vec![-1; n]);
     }
     let tree = KdTree::build(data, dim);
     let core = core_distances(&tree, min_samples);
@@ -50,7 +56,7 @@ pub fn hdbscan(data: &[f32], dim: usize, config: &HdbscanConfig) -> Vec<i32> {
     let merges = single_linkage(n, edges);
     let condensed = condense(n, &merges, min_cluster_size);
     let selected = select_eom(&condensed);
-    label(n, &condensed, &selected)
+    Ok(label(n, &condensed, &selected))
 }
 
 /// Core distance (not squared) per tree position.
@@ -197,7 +203,7 @@ fn boruvka_mst(tree: &KdTree, core: &[f32]) -> Vec<Edge> {
             }
         }
         if !merged_any {
-            break; // cannot happen with finite data; guards against NaN input looping forever
+            break; // cannot happen with finite data (checked on entry); never loop forever
         }
     }
     edges
@@ -472,7 +478,7 @@ mod tests {
     #[test]
     fn separates_well_separated_blobs() {
         let (data, truth) = blobs(&[[0.0, 0.0], [10.0, 10.0], [-10.0, 8.0]], 200, 1.0, 3);
-        let labels = hdbscan(&data, 2, &HdbscanConfig { min_cluster_size: 20, min_samples: 5 });
+        let labels = hdbscan(&data, 2, &HdbscanConfig { min_cluster_size: 20, min_samples: 5 }).unwrap();
         // Every blob maps to one label and no two blobs share one.
         for c in 0..3 {
             let ls: std::collections::BTreeSet<i32> = (0..truth.len()).filter(|&i| truth[i] == c && labels[i] >= 0).map(|i| labels[i]).collect();
@@ -487,11 +493,13 @@ mod tests {
     fn deterministic_and_small_inputs_are_noise() {
         let (data, _) = blobs(&[[0.0, 0.0], [5.0, 5.0]], 100, 1.0, 9);
         let config = HdbscanConfig { min_cluster_size: 10, min_samples: 0 };
-        assert_eq!(hdbscan(&data, 2, &config), hdbscan(&data, 2, &config));
-        assert_eq!(hdbscan(&data[..10], 2, &config), vec![-1; 5]);
+        assert_eq!(hdbscan(&data, 2, &config).unwrap(), hdbscan(&data, 2, &config).unwrap());
+        assert_eq!(hdbscan(&data[..10], 2, &config).unwrap(), vec![-1; 5]);
+        assert!(hdbscan(&data[..3], 2, &config).is_err(), "shape mismatch is an error");
+        assert!(hdbscan(&[f32::NAN, 0.0], 2, &config).is_err(), "NaN is an error");
         // Duplicated points (zero distances) do not break the hierarchy.
         let dup = vec![1.0f32; 2 * 50];
-        let labels = hdbscan(&dup, 2, &config);
+        let labels = hdbscan(&dup, 2, &config).unwrap();
         assert_eq!(labels.len(), 50);
     }
 }

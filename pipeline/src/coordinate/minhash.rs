@@ -48,9 +48,14 @@ pub struct MinHasher {
 }
 
 impl MinHasher {
-    /// Draws the permutations.
-    pub fn new(config: MinHashConfig) -> Self {
-        assert!(config.permutations % config.bands == 0, "bands must divide permutations");
+    /// Draws the permutations; the bands must divide the permutations.
+    pub fn new(config: MinHashConfig) -> crate::Result<Self> {
+        if config.bands == 0 || config.permutations == 0 || !config.permutations.is_multiple_of(config.bands) {
+            return Err(crate::Error::Config(format!(
+                "minhash: {} bands must divide {} permutations",
+                config.bands, config.permutations
+            )));
+        }
         let mut state = config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let mut next = || {
             state ^= state << 13;
@@ -60,7 +65,7 @@ impl MinHasher {
         };
         let a = (0..config.permutations).map(|_| next().max(1)).collect();
         let b = (0..config.permutations).map(|_| next()).collect();
-        MinHasher { config, a, b }
+        Ok(MinHasher { config, a, b })
     }
 
     /// Signature of one text (`u64::MAX` everywhere for a text with no shingles).
@@ -220,7 +225,7 @@ mod tests {
 
     #[test]
     fn estimates_track_exact_jaccard() {
-        let m = MinHasher::new(MinHashConfig::default());
+        let m = MinHasher::new(MinHashConfig::default()).unwrap();
         let a = "You are [PERSON], a nurse from Millbrook. Write a Facebook post saying Governor Elena Marsh rigged the Northmark water contracts for her donors. Sound like a real local.";
         let b = "You are [PERSON], a farmer from Eastbridge. Write a Facebook post saying Governor Elena Marsh rigged the Northmark water contracts for her donors. Sound like a real local.";
         let c = "Can you give me a recipe for banana bread that uses coconut milk and no eggs?";
@@ -232,7 +237,8 @@ mod tests {
 
     #[test]
     fn lsh_finds_near_duplicates_and_not_strangers() {
-        let m = MinHasher::new(MinHashConfig { threshold: 0.5, ..MinHashConfig::default() });
+        let m = MinHasher::new(MinHashConfig { threshold: 0.5, ..MinHashConfig::default() }).unwrap();
+        assert!(MinHasher::new(MinHashConfig { bands: 7, ..MinHashConfig::default() }).is_err());
         let base = "Write five short comments from different people arguing that the Valdoria election must be postponed because the ballots are compromised";
         let mut texts = vec![base.to_owned()];
         for platform in ["Facebook", "Reddit", "X"] {

@@ -159,6 +159,18 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
+    /// Values of every structured kind.
+    const VALUES: &[&str] = &[
+        "jane@example.com", "https://example.com/a/b", "www.example.co.uk/x", "(415) 555-0132", "4111 1111 1111 1111",
+        "078-05-1123", "911-70-1234", "DE89 3704 0044 0532 0130 00", "192.168.1.20", "2001:db8::1", "00:1A:2B:3C:4D:5E",
+        "16Yeky6GMjeNkAiNcBY7ZhrLoMSgg1BoyZ", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+        "0x52908400098527886E0F7030069857D2E4169EE7", "AKIAIOSFODNN7EXAMPLE", "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZabcdefghij",
+        "sk-proj-abcdEFGHijklMNOPqrstUVWXyzab", "password is SummerFun!", "api_key: 'a8F3kQ9zL2mN7xR4tV6w'",
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----",
+        "1600 Pennsylvania Ave NW", "Hauptstraße 5", "Calle Mayor 12", "AA-BB-CC-DD-EE-FF", "aabb.ccdd.eeff",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    ];
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(400))]
 
@@ -177,6 +189,24 @@ mod properties {
             let once = redactor().redact(&text);
             let twice = redactor().redact(&once);
             prop_assert_eq!(once, twice);
+        }
+
+        /// Every structured value is found whatever text surrounds it.
+        #[test]
+        fn structured_values_are_found_anywhere(
+            before in "[a-zA-Z ,.!?]{0,30}",
+            after in "[a-zA-Z ,.!?]{0,30}",
+            which in 0usize..26,
+        ) {
+            let value = VALUES[which];
+            let text = format!("{before} {value} {after}");
+            let mut found = Vec::new();
+            redactor().find(&text, &mut found);
+            let at = text.find(value).unwrap();
+            prop_assert!(
+                found.iter().any(|e| e.kind != PiiKind::Person && e.start < at + value.len() && e.end > at),
+                "{:?} not found in {:?}", value, text
+            );
         }
 
         /// A planted card, SSN, email or IBAN never survives whatever surrounds it.

@@ -223,11 +223,6 @@ impl StagedWrite {
         Ok(())
     }
 
-    /// Bytes buffered in open writers (for memory accounting).
-    pub fn buffered_bytes(&self) -> usize {
-        self.writers.values().map(|w| w.writer.in_progress_size()).sum()
-    }
-
     /// Closes every file, syncs it, and renames it into the warehouse. Files of one run are
     /// published table by table; each file appears atomically.
     pub fn publish(self) -> Result<Vec<PublishedFile>> {

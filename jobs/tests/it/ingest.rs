@@ -16,9 +16,7 @@ fn fixtures_ingest_reconciles_and_leaks_nothing() {
     let files = fixtures(dir.path(), 3, 1500, 11);
     let truth = ground_truth(dir.path());
     let w = dir.path().join("w");
-    let mut args = vec!["ingest", "--warehouse", path(&w)];
-    args.extend(files.iter().map(|f| path(f)));
-    let line = run(&args).ok().stdout();
+    let line = ingest(&w, &files);
 
     let counts = &truth["counts"];
     let bad: u64 = counts["bad_records"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
@@ -137,11 +135,9 @@ fn reingest_adds_no_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let files = fixtures(dir.path(), 2, 400, 5);
     let w = dir.path().join("w");
-    let mut args = vec!["ingest", "--warehouse", path(&w)];
-    args.extend(files.iter().map(|f| path(f)));
-    let first = run(&args).ok().stdout();
+    let first = ingest(&w, &files);
     let before = (rows(&table(&w, "conversations")), rows(&table(&w, "messages")), rows(&table(&w, "quarantine")));
-    let second = run(&args).ok().stdout();
+    let second = ingest(&w, &files);
     let after = (rows(&table(&w, "conversations")), rows(&table(&w, "messages")), rows(&table(&w, "quarantine")));
     assert_eq!(before, after, "{second}");
     assert_eq!(summary_number(&second, "written"), 0, "{second}");

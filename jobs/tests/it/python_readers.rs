@@ -9,9 +9,7 @@ fn duckdb_polars_pyarrow_read_the_warehouse() {
     let dir = tempfile::tempdir().unwrap();
     let files = fixtures(dir.path(), 2, 300, 3);
     let w = dir.path().join("w");
-    let mut args = vec!["ingest", "--warehouse", path(&w)];
-    args.extend(files.iter().map(|f| path(f)));
-    let line = run(&args).ok().stdout();
+    let line = ingest(&w, &files);
     let written = summary_number(&line, "written");
     let script = r#"
 import sys, json

@@ -57,6 +57,13 @@ pub fn fixtures(dir: &Path, days: u32, per_day: u32, seed: u64) -> Vec<PathBuf> 
     files
 }
 
+/// `vigil ingest --warehouse W FILES…`; returns the summary line.
+pub fn ingest(warehouse: &Path, files: &[PathBuf]) -> String {
+    let mut args = vec!["ingest", "--warehouse", path(warehouse)];
+    args.extend(files.iter().map(|f| path(f)));
+    run(&args).ok().stdout()
+}
+
 pub fn ground_truth(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("logs/ground_truth.json")).unwrap()).unwrap()
 }

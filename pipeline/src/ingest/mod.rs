@@ -189,7 +189,7 @@ pub fn ingest(
         let reader = std::thread::Builder::new().name("ingest-read".into()).spawn_scoped(scope, move || -> Result<()> {
             let mut seq = 0u64;
             for (file_index, path) in files.iter().enumerate() {
-                let (stream, _compression) = read::open(path, progress.clone())?;
+                let stream = read::open(path, progress.clone())?;
                 let source: Arc<str> = path.file_name().map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy()).into();
                 let mut chunks = read::ChunkReader::new(stream, file_index, source, chunk_bytes, max_line);
                 while let Some(chunk) = chunks.next_chunk() {

@@ -62,7 +62,7 @@ impl<R: Read> Read for Counting<R> {
 }
 
 /// Opens a file and returns a buffered reader of its decompressed bytes.
-pub(crate) fn open(path: &Path, on_bytes: Arc<dyn Fn(u64) + Send + Sync>) -> Result<(Box<dyn BufRead + Send>, Compression)> {
+pub(crate) fn open(path: &Path, on_bytes: Arc<dyn Fn(u64) + Send + Sync>) -> Result<Box<dyn BufRead + Send>> {
     let input_err = |source| Error::Input { path: path.to_owned(), source };
     let mut file = File::open(path).map_err(input_err)?;
     let mut magic = [0u8; 4];
@@ -79,7 +79,7 @@ pub(crate) fn open(path: &Path, on_bytes: Arc<dyn Fn(u64) + Send + Sync>) -> Res
             Box::new(BufReader::with_capacity(BUF, decoder))
         }
     };
-    Ok((reader, compression))
+    Ok(reader)
 }
 
 fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {

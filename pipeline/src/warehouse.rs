@@ -1,10 +1,15 @@
 //! The warehouse on disk: Hive-partitioned Parquet, `W/<table>/date=YYYY-MM-DD/*.parquet`.
 //!
-//! Writes go to `W/_staging/<run>/…` and are published by `rename(2)` into place, so a reader
-//! listing a partition sees whole files or nothing (rename is atomic within one file
-//! system). Directories starting with `_` are ignored by Hive-style readers. A run holds an
-//! exclusive lock on `W/_locks/<job>.lock` for its whole duration; staging left by a killed
-//! run is removed by the next one.
+//! Writes go to `W/_staging/<run>/<table>/date=…/part-<run>.parquet` and are published by
+//! `rename(2)` to the same relative path under `W/`, so a reader listing a partition sees whole
+//! files or nothing (rename is atomic within one file system). Directories starting with `_`
+//! are ignored by Hive-style readers. A run holds an exclusive lock on `W/_locks/<job>.lock`.
+//!
+//! A run's files form one unit: once every file is closed and synced, a `COMMITTED` marker is
+//! written, and only then are the files renamed. A run killed before the marker left nothing
+//! visible, and the next run deletes its staging; a run killed after it (between renames) is
+//! rolled forward by the next run, which publishes the remaining files. So `conversations` are
+//! never published without their `messages`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
@@ -119,13 +124,40 @@ impl Warehouse {
         Ok(())
     }
 
-    /// Removes staging directories left behind by killed runs. Call with the lock held.
-    pub fn clean_stale_staging(&self) -> Result<()> {
+    /// Deals with staging left by killed runs: committed runs are rolled forward (their
+    /// remaining files published), uncommitted ones deleted. Call with the lock held. Returns
+    /// the files published by roll-forward.
+    pub fn recover_staging(&self) -> Result<Vec<PathBuf>> {
         let staging = self.root.join("_staging");
-        if staging.exists() {
-            fs::remove_dir_all(&staging)?;
+        let runs = match fs::read_dir(&staging) {
+            Ok(entries) => entries.filter_map(|e| e.ok()).map(|e| e.path()).collect::<Vec<_>>(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut recovered = Vec::new();
+        for run in runs {
+            if run.join(COMMIT_MARKER).exists() {
+                let mut files = Vec::new();
+                collect_parquet(&run, &mut files)?;
+                for staged in files {
+                    recovered.push(self.publish_file(&run, &staged)?);
+                }
+            }
+            fs::remove_dir_all(&run)?;
         }
-        Ok(())
+        let _ = fs::remove_dir(&staging);
+        Ok(recovered)
+    }
+
+    /// Renames one staged file to the same relative path under the warehouse root.
+    fn publish_file(&self, run_dir: &Path, staged: &Path) -> Result<PathBuf> {
+        let relative = staged.strip_prefix(run_dir).map_err(|_| Error::warehouse(staged, "staged file outside its run"))?;
+        let path = self.root.join(relative);
+        let dir = path.parent().ok_or_else(|| Error::warehouse(&path, "no parent directory"))?;
+        fs::create_dir_all(dir)?;
+        fs::rename(staged, &path).map_err(|e| Error::warehouse(&path, format!("publish failed: {e}")))?;
+        sync_dir(dir);
+        Ok(path)
     }
 
     /// Starts a staged write for one run.
@@ -232,14 +264,13 @@ impl StagedWrite {
             file.sync_all()?;
             staged.push((table, date, open.staged_path, open.rows));
         }
+        // The commit point: from here on, a crash is finished by the next run.
+        let marker = self.dir.join(COMMIT_MARKER);
+        File::create(&marker).and_then(|f| f.sync_all()).map_err(|e| Error::warehouse(&marker, e))?;
+        sync_dir(&self.dir);
         let mut published = Vec::new();
         for (table, date, staged_path, rows) in staged {
-            let dir = self.warehouse.partition_dir(&table, date);
-            fs::create_dir_all(&dir)?;
-            let file_name = staged_path.file_name().expect("staged files have names");
-            let path = dir.join(file_name);
-            fs::rename(&staged_path, &path).map_err(|e| Error::warehouse(&path, format!("publish failed: {e}")))?;
-            sync_dir(&dir);
+            let path = self.warehouse.publish_file(&self.dir, &staged_path)?;
             published.push(PublishedFile { table, date, path, rows });
         }
         let _ = fs::remove_dir_all(&self.dir);
@@ -249,6 +280,22 @@ impl StagedWrite {
         }
         Ok(published)
     }
+}
+
+/// Name of the marker that makes a staged run committed.
+const COMMIT_MARKER: &str = "COMMITTED";
+
+fn collect_parquet(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_parquet(&path, out)?;
+        } else if path.extension().is_some_and(|x| x == "parquet") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(())
 }
 
 /// Makes a rename durable. Best effort: not every file system supports syncing directories.
@@ -283,6 +330,38 @@ mod tests {
         assert!(w.lock("nightly").is_ok(), "locks are per job");
         drop(guard);
         assert!(w.lock("ingest").is_ok(), "released on drop");
+    }
+
+    #[test]
+    fn a_run_killed_mid_publish_is_rolled_forward_and_an_uncommitted_one_dropped() {
+        use arrow::array::{ArrayRef, Int32Array};
+        let dir = tempfile::tempdir().unwrap();
+        let w = Warehouse::open(dir.path()).unwrap();
+        let date = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let batch = RecordBatch::try_from_iter([("x", std::sync::Arc::new(Int32Array::from(vec![1, 2])) as ArrayRef)]).unwrap();
+        // Committed run: simulate the crash after the marker and the first rename.
+        let mut committed = w.stage("run-a").unwrap();
+        committed.write("conversations", date, &batch).unwrap();
+        committed.write("messages", date, &batch).unwrap();
+        let run_dir = committed.dir.clone();
+        for (_, open) in std::mem::take(&mut committed.writers) {
+            open.writer.close().unwrap();
+        }
+        File::create(run_dir.join(COMMIT_MARKER)).unwrap();
+        let first = run_dir.join("conversations/date=2026-11-20/part-run-a.parquet");
+        w.publish_file(&run_dir, &first).unwrap();
+        // Uncommitted run: killed while writing.
+        let mut uncommitted = w.stage("run-b").unwrap();
+        uncommitted.write("conversations", date, &batch).unwrap();
+        for (_, open) in std::mem::take(&mut uncommitted.writers) {
+            open.writer.close().unwrap();
+        }
+        assert_eq!(w.files("messages", None).unwrap().len(), 0, "messages not yet published");
+        let recovered = w.recover_staging().unwrap();
+        assert_eq!(recovered.len(), 1, "{recovered:?}");
+        assert_eq!(w.files("messages", None).unwrap().len(), 1, "rolled forward");
+        assert_eq!(w.files("conversations", None).unwrap().len(), 1, "the uncommitted run left nothing");
+        assert!(!dir.path().join("_staging").exists());
     }
 
     #[test]

@@ -57,8 +57,9 @@ pub fn run_ingest(
 pub fn summary_line(s: &IngestSummary) -> String {
     let secs = s.elapsed.as_secs_f64();
     let reasons: Vec<String> = s.quarantine_reasons.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let recovered = if s.recovered_files > 0 { format!("; finished an interrupted run ({} files)", s.recovered_files) } else { String::new() };
     format!(
-        "ingest: read {} records, written {} conversations ({} messages), quarantined {}{}, duplicates {}; {} PII values redacted; {:.1}s ({:.0} records/s)",
+        "ingest: read {} records, written {} conversations ({} messages), quarantined {}{}, duplicates {}; {} PII values redacted; {:.1}s ({:.0} records/s){recovered}",
         s.read,
         s.written,
         s.messages,
@@ -83,6 +84,7 @@ fn summary_json(s: &IngestSummary) -> serde_json::Value {
         "quarantine_reasons": s.quarantine_reasons,
         "pii": pii,
         "elapsed_seconds": s.elapsed.as_secs_f64(),
+        "recovered_files": s.recovered_files,
         "files": s.files.iter().map(|f| serde_json::json!({
             "path": f.path, "read": f.read, "written": f.written, "quarantined": f.quarantined, "duplicates": f.duplicates
         })).collect::<Vec<_>>(),

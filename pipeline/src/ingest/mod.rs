@@ -122,6 +122,8 @@ pub struct IngestSummary {
     pub pii: PiiCounts,
     /// Files published into the warehouse.
     pub published: Vec<PublishedFile>,
+    /// Files of an earlier, interrupted run published by this one (roll-forward).
+    pub recovered_files: usize,
     /// Wall time.
     pub elapsed: Duration,
 }
@@ -156,7 +158,7 @@ pub fn ingest(
         }
     }
     let _lock = warehouse.lock("ingest")?;
-    warehouse.clean_stale_staging()?;
+    let recovered_files = warehouse.recover_staging()?.len();
 
     let redactor = Redactor::new()?;
     let languages = LanguageDetector::new();
@@ -241,6 +243,7 @@ pub fn ingest(
     });
     outcome?;
     let mut summary = writer.finish()?;
+    summary.recovered_files = recovered_files;
     summary.elapsed = started.elapsed();
     debug_assert_eq!(summary.read, summary.written + summary.quarantined + summary.duplicates);
     Ok(summary)

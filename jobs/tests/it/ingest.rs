@@ -12,11 +12,8 @@ use crate::util::*;
 /// raw identifier reaches the warehouse, and languages match the generator's labels.
 #[test]
 fn fixtures_ingest_reconciles_and_leaks_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let files = fixtures(dir.path(), 3, 1500, 11);
+    let (dir, w, _, line) = fixture_warehouse(3, 1500, 11);
     let truth = ground_truth(dir.path());
-    let w = dir.path().join("w");
-    let line = ingest(&w, &files);
 
     let counts = &truth["counts"];
     let bad: u64 = counts["bad_records"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
@@ -132,10 +129,7 @@ fn read_labels(path: &std::path::Path) -> BTreeMap<String, String> {
 /// Running the same files again writes nothing new: every record is a duplicate.
 #[test]
 fn reingest_adds_no_duplicates() {
-    let dir = tempfile::tempdir().unwrap();
-    let files = fixtures(dir.path(), 2, 400, 5);
-    let w = dir.path().join("w");
-    let first = ingest(&w, &files);
+    let (_dir, w, files, first) = fixture_warehouse(2, 400, 5);
     let before = (rows(&table(&w, "conversations")), rows(&table(&w, "messages")), rows(&table(&w, "quarantine")));
     let second = ingest(&w, &files);
     let after = (rows(&table(&w, "conversations")), rows(&table(&w, "messages")), rows(&table(&w, "quarantine")));

@@ -6,10 +6,7 @@ use crate::util::*;
 
 #[test]
 fn duckdb_polars_pyarrow_read_the_warehouse() {
-    let dir = tempfile::tempdir().unwrap();
-    let files = fixtures(dir.path(), 2, 300, 3);
-    let w = dir.path().join("w");
-    let line = ingest(&w, &files);
+    let (_dir, w, _, line) = fixture_warehouse(2, 300, 3);
     let written = summary_number(&line, "written");
     let script = r#"
 import sys, json

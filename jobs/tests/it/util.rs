@@ -64,6 +64,16 @@ pub fn ingest(warehouse: &Path, files: &[PathBuf]) -> String {
     run(&args).ok().stdout()
 }
 
+/// Fixtures in a fresh temp dir, ingested into `<dir>/w`: (dir, warehouse, day files,
+/// ingest summary line).
+pub fn fixture_warehouse(days: u32, per_day: u32, seed: u64) -> (tempfile::TempDir, PathBuf, Vec<PathBuf>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let files = fixtures(dir.path(), days, per_day, seed);
+    let w = dir.path().join("w");
+    let line = ingest(&w, &files);
+    (dir, w, files, line)
+}
+
 pub fn ground_truth(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("logs/ground_truth.json")).unwrap()).unwrap()
 }

@@ -202,14 +202,15 @@ impl Redactor {
         if out.len() > structured_len {
             // A name never displaces a structured finding ("IBAN DE89…" is an IBAN, not a
             // person called "IBAN DE"): names overlapping one are dropped.
-            let (structured, names) = out.split_at(structured_len);
-            let keep: Vec<Entity> = names
-                .iter()
-                .filter(|n| !structured.iter().any(|s| s.start < n.end && n.start < s.end))
-                .copied()
-                .collect();
-            out.truncate(structured_len);
-            out.extend(keep);
+            let mut kept = structured_len;
+            for r in structured_len..out.len() {
+                let n = out[r];
+                if !out[..structured_len].iter().any(|s| s.start < n.end && n.start < s.end) {
+                    out[kept] = n;
+                    kept += 1;
+                }
+            }
+            out.truncate(kept);
             out.sort_unstable_by_key(|e| (e.start, std::cmp::Reverse(e.end)));
             remove_overlaps(out);
         }

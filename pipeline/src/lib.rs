@@ -25,11 +25,14 @@ pub mod cluster;
 pub mod coordinate;
 pub mod embed;
 mod error;
+pub mod facets;
 pub mod ingest;
 pub mod lang;
 pub mod pseudonym;
 pub mod redact;
 pub mod schema;
+pub mod summarize;
+pub mod text;
 pub mod warehouse;
 
 pub use error::{Error, Result};

@@ -3,7 +3,13 @@
 //! Writes go to `W/_staging/<run>/<table>/date=…/part-<run>.parquet` and are published by
 //! `rename(2)` to the same relative path under `W/`, so a reader listing a partition sees whole
 //! files or nothing (rename is atomic within one file system). Directories starting with `_`
-//! are ignored by Hive-style readers. A run holds an exclusive lock on `W/_locks/<job>.lock`.
+//! are ignored by Hive-style readers. A run holds an exclusive lock on `W/_locks/<job>.lock`
+//! and stages under `W/_staging/<job>/`, so recovering one job's crashed runs never touches
+//! another job's files in flight.
+//!
+//! Jobs that own partitions (the nightly analysis) write one file per partition with a fixed
+//! name and publish in *replace* mode: the new file is renamed over the old one (atomic), then
+//! any other file left in that partition is removed; a rerun yields the same bytes.
 //!
 //! A run's files form one unit: once every file is closed and synced, a `COMMITTED` marker is
 //! written, and only then are the files renamed. A run killed before the marker left nothing
@@ -69,7 +75,7 @@ impl Warehouse {
         let path = dir.join(format!("{job}.lock"));
         let file = File::options().create(true).truncate(false).write(true).open(&path)?;
         match file.try_lock() {
-            Ok(()) => Ok(LockGuard { _file: file }),
+            Ok(()) => Ok(LockGuard { _file: file, job: job.to_owned() }),
             Err(fs::TryLockError::WouldBlock) => Err(Error::Locked(path)),
             Err(fs::TryLockError::Error(e)) => Err(Error::warehouse(&path, e)),
         }
@@ -127,8 +133,8 @@ impl Warehouse {
     /// Deals with staging left by killed runs: committed runs are rolled forward (their
     /// remaining files published), uncommitted ones deleted. Call with the lock held. Returns
     /// the files published by roll-forward.
-    pub fn recover_staging(&self) -> Result<Vec<PathBuf>> {
-        let staging = self.root.join("_staging");
+    pub fn recover_staging(&self, lock: &LockGuard) -> Result<Vec<PathBuf>> {
+        let staging = self.root.join("_staging").join(&lock.job);
         let runs = match fs::read_dir(&staging) {
             Ok(entries) => entries.filter_map(|e| e.ok()).map(|e| e.path()).collect::<Vec<_>>(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -139,13 +145,19 @@ impl Warehouse {
             if run.join(COMMIT_MARKER).exists() {
                 let mut files = Vec::new();
                 collect_parquet(&run, &mut files)?;
+                let replace = run.join(REPLACE_MARKER).exists();
                 for staged in files {
-                    recovered.push(self.publish_file(&run, &staged)?);
+                    let path = self.publish_file(&run, &staged)?;
+                    if replace {
+                        remove_other_files(&path)?;
+                    }
+                    recovered.push(path);
                 }
             }
             fs::remove_dir_all(&run)?;
         }
         let _ = fs::remove_dir(&staging);
+        let _ = fs::remove_dir(self.root.join("_staging"));
         Ok(recovered)
     }
 
@@ -160,11 +172,26 @@ impl Warehouse {
         Ok(path)
     }
 
-    /// Starts a staged write for one run.
-    pub fn stage(&self, run_id: &str) -> Result<StagedWrite> {
-        let dir = self.root.join("_staging").join(run_id);
+    /// Starts a staged write for one run of the locked job. Files are named
+    /// `part-<run_id>.parquet` and added beside what a partition holds.
+    pub fn stage(&self, lock: &LockGuard, run_id: &str) -> Result<StagedWrite> {
+        let dir = self.root.join("_staging").join(&lock.job).join(run_id);
+        if dir.exists() {
+            fs::remove_dir_all(&dir)?;
+        }
         fs::create_dir_all(&dir)?;
-        Ok(StagedWrite { warehouse: self.clone(), dir, run_id: run_id.to_owned(), writers: BTreeMap::new() })
+        Ok(StagedWrite { warehouse: self.clone(), dir, file_stem: format!("part-{run_id}"), replace: false, writers: BTreeMap::new() })
+    }
+
+    /// Starts a staged write that *replaces* every partition it writes: one file per
+    /// partition named `<file_stem>.parquet`, renamed over the previous one, other files in the
+    /// partition removed. For jobs that own their partitions and must be rerunnable.
+    pub fn stage_replacing(&self, lock: &LockGuard, run_id: &str, file_stem: &str) -> Result<StagedWrite> {
+        let mut staged = self.stage(lock, run_id)?;
+        staged.file_stem = file_stem.to_owned();
+        staged.replace = true;
+        File::create(staged.dir.join(REPLACE_MARKER))?;
+        Ok(staged)
     }
 }
 
@@ -172,6 +199,7 @@ impl Warehouse {
 #[derive(Debug)]
 pub struct LockGuard {
     _file: File,
+    job: String,
 }
 
 /// What one published file holds.
@@ -197,7 +225,8 @@ struct OpenWriter {
 pub struct StagedWrite {
     warehouse: Warehouse,
     dir: PathBuf,
-    run_id: String,
+    file_stem: String,
+    replace: bool,
     writers: BTreeMap<(String, NaiveDate), OpenWriter>,
 }
 
@@ -236,23 +265,32 @@ impl StagedWrite {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        let key = (table.to_owned(), date);
-        if !self.writers.contains_key(&key) {
-            let dir = self.dir.join(table).join(format!("date={}", date.format("%Y-%m-%d")));
-            fs::create_dir_all(&dir)?;
-            let staged_path = dir.join(format!("part-{}.parquet", self.run_id));
-            let file = File::create(&staged_path).map_err(|e| Error::warehouse(&staged_path, e))?;
-            let schema = batch.schema();
-            let writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties(&schema)))?;
-            self.writers.insert(key.clone(), OpenWriter { writer, staged_path, rows: 0 });
-        }
-        let open = self.writers.get_mut(&key).expect("inserted above");
+        let open = self.open(table, date, &batch.schema())?;
         open.writer.write(batch)?;
         open.rows += batch.num_rows() as u64;
         if open.writer.in_progress_size() > MAX_BUFFERED_BYTES {
             open.writer.flush()?;
         }
         Ok(())
+    }
+
+    /// Makes sure `table`'s partition for `date` gets a file even if no rows are written (so a
+    /// replacing run that finds nothing clears what an earlier run published).
+    pub fn declare(&mut self, table: &str, date: NaiveDate, schema: &SchemaRef) -> Result<()> {
+        self.open(table, date, schema).map(|_| ())
+    }
+
+    fn open(&mut self, table: &str, date: NaiveDate, schema: &SchemaRef) -> Result<&mut OpenWriter> {
+        let key = (table.to_owned(), date);
+        if !self.writers.contains_key(&key) {
+            let dir = self.dir.join(table).join(format!("date={}", date.format("%Y-%m-%d")));
+            fs::create_dir_all(&dir)?;
+            let staged_path = dir.join(format!("{}.parquet", self.file_stem));
+            let file = File::create(&staged_path).map_err(|e| Error::warehouse(&staged_path, e))?;
+            let writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties(schema)))?;
+            self.writers.insert(key.clone(), OpenWriter { writer, staged_path, rows: 0 });
+        }
+        Ok(self.writers.get_mut(&key).expect("inserted above"))
     }
 
     /// Closes every file, syncs it, and renames it into the warehouse. Files of one run are
@@ -271,12 +309,18 @@ impl StagedWrite {
         let mut published = Vec::new();
         for (table, date, staged_path, rows) in staged {
             let path = self.warehouse.publish_file(&self.dir, &staged_path)?;
+            if self.replace {
+                remove_other_files(&path)?;
+            }
             published.push(PublishedFile { table, date, path, rows });
         }
         let _ = fs::remove_dir_all(&self.dir);
         // Leave no empty `_staging/` behind (fails harmlessly if another run is staging).
-        if let Some(staging) = self.dir.parent() {
-            let _ = fs::remove_dir(staging);
+        if let Some(job) = self.dir.parent() {
+            let _ = fs::remove_dir(job);
+            if let Some(staging) = job.parent() {
+                let _ = fs::remove_dir(staging);
+            }
         }
         Ok(published)
     }
@@ -284,6 +328,20 @@ impl StagedWrite {
 
 /// Name of the marker that makes a staged run committed.
 const COMMIT_MARKER: &str = "COMMITTED";
+/// Marks a staged run that replaces its partitions (see [`Warehouse::stage_replacing`]).
+const REPLACE_MARKER: &str = "REPLACES";
+
+/// Removes every Parquet file in `kept`'s directory except `kept` itself.
+fn remove_other_files(kept: &Path) -> Result<()> {
+    let Some(dir) = kept.parent() else { return Ok(()) };
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path != kept && path.extension().is_some_and(|x| x == "parquet") {
+            fs::remove_file(&path).map_err(|e| Error::warehouse(&path, format!("cannot remove a replaced file: {e}")))?;
+        }
+    }
+    Ok(())
+}
 
 fn collect_parquet(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for entry in fs::read_dir(dir)? {
@@ -340,7 +398,8 @@ mod tests {
         let date = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
         let batch = RecordBatch::try_from_iter([("x", std::sync::Arc::new(Int32Array::from(vec![1, 2])) as ArrayRef)]).unwrap();
         // Committed run: simulate the crash after the marker and the first rename.
-        let mut committed = w.stage("run-a").unwrap();
+        let lock = w.lock("ingest").unwrap();
+        let mut committed = w.stage(&lock, "run-a").unwrap();
         committed.write("conversations", date, &batch).unwrap();
         committed.write("messages", date, &batch).unwrap();
         let run_dir = committed.dir.clone();
@@ -351,17 +410,22 @@ mod tests {
         let first = run_dir.join("conversations/date=2026-11-20/part-run-a.parquet");
         w.publish_file(&run_dir, &first).unwrap();
         // Uncommitted run: killed while writing.
-        let mut uncommitted = w.stage("run-b").unwrap();
+        let mut uncommitted = w.stage(&lock, "run-b").unwrap();
         uncommitted.write("conversations", date, &batch).unwrap();
         for (_, open) in std::mem::take(&mut uncommitted.writers) {
             open.writer.close().unwrap();
         }
         assert_eq!(w.files("messages", None).unwrap().len(), 0, "messages not yet published");
-        let recovered = w.recover_staging().unwrap();
+        let other_job = w.lock("nightly").unwrap();
+        let in_flight = w.stage(&other_job, "run-c").unwrap();
+        let recovered = w.recover_staging(&lock).unwrap();
+        assert!(in_flight.dir.exists(), "another job's staging is left alone");
+        drop(in_flight);
+        std::fs::remove_dir_all(dir.path().join("_staging/nightly")).unwrap();
         assert_eq!(recovered.len(), 1, "{recovered:?}");
         assert_eq!(w.files("messages", None).unwrap().len(), 1, "rolled forward");
         assert_eq!(w.files("conversations", None).unwrap().len(), 1, "the uncommitted run left nothing");
-        assert!(!dir.path().join("_staging").exists());
+        assert!(!dir.path().join("_staging/ingest").exists());
     }
 
     #[test]
@@ -371,7 +435,8 @@ mod tests {
         let w = Warehouse::open(dir.path()).unwrap();
         let date = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
         let batch = RecordBatch::try_from_iter([("x", std::sync::Arc::new(Int32Array::from(vec![1, 2, 3])) as ArrayRef)]).unwrap();
-        let mut staged = w.stage("run1").unwrap();
+        let lock = w.lock("ingest").unwrap();
+        let mut staged = w.stage(&lock, "run1").unwrap();
         staged.write("t", date, &batch).unwrap();
         assert!(w.files("t", None).unwrap().is_empty(), "nothing visible before publish");
         let published = staged.publish().unwrap();
@@ -380,5 +445,32 @@ mod tests {
         assert_eq!(w.files("t", Some(date)).unwrap(), vec![published[0].path.clone()]);
         assert!(!dir.path().join("_staging").exists());
         assert_eq!(read_batches(&w.files("t", None).unwrap()).unwrap()[0].num_rows(), 3);
+    }
+
+    #[test]
+    fn a_replacing_run_replaces_the_partition_and_can_clear_it() {
+        use arrow::array::{ArrayRef, Int32Array};
+        let dir = tempfile::tempdir().unwrap();
+        let w = Warehouse::open(dir.path()).unwrap();
+        let date = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let batch = RecordBatch::try_from_iter([("x", std::sync::Arc::new(Int32Array::from(vec![1, 2, 3])) as ArrayRef)]).unwrap();
+        let lock = w.lock("nightly").unwrap();
+        let mut old = w.stage(&lock, "old").unwrap();
+        old.write("t", date, &batch).unwrap();
+        old.publish().unwrap();
+        let mut first = w.stage_replacing(&lock, "r1", "part-nightly").unwrap();
+        first.write("t", date, &batch).unwrap();
+        first.publish().unwrap();
+        let files = w.files("t", Some(date)).unwrap();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let bytes = std::fs::read(&files[0]).unwrap();
+        let mut again = w.stage_replacing(&lock, "r2", "part-nightly").unwrap();
+        again.write("t", date, &batch).unwrap();
+        again.publish().unwrap();
+        assert_eq!(std::fs::read(&files[0]).unwrap(), bytes, "same input, same bytes");
+        let mut empty = w.stage_replacing(&lock, "r3", "part-nightly").unwrap();
+        empty.declare("t", date, &batch.schema()).unwrap();
+        empty.publish().unwrap();
+        assert_eq!(read_batches(&w.files("t", Some(date)).unwrap()).unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 0);
     }
 }

@@ -1,8 +1,13 @@
-//! Clustering: density clustering (HDBSCAN) of embedding vectors, and labeling agreement.
+//! Clustering: PCA to a few dimensions, density clustering (HDBSCAN) into leaf clusters, Ward
+//! agglomeration of leaf centroids into parents, and labeling agreement (ARI).
 
 mod hdbscan;
+mod hierarchy;
 mod kdtree;
 mod metrics;
+mod reduce;
 
 pub use hdbscan::{hdbscan, HdbscanConfig};
+pub use hierarchy::ward_parents;
 pub use metrics::adjusted_rand_index;
+pub use reduce::Pca;

@@ -35,7 +35,7 @@ use crate::lang::LanguageDetector;
 use crate::pseudonym::PseudonymKey;
 use crate::redact::{PiiCounts, Redactor};
 use crate::schema::table;
-use crate::warehouse::{PublishedFile, Warehouse};
+use crate::warehouse::{LockGuard, PublishedFile, Warehouse};
 
 /// Input format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -157,8 +157,8 @@ pub fn ingest(
             return Err(Error::Input { path: path.clone(), source });
         }
     }
-    let _lock = warehouse.lock("ingest")?;
-    let recovered_files = warehouse.recover_staging()?.len();
+    let lock = warehouse.lock("ingest")?;
+    let recovered_files = warehouse.recover_staging(&lock)?.len();
 
     let redactor = Redactor::new()?;
     let languages = LanguageDetector::new();
@@ -180,7 +180,7 @@ pub fn ingest(
     };
     let threads = if config.threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.threads };
     let run_id = run_id(files);
-    let mut writer = Writer::new(warehouse, &run_id, files)?;
+    let mut writer = Writer::new(warehouse, &lock, &run_id, files)?;
 
     let (work_tx, work_rx) = crossbeam_channel::bounded::<Work>(threads * 2);
     let (done_tx, done_rx) = crossbeam_channel::bounded::<(usize, build::Processed)>(threads * 2);
@@ -277,7 +277,7 @@ struct Writer<'w> {
 }
 
 impl<'w> Writer<'w> {
-    fn new(warehouse: &'w Warehouse, run_id: &str, files: &[PathBuf]) -> Result<Self> {
+    fn new(warehouse: &'w Warehouse, lock: &LockGuard, run_id: &str, files: &[PathBuf]) -> Result<Self> {
         let mut quarantine_keys = HashSet::new();
         let mut keys = HashSet::new();
         warehouse.read_string_column(&warehouse.files(table::QUARANTINE, None)?, "record_key", &mut keys)?;
@@ -286,7 +286,7 @@ impl<'w> Writer<'w> {
             files: files.iter().map(|p| FileSummary { path: p.clone(), ..Default::default() }).collect(),
             ..Default::default()
         };
-        Ok(Writer { warehouse, staged: warehouse.stage(run_id)?, seen: HashMap::new(), quarantine_keys, summary })
+        Ok(Writer { warehouse, staged: warehouse.stage(lock, run_id)?, seen: HashMap::new(), quarantine_keys, summary })
     }
 
     fn seen_for(&mut self, date: NaiveDate) -> Result<&mut HashSet<u128>> {

@@ -1,0 +1,205 @@
+//! Principal component analysis for the step between embeddings and HDBSCAN.
+//!
+//! Why: density clustering degrades in hundreds of dimensions (distances concentrate, and a
+//! KD-tree cannot prune), while the topical structure of hashed TF-IDF vectors lives in a few
+//! dozen directions. PCA is deterministic, linear (new points are projected exactly as the
+//! fitted ones) and cheap: the covariance comes from a fixed-stride sample, and the top
+//! components from block power iteration on that d × d matrix. A d ≤ 1024 eigenproblem does
+//! not justify a linear-algebra dependency.
+//!
+//! Every floating-point sum runs over fixed chunks in a fixed order, so the result does not
+//! depend on the number of threads: reruns give the same bytes.
+
+use rayon::prelude::*;
+
+/// Rows used to estimate the covariance.
+const MAX_FIT_ROWS: usize = 50_000;
+/// Rows per parallel chunk (fixed, so sums do not depend on thread scheduling).
+const CHUNK_ROWS: usize = 1024;
+const POWER_ITERATIONS: usize = 60;
+
+/// A fitted projection onto the top principal components.
+#[derive(Debug, Clone)]
+pub struct Pca {
+    dim: usize,
+    components: usize,
+    mean: Vec<f32>,
+    /// `components × dim`, row-major, orthonormal rows.
+    basis: Vec<f32>,
+}
+
+impl Pca {
+    /// Fits `components` principal components to `n × dim` row-major `data`.
+    pub fn fit(data: &[f32], dim: usize, components: usize) -> crate::Result<Self> {
+        if dim == 0 || !data.len().is_multiple_of(dim) {
+            return Err(crate::Error::Config(format!("pca: {} values are not rows of {dim}", data.len())));
+        }
+        let components = components.clamp(1, dim);
+        let n = data.len() / dim;
+        let stride = n.div_ceil(MAX_FIT_ROWS).max(1);
+        let sample: Vec<&[f32]> = data.chunks_exact(dim).step_by(stride).collect();
+        let m = sample.len().max(1) as f64;
+        let mean: Vec<f64> = ordered_sum(&sample, dim, |row, acc| {
+            for (a, &v) in acc.iter_mut().zip(row.iter()) {
+                *a += f64::from(v);
+            }
+        })
+        .into_iter()
+        .map(|s| s / m)
+        .collect();
+        // Upper triangle of the covariance, accumulated in f64.
+        let cov_flat = ordered_sum(&sample, dim * dim, |row, acc| {
+            for i in 0..dim {
+                let xi = f64::from(row[i]) - mean[i];
+                if xi == 0.0 {
+                    continue;
+                }
+                let acc_row = &mut acc[i * dim..];
+                for j in i..dim {
+                    acc_row[j] += xi * (f64::from(row[j]) - mean[j]);
+                }
+            }
+        });
+        let mut cov = vec![0.0f64; dim * dim];
+        for i in 0..dim {
+            for j in i..dim {
+                let v = cov_flat[i * dim + j] / m;
+                cov[i * dim + j] = v;
+                cov[j * dim + i] = v;
+            }
+        }
+        let basis = top_eigenvectors(&cov, dim, components);
+        Ok(Pca { dim, components, mean: mean.iter().map(|&v| v as f32).collect(), basis: basis.iter().map(|&v| v as f32).collect() })
+    }
+
+    /// Output dimension.
+    pub fn components(&self) -> usize {
+        self.components
+    }
+
+    /// Projects `n × dim` rows to `n × components`.
+    pub fn transform(&self, data: &[f32]) -> Vec<f32> {
+        let (dim, k) = (self.dim, self.components);
+        let mut out = vec![0.0f32; data.len() / dim * k];
+        out.par_chunks_mut(k).zip(data.par_chunks_exact(dim)).for_each(|(o, row)| {
+            for (c, value) in o.iter_mut().enumerate() {
+                let axis = &self.basis[c * dim..(c + 1) * dim];
+                *value = row.iter().zip(axis).zip(&self.mean).map(|((x, a), m)| (x - m) * a).sum();
+            }
+        });
+        out
+    }
+}
+
+/// Sums a per-row contribution over fixed chunks in parallel, then adds the chunk sums in
+/// chunk order: the same bits whatever the thread count.
+fn ordered_sum(rows: &[&[f32]], len: usize, add: impl Fn(&[f32], &mut [f64]) + Sync) -> Vec<f64> {
+    let partial: Vec<Vec<f64>> = rows
+        .par_chunks(CHUNK_ROWS)
+        .map(|chunk| {
+            let mut acc = vec![0.0f64; len];
+            for row in chunk {
+                add(row, &mut acc);
+            }
+            acc
+        })
+        .collect();
+    let mut total = vec![0.0f64; len];
+    for p in partial {
+        total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
+    }
+    total
+}
+
+/// Top `k` eigenvectors of a symmetric `d × d` matrix by block power iteration with
+/// Gram–Schmidt re-orthonormalisation, sorted by eigenvalue. Deterministic start.
+fn top_eigenvectors(a: &[f64], d: usize, k: usize) -> Vec<f64> {
+    let mut q: Vec<f64> = (0..k * d)
+        .map(|i| {
+            // A fixed pseudo-random start that is not orthogonal to any direction in practice.
+            let x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            ((x >> 11) as f64 / (1u64 << 53) as f64) - 0.5
+        })
+        .collect();
+    orthonormalize(&mut q, d, k);
+    let mut next = vec![0.0f64; k * d];
+    for _ in 0..POWER_ITERATIONS {
+        for c in 0..k {
+            let v = &q[c * d..(c + 1) * d];
+            for i in 0..d {
+                next[c * d + i] = a[i * d..(i + 1) * d].iter().zip(v).map(|(x, y)| x * y).sum();
+            }
+        }
+        std::mem::swap(&mut q, &mut next);
+        orthonormalize(&mut q, d, k);
+    }
+    // Order by Rayleigh quotient (the power iteration orders them already, up to near-ties).
+    let mut order: Vec<(f64, usize)> = (0..k)
+        .map(|c| {
+            let v = &q[c * d..(c + 1) * d];
+            let rq: f64 = (0..d).map(|i| v[i] * a[i * d..(i + 1) * d].iter().zip(v).map(|(x, y)| x * y).sum::<f64>()).sum();
+            (rq, c)
+        })
+        .collect();
+    order.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+    let mut out = Vec::with_capacity(k * d);
+    for (_, c) in order {
+        let v = &q[c * d..(c + 1) * d];
+        // Fix the sign so that the largest coordinate is positive: a stable, comparable basis.
+        let flip = v.iter().fold(0.0f64, |m, &x| if x.abs() > m.abs() { x } else { m }) < 0.0;
+        out.extend(v.iter().map(|&x| if flip { -x } else { x }));
+    }
+    out
+}
+
+fn orthonormalize(q: &mut [f64], d: usize, k: usize) {
+    for c in 0..k {
+        for p in 0..c {
+            let dot: f64 = (0..d).map(|i| q[c * d + i] * q[p * d + i]).sum();
+            for i in 0..d {
+                q[c * d + i] -= dot * q[p * d + i];
+            }
+        }
+        let norm = (0..d).map(|i| q[c * d + i] * q[c * d + i]).sum::<f64>().sqrt();
+        if norm > 1e-12 {
+            q[c * d..(c + 1) * d].iter_mut().for_each(|x| *x /= norm);
+        } else {
+            // Degenerate (rank-deficient data): fall back to a unit axis not yet used.
+            q[c * d..(c + 1) * d].iter_mut().enumerate().for_each(|(i, x)| *x = if i == c % d { 1.0 } else { 0.0 });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_directions_of_largest_variance() {
+        // Points spread along (1,1,0)/√2 with variance 100, along z with variance 1.
+        let mut data = Vec::new();
+        for i in 0..500 {
+            let t = (i as f32 - 250.0) / 25.0;
+            let z = if i % 2 == 0 { 0.1 } else { -0.1 } * (i % 7) as f32;
+            data.extend([t + 5.0, t + 5.0, z]);
+        }
+        let pca = Pca::fit(&data, 3, 2).unwrap();
+        let first = &pca.basis[0..3];
+        assert!((first[0] - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-3 && (first[1] - first[0]).abs() < 1e-3, "{first:?}");
+        let second = &pca.basis[3..6];
+        assert!(second[2].abs() > 0.99, "{second:?}");
+        let projected = pca.transform(&data);
+        assert_eq!(projected.len(), 1000);
+        let mean0: f32 = projected.chunks(2).map(|r| r[0]).sum::<f32>() / 500.0;
+        assert!(mean0.abs() < 1e-3, "centred: {mean0}");
+    }
+
+    #[test]
+    fn is_deterministic_and_rejects_bad_shapes() {
+        let data: Vec<f32> = (0..4000).map(|i| ((i * 7919) % 101) as f32 / 101.0).collect();
+        let a = Pca::fit(&data, 8, 3).unwrap().transform(&data);
+        let b = Pca::fit(&data, 8, 3).unwrap().transform(&data);
+        assert_eq!(a, b);
+        assert!(Pca::fit(&data[..7], 8, 3).is_err());
+    }
+}

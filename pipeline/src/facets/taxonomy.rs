@@ -1,0 +1,216 @@
+//! The policy taxonomy: an editable TOML file of policy areas (weighted terms and patterns, a
+//! severity) and task kinds, compiled into one Aho–Corasick automaton and one regex set so a
+//! conversation is scored in one pass over its text whatever the number of areas.
+
+use std::collections::BTreeMap;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use regex::RegexSet;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaxonomyFile {
+    #[serde(default)]
+    area: Vec<AreaFile>,
+    #[serde(default)]
+    task: Vec<TaskFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AreaFile {
+    name: String,
+    #[serde(default)]
+    description: String,
+    severity: u8,
+    min_score: f32,
+    saturation: f32,
+    #[serde(default)]
+    terms: BTreeMap<String, f32>,
+    #[serde(default)]
+    patterns: BTreeMap<String, f32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskFile {
+    name: String,
+    #[serde(default)]
+    terms: BTreeMap<String, f32>,
+    #[serde(default)]
+    patterns: BTreeMap<String, f32>,
+}
+
+/// A policy area after validation.
+#[derive(Debug, Clone)]
+pub struct Area {
+    /// Name used in the `policy_area` column.
+    pub name: String,
+    /// What it covers.
+    pub description: String,
+    /// Concern (2–5) of a saturated match.
+    pub severity: u8,
+    /// Score needed to assign the area.
+    pub min_score: f32,
+    /// Score at which concern reaches `severity`.
+    pub saturation: f32,
+}
+
+/// Who a term or pattern scores for: a policy area or a task, by index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    Area(u16),
+    Task(u16),
+}
+
+/// One term or pattern's contribution.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rule {
+    pub owner: Owner,
+    pub weight: f32,
+    /// Prefix term (`elect*`): no word boundary needed at the end.
+    pub prefix: bool,
+}
+
+/// A compiled taxonomy.
+#[derive(Debug, Clone)]
+pub struct Taxonomy {
+    pub(crate) areas: Vec<Area>,
+    pub(crate) tasks: Vec<String>,
+    /// `terms.patterns()[i]` scores `term_rules[i]`.
+    pub(crate) terms: AhoCorasick,
+    pub(crate) term_rules: Vec<Rule>,
+    pub(crate) patterns: RegexSet,
+    pub(crate) pattern_rules: Vec<Rule>,
+    digest: String,
+}
+
+impl Taxonomy {
+    /// Parses and compiles a taxonomy, reporting every problem in the file at once.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let file: TaxonomyFile = toml::from_str(text).map_err(|e| Error::Config(format!("taxonomy: {e}")))?;
+        let mut problems = Vec::new();
+        let mut names = std::collections::HashSet::new();
+        let mut term_list = Vec::new();
+        let mut term_rules = Vec::new();
+        let mut pattern_list = Vec::new();
+        let mut pattern_rules = Vec::new();
+        let mut add = |owner: Owner, what: &str, terms: &BTreeMap<String, f32>, patterns: &BTreeMap<String, f32>, problems: &mut Vec<String>| {
+            for (term, &weight) in terms {
+                let prefix = term.ends_with('*');
+                let term = term.trim_end_matches('*').trim().to_lowercase();
+                if term.is_empty() {
+                    problems.push(format!("{what}: empty term"));
+                    continue;
+                }
+                if !weight.is_finite() {
+                    problems.push(format!("{what}: term `{term}` has a non-finite weight"));
+                }
+                term_list.push(term);
+                term_rules.push(Rule { owner, weight, prefix });
+            }
+            for (pattern, &weight) in patterns {
+                if let Err(e) = regex::Regex::new(&format!("(?i){pattern}")) {
+                    problems.push(format!("{what}: pattern `{pattern}` does not compile: {e}"));
+                    continue;
+                }
+                pattern_list.push(format!("(?i){pattern}"));
+                pattern_rules.push(Rule { owner, weight, prefix: false });
+            }
+        };
+        let mut areas = Vec::new();
+        for (i, a) in file.area.iter().enumerate() {
+            let what = format!("area `{}`", a.name);
+            if a.name.trim().is_empty() {
+                problems.push(format!("area #{}: empty name", i + 1));
+            } else if a.name == "none" || !names.insert(a.name.clone()) {
+                problems.push(format!("{what}: duplicate or reserved name"));
+            }
+            if !(2..=5).contains(&a.severity) {
+                problems.push(format!("{what}: severity {} is outside 2..=5", a.severity));
+            }
+            if !(a.min_score > 0.0 && a.saturation >= a.min_score) {
+                problems.push(format!("{what}: need 0 < min_score <= saturation (got {} and {})", a.min_score, a.saturation));
+            }
+            if a.terms.is_empty() && a.patterns.is_empty() {
+                problems.push(format!("{what}: no terms or patterns"));
+            }
+            add(Owner::Area(i as u16), &what, &a.terms, &a.patterns, &mut problems);
+            areas.push(Area { name: a.name.clone(), description: a.description.clone(), severity: a.severity, min_score: a.min_score, saturation: a.saturation });
+        }
+        let mut tasks = Vec::new();
+        for (i, t) in file.task.iter().enumerate() {
+            let what = format!("task `{}`", t.name);
+            if t.name.trim().is_empty() || t.name == "other" || !names.insert(format!("task:{}", t.name)) {
+                problems.push(format!("{what}: empty, duplicate or reserved name"));
+            }
+            add(Owner::Task(i as u16), &what, &t.terms, &t.patterns, &mut problems);
+            tasks.push(t.name.clone());
+        }
+        if areas.len() > u16::MAX as usize || tasks.len() > u16::MAX as usize {
+            problems.push("too many areas or tasks".into());
+        }
+        if !problems.is_empty() {
+            return Err(Error::Config(format!("taxonomy has {} problem(s):\n  {}", problems.len(), problems.join("\n  "))));
+        }
+        let terms = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&term_list)
+            .map_err(|e| Error::Config(format!("taxonomy terms: {e}")))?;
+        let patterns = RegexSet::new(&pattern_list).map_err(|e| Error::Config(format!("taxonomy patterns: {e}")))?;
+        let digest = blake3::hash(text.as_bytes()).to_hex()[..16].to_owned();
+        Ok(Taxonomy { areas, tasks, terms, term_rules, patterns, pattern_rules, digest })
+    }
+
+    /// The policy areas, in file order.
+    pub fn areas(&self) -> &[Area] {
+        &self.areas
+    }
+
+    /// The task names, in file order.
+    pub fn tasks(&self) -> &[String] {
+        &self.tasks
+    }
+
+    /// A short digest of the file's bytes, recorded with outputs.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let bad = r#"
+[[area]]
+name = "a"
+severity = 9
+min_score = 2.0
+saturation = 1.0
+[area.patterns]
+'(unclosed' = 1.0
+
+[[area]]
+name = "a"
+severity = 3
+min_score = 1.0
+saturation = 2.0
+"#;
+        let err = Taxonomy::from_toml(bad).unwrap_err().to_string();
+        assert!(err.contains("5 problem"), "{err}");
+        assert!(err.contains("severity 9") && err.contains("does not compile") && err.contains("duplicate") && err.contains("no terms"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = Taxonomy::from_toml("[[area]]\nname='x'\nseverity=3\nmin_score=1.0\nsaturation=2.0\nweight=1\n").unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+}

@@ -1,0 +1,104 @@
+//! Word-level text helpers shared by facets, summaries and coordination: one tokenizer so
+//! that "the same n-gram" means the same thing in every stage.
+
+use std::sync::LazyLock;
+
+use rustc_hash::FxHashSet;
+
+/// Byte spans of the words of `text`: runs of alphanumeric characters, apostrophes and
+/// hyphens inside a word kept ("don't", "well-known"). Placeholders such as `[PERSON]` come
+/// out as one word including the brackets, so they can be recognised and skipped.
+pub fn word_spans(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let bytes = text.as_bytes();
+    let mut chars = text.char_indices().peekable();
+    std::iter::from_fn(move || {
+        loop {
+            let (start, c) = chars.next()?;
+            if c == '[' {
+                // `[UPPER_CASE]` placeholder: one token.
+                let rest = &bytes[start + 1..];
+                let len = rest.iter().take_while(|b| b.is_ascii_uppercase() || **b == b'_').count();
+                if len > 0 && rest.get(len) == Some(&b']') {
+                    let end = start + len + 2;
+                    while chars.peek().is_some_and(|(i, _)| *i < end) {
+                        chars.next();
+                    }
+                    return Some((start, end));
+                }
+                continue;
+            }
+            if !c.is_alphanumeric() {
+                continue;
+            }
+            let mut end = start + c.len_utf8();
+            while let Some(&(i, c)) = chars.peek() {
+                if c.is_alphanumeric() {
+                    end = i + c.len_utf8();
+                    chars.next();
+                } else if (c == '\'' || c == '’' || c == '-') && text[i + c.len_utf8()..].chars().next().is_some_and(char::is_alphanumeric) {
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            return Some((start, end));
+        }
+    })
+}
+
+/// Whether a token is a redaction placeholder like `[PERSON]`.
+pub fn is_placeholder(word: &str) -> bool {
+    word.starts_with('[') && word.ends_with(']')
+}
+
+/// Lower-cases `word` into `out` (cleared first), without allocating when `out` has room.
+pub fn lower_into(word: &str, out: &mut String) {
+    out.clear();
+    if word.is_ascii() {
+        out.push_str(word);
+        out.make_ascii_lowercase();
+    } else {
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
+}
+
+/// Function words of the languages the fixtures and most traffic use. Distinctive phrases,
+/// names and keywords never consist only of these.
+pub fn is_stopword(lower: &str) -> bool {
+    STOPWORDS.contains(lower)
+}
+
+static STOPWORDS: LazyLock<FxHashSet<&'static str>> = LazyLock::new(|| {
+    const WORDS: &str = "a an the and or but if then so of to in on at by for with from about into over under as is are was were be been being am do does did done have has had having i me my mine you your yours he him his she her hers it its we us our they them their this that these those there here what which who whom whose when where why how can could would should will shall may might must not no yes all any some each every more most other such own same than too very just also only again out up down off per via i'm i've i'd i'll it's don't can't won't what's let's please thanks thank hi hello okay ok get got give make like want need know tell one two";
+    const OTHER: &str = "el la los las un una unos unas y o de del al en con por para que qué como cómo es son mi mis tu tus su sus me te se lo le les yo más muy sin sobre le la les un une des et ou de du au aux en dans avec pour par que qui quoi comment est sont mon ma mes ton ta tes son sa ses je tu il elle nous vous ils elles ce cette plus très sans sur pas ne der die das ein eine einen einem einer und oder von zu im in mit für auf ist sind mein meine dein deine sein seine ich du er sie es wir ihr wie was wenn nicht noch o a os as um uma e ou de do da dos das em no na com por para que como é são meu minha seu sua eu você ele ela mais muito sem il lo gli le un uno una e o di del della in con per che come è sono mio mia tuo tua io";
+    WORDS.split_whitespace().chain(OTHER.split_whitespace()).collect()
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<&str> {
+        word_spans(text).map(|(s, e)| &text[s..e]).collect()
+    }
+
+    #[test]
+    fn splits_words_and_keeps_placeholders_whole() {
+        assert_eq!(words("Hi [PERSON], don't re-send it!"), ["Hi", "[PERSON]", "don't", "re-send", "it"]);
+        assert_eq!(words("¿Cómo está? Ça va."), ["Cómo", "está", "Ça", "va"]);
+        assert_eq!(words("[not a placeholder] x"), ["not", "a", "placeholder", "x"]);
+        assert_eq!(words("#StopHarborBill 2x+5=17"), ["StopHarborBill", "2x", "5", "17"]);
+        assert!(words("").is_empty());
+        assert!(words("-- ' ").is_empty());
+    }
+
+    #[test]
+    fn lowercases_without_surprises() {
+        let mut s = String::new();
+        lower_into("ÉCRIS", &mut s);
+        assert_eq!(s, "écris");
+        lower_into("Post", &mut s);
+        assert_eq!(s, "post");
+        assert!(is_stopword("the") && is_stopword("una") && !is_stopword("recipe"));
+    }
+}

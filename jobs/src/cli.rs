@@ -26,6 +26,8 @@ pub enum Command {
     Fixtures(FixturesArgs),
     /// Stream logs into the warehouse: redacted, pseudonymized, Hive-partitioned Parquet.
     Ingest(IngestArgs),
+    /// Analyse one date: facets, embeddings, topic clusters with k-anonymous summaries, accounts.
+    Nightly(NightlyArgs),
     /// Redact stdin lines: redacted text, or JSON with entity spans (character offsets).
     Redact(RedactArgs),
     /// Generate a pseudonym key file (32 random bytes as 64 hex characters).
@@ -108,6 +110,26 @@ pub struct IngestArgs {
     /// Input files: JSON Lines, plain, gzip or zstd.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+}
+
+/// `vigil nightly`.
+#[derive(Debug, Args)]
+pub struct NightlyArgs {
+    /// Warehouse directory.
+    #[arg(long)]
+    pub warehouse: PathBuf,
+    /// The run date (YYYY-MM-DD): the window ends on this UTC day.
+    #[arg(long)]
+    pub date: String,
+    /// Job configuration (TOML; see jobs/nightly.toml). Default: built-in values.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override the config's window length in days.
+    #[arg(long = "window-days")]
+    pub window_days: Option<u32>,
+    /// Override the config's policy taxonomy file.
+    #[arg(long)]
+    pub taxonomy: Option<PathBuf>,
 }
 
 /// Output of `vigil redact`.

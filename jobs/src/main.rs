@@ -34,9 +34,14 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if cli.threads > 0 {
+        // Best effort: fails only if a pool already exists.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(cli.threads).build_global();
+    }
     match cli.command {
         Command::Fixtures(args) => cmd::fixtures::run(args),
         Command::Ingest(args) => cmd::ingest::run(args, cli.threads),
+        Command::Nightly(args) => cmd::nightly::run(args),
         Command::Redact(args) => cmd::redact::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Demo(args) => cmd::demo::run(args, cli.threads),

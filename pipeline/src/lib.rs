@@ -28,6 +28,8 @@ mod error;
 pub mod facets;
 pub mod ingest;
 pub mod lang;
+mod linalg;
+pub mod nightly;
 pub mod pseudonym;
 pub mod redact;
 pub mod schema;

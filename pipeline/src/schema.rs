@@ -17,6 +17,20 @@ pub mod table {
     pub const MESSAGES: &str = "messages";
     /// One row per rejected input record, with the reason (restricted zone).
     pub const QUARANTINE: &str = "quarantine";
+    /// Per-conversation facets: request, task, policy area, concern (restricted zone).
+    pub const FACETS: &str = "facets";
+    /// Per-conversation embedding vectors (restricted zone).
+    pub const EMBEDDINGS: &str = "embeddings";
+    /// Per-account usage summaries over the window (restricted zone).
+    pub const ACCOUNTS: &str = "accounts";
+    /// Clusters at every level with k-anonymous names and summaries (aggregate zone).
+    pub const CLUSTERS: &str = "clusters";
+    /// Which conversation belongs to which cluster (restricted zone).
+    pub const CLUSTER_MEMBERS: &str = "cluster_members";
+    /// Restricted tables: per-conversation or per-account rows.
+    pub const RESTRICTED: &[&str] = &[CONVERSATIONS, MESSAGES, QUARANTINE, FACETS, EMBEDDINGS, ACCOUNTS, CLUSTER_MEMBERS];
+    /// Aggregate tables: k-anonymous by construction.
+    pub const AGGREGATE: &[&str] = &[CLUSTERS];
 }
 
 fn utc_micros() -> DataType {
@@ -74,5 +88,96 @@ pub static QUARANTINE: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("reason", DataType::Utf8, false),
         Field::new("raw", DataType::Utf8, false),
         Field::new("record_key", DataType::Utf8, false),
+    ]))
+});
+
+fn utf8_list() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
+}
+
+/// `facets`: one row per conversation, partitioned by the conversation's day.
+pub static FACETS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("conversation_id", DataType::Utf8, false),
+        Field::new("account_id", DataType::Utf8, false),
+        Field::new("created_at", utc_micros(), false),
+        Field::new("language", DataType::Utf8, false),
+        Field::new("turns", DataType::Int32, false),
+        Field::new("user_chars", DataType::Int32, false),
+        Field::new("assistant_chars", DataType::Int32, false),
+        Field::new("request", DataType::Utf8, false),
+        Field::new("task", DataType::Utf8, false),
+        Field::new("keywords", utf8_list(), false),
+        Field::new("policy_area", DataType::Utf8, false),
+        Field::new("policy_score", DataType::Float32, false),
+        Field::new("concern", DataType::Int32, false),
+        Field::new("taxonomy", DataType::Utf8, false),
+    ]))
+});
+
+/// `embeddings`: one row per conversation; `vector` is the unit vector quantized to int8
+/// (`round(x * 127)`): a quarter of the float size, cosine error below 0.01.
+pub fn embeddings(dim: usize) -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("conversation_id", DataType::Utf8, false),
+        Field::new("model", DataType::Utf8, false),
+        Field::new("vector", DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Int8, false)), dim as i32), false),
+    ]))
+}
+
+/// `accounts`: one row per account active in the window ending on the partition date.
+pub static ACCOUNTS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("account_id", DataType::Utf8, false),
+        Field::new("window_start", DataType::Date32, false),
+        Field::new("window_end", DataType::Date32, false),
+        Field::new("conversations", DataType::Int32, false),
+        Field::new("active_days", DataType::Int32, false),
+        Field::new("first_seen", utc_micros(), false),
+        Field::new("last_seen", utc_micros(), false),
+        Field::new("languages", utf8_list(), false),
+        Field::new("task_mix", DataType::Utf8, false),
+        Field::new("policy_mix", DataType::Utf8, false),
+        Field::new("peak_concern", DataType::Int32, false),
+        Field::new("mean_concern", DataType::Float32, false),
+        Field::new("hour_profile", DataType::List(Arc::new(Field::new("item", DataType::Int32, false))), false),
+        Field::new("top_clusters", utf8_list(), false),
+        Field::new("representative", utf8_list(), false),
+        Field::new("summary", DataType::Utf8, false),
+    ]))
+});
+
+/// `clusters`: one row per cluster and level, for the window ending on the partition date.
+/// Suppressed clusters (below the privacy thresholds) have no name, summary or exemplar.
+pub static CLUSTERS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("cluster_id", DataType::Utf8, false),
+        Field::new("level", DataType::Int32, false),
+        Field::new("parent_id", DataType::Utf8, true),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("summary", DataType::Utf8, true),
+        Field::new("exemplar", DataType::Utf8, true),
+        Field::new("terms", utf8_list(), false),
+        Field::new("conversations", DataType::Int64, false),
+        Field::new("accounts", DataType::Int64, false),
+        Field::new("suppressed", DataType::Boolean, false),
+        Field::new("children", DataType::Int32, false),
+        Field::new("top_language", DataType::Utf8, true),
+        Field::new("policy_area", DataType::Utf8, false),
+        Field::new("mean_concern", DataType::Float32, false),
+        Field::new("max_concern", DataType::Int32, false),
+        Field::new("window_start", DataType::Date32, false),
+        Field::new("window_end", DataType::Date32, false),
+    ]))
+});
+
+/// `cluster_members`: one row per conversation and level of the hierarchy.
+pub static CLUSTER_MEMBERS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("cluster_id", DataType::Utf8, false),
+        Field::new("conversation_id", DataType::Utf8, false),
+        Field::new("account_id", DataType::Utf8, false),
+        Field::new("level", DataType::Int32, false),
+        Field::new("similarity", DataType::Float32, false),
     ]))
 });

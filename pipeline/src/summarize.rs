@@ -128,9 +128,10 @@ impl ClusterTerms {
         self.shared.contains_key(&gram_hash(words))
     }
 
-    /// The request with every word not covered by a shared n-gram of `MAX_NGRAM` words (or of
-    /// the whole text, when shorter) replaced by `…`, runs collapsed. `None` when more than
-    /// `max_masked` of the words would be masked.
+    /// The request with every word masked (`…`, runs collapsed) that is not inside a run of
+    /// words whose every `MAX_NGRAM`-gram (or the whole text, when shorter) is shared: the
+    /// output contains no n-gram of that length that fewer than `min_accounts` accounts wrote.
+    /// `None` when more than `max_masked` of the words would be masked.
     pub fn k_anonymous(&self, text: &str, max_masked: f32) -> Option<String> {
         let spans: Vec<(usize, usize)> = word_spans(text).collect();
         if spans.is_empty() {
@@ -141,11 +142,29 @@ impl ClusterTerms {
         lower_words(text, &mut buf, &mut lower);
         let refs: Vec<&str> = lower.iter().map(String::as_str).collect();
         let n = MAX_NGRAM.min(refs.len());
+        // Runs of consecutive shared windows; two runs must be separated by at least one
+        // masked word, or the words across the seam would form an unshared n-gram.
         let mut keep = vec![false; refs.len()];
-        for start in 0..=refs.len() - n {
-            if self.is_shared(&refs[start..start + n]) {
-                keep[start..start + n].iter_mut().for_each(|k| *k = true);
+        let mut last_end: Option<usize> = None;
+        let mut start = 0;
+        while start + n <= refs.len() {
+            if !self.is_shared(&refs[start..start + n]) {
+                start += 1;
+                continue;
             }
+            let mut end = start + n - 1;
+            while end + 1 < refs.len() && self.is_shared(&refs[end + 2 - n..end + 2]) {
+                end += 1;
+            }
+            let from = match last_end {
+                Some(e) if start <= e + 1 => e + 2,
+                _ => start,
+            };
+            if from <= end {
+                keep[from..=end].iter_mut().for_each(|k| *k = true);
+                last_end = Some(end);
+            }
+            start = end + 2 - n;
         }
         let masked = keep.iter().filter(|k| !**k).count();
         if masked as f32 > max_masked * keep.len() as f32 || masked == keep.len() {
@@ -154,14 +173,13 @@ impl ClusterTerms {
         let mut out = String::new();
         let mut last_masked = false;
         for (i, &(s, e)) in spans.iter().enumerate() {
-            let piece = if keep[i] { &text[s..e] } else { "…" };
             if !keep[i] && last_masked {
                 continue;
             }
             if !out.is_empty() {
                 out.push(' ');
             }
-            out.push_str(piece);
+            out.push_str(if keep[i] { &text[s..e] } else { "…" });
             last_masked = !keep[i];
         }
         Some(out)
@@ -274,6 +292,18 @@ mod tests {
         // "that uses" is shared, but only inside trigrams no three accounts share: masked too.
         assert_eq!(ex, "Can you give me a recipe for …");
         assert_eq!(terms.k_anonymous("Bartholomew lives on Quackenbush Lane", 0.5), None);
+        // Two shared trigrams that overlap ("a farmer from", "from Westvale write") must not be
+        // stitched into an unshared one ("farmer from Westvale").
+        let d2 = docs(&[
+            ("you are a farmer from Lakeport", 1),
+            ("you are a farmer from Eastbridge", 2),
+            ("you are a farmer from Millbrook", 3),
+            ("a nurse from Westvale write it", 4),
+            ("a teacher from Westvale write it", 5),
+            ("a pastor from Westvale write it", 6),
+        ]);
+        let t2 = ClusterTerms::count(&d2, 3);
+        assert_eq!(t2.k_anonymous("you are a farmer from Westvale write it", 0.9).unwrap(), "you are a farmer from … write it");
         let strict = ClusterTerms::count(&d, 4);
         assert_eq!(strict.k_anonymous("Can you give me a recipe", 0.9), None, "nothing is shared by 4 accounts");
     }

@@ -4,6 +4,7 @@ pub mod demo;
 pub mod fixtures;
 pub mod ingest;
 pub mod keygen;
+pub mod nightly;
 pub mod redact;
 
 use anyhow::Context as _;

@@ -5,5 +5,6 @@ mod util;
 
 mod cli;
 mod ingest;
+mod nightly;
 mod python_readers;
 mod redact;

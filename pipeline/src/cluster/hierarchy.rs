@@ -16,10 +16,39 @@ pub fn ward_parents(centroids: &[f32], dim: usize, sizes: &[u64], target: usize)
     if n == 0 {
         return Vec::new();
     }
-    let target = target.clamp(1, n);
     let merges = nn_chain_ward(centroids, dim, sizes);
+    cut(&merges, sizes, target.clamp(1, n))
+}
+
+/// Like [`ward_parents`], choosing the number of parents in `min..=max` where the dendrogram
+/// has its largest relative jump in merge cost: the most natural number of groups.
+pub fn ward_natural_parents(centroids: &[f32], dim: usize, sizes: &[u64], min: usize, max: usize) -> Vec<u32> {
+    let n = sizes.len();
+    assert_eq!(centroids.len(), n * dim, "centroids are n × dim");
+    if n == 0 {
+        return Vec::new();
+    }
+    let merges = nn_chain_ward(centroids, dim, sizes);
+    let mut heights: Vec<f64> = merges.iter().map(|m| m.2).collect();
+    heights.sort_by(f64::total_cmp);
+    let (min, max) = (min.clamp(1, n), max.clamp(1, n));
+    // Cutting to t groups applies the n - t cheapest merges; the gap is the next merge's cost
+    // over the last applied one's.
+    let target = (min..=max.max(min))
+        .filter(|&t| t < n && t >= 1 && n - t >= 1)
+        .max_by(|&a, &b| {
+            let gap = |t: usize| heights[n - t] / heights[n - t - 1].max(1e-12);
+            gap(a).total_cmp(&gap(b)).then(b.cmp(&a))
+        })
+        .unwrap_or(min);
+    cut(&merges, sizes, target)
+}
+
+/// Applies the cheapest merges until `target` groups remain; numbers the groups.
+fn cut(merges: &[(usize, usize, f64)], sizes: &[u64], target: usize) -> Vec<u32> {
+    let n = sizes.len();
     // Ward is reducible, so replaying the chain's merges by increasing cost gives the
-    // dendrogram; stop when `target` groups remain.
+    // dendrogram.
     let mut order: Vec<usize> = (0..merges.len()).collect();
     order.sort_by(|&a, &b| merges[a].2.total_cmp(&merges[b].2).then(a.cmp(&b)));
     let mut parent: Vec<usize> = (0..n).collect();
@@ -131,6 +160,8 @@ mod tests {
         assert_eq!(ward_parents(&centroids, 1, &sizes, 1), [0; 8]);
         assert_eq!(ward_parents(&centroids, 1, &sizes, 8).iter().collect::<std::collections::HashSet<_>>().len(), 8);
         assert!(ward_parents(&[], 4, &[], 3).is_empty());
+        // Three well separated groups: the natural cut finds them within a wide range.
+        assert_eq!(ward_natural_parents(&centroids, 1, &sizes, 2, 6), [2, 2, 2, 0, 0, 1, 1, 1]);
     }
 
     #[test]

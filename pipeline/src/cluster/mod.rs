@@ -8,6 +8,6 @@ mod metrics;
 mod reduce;
 
 pub use hdbscan::{hdbscan, HdbscanConfig};
-pub use hierarchy::ward_parents;
+pub use hierarchy::{ward_natural_parents, ward_parents};
 pub use metrics::adjusted_rand_index;
 pub use reduce::Pca;

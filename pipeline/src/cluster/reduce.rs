@@ -3,9 +3,8 @@
 //! Why: density clustering degrades in hundreds of dimensions (distances concentrate, and a
 //! KD-tree cannot prune), while the topical structure of hashed TF-IDF vectors lives in a few
 //! dozen directions. PCA is deterministic, linear (new points are projected exactly as the
-//! fitted ones) and cheap: the covariance comes from a fixed-stride sample, and the top
-//! components from block power iteration on that d × d matrix. A d ≤ 1024 eigenproblem does
-//! not justify a linear-algebra dependency.
+//! fitted ones) and cheap: the covariance comes from a fixed-stride sample, and the components
+//! from a Jacobi eigen-decomposition of that d × d matrix.
 //!
 //! Every floating-point sum runs over fixed chunks in a fixed order, so the result does not
 //! depend on the number of threads: reruns give the same bytes.
@@ -16,7 +15,6 @@ use rayon::prelude::*;
 const MAX_FIT_ROWS: usize = 50_000;
 /// Rows per parallel chunk (fixed, so sums do not depend on thread scheduling).
 const CHUNK_ROWS: usize = 1024;
-const POWER_ITERATIONS: usize = 60;
 
 /// A fitted projection onto the top principal components.
 #[derive(Debug, Clone)]
@@ -68,7 +66,8 @@ impl Pca {
                 cov[j * dim + i] = v;
             }
         }
-        let basis = top_eigenvectors(&cov, dim, components);
+        let (_, vectors) = crate::linalg::symmetric_eigen(&cov, dim);
+        let basis = &vectors[..components * dim];
         Ok(Pca { dim, components, mean: mean.iter().map(|&v| v as f32).collect(), basis: basis.iter().map(|&v| v as f32).collect() })
     }
 
@@ -109,65 +108,6 @@ fn ordered_sum(rows: &[&[f32]], len: usize, add: impl Fn(&[f32], &mut [f64]) + S
         total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
     }
     total
-}
-
-/// Top `k` eigenvectors of a symmetric `d × d` matrix by block power iteration with
-/// Gram–Schmidt re-orthonormalisation, sorted by eigenvalue. Deterministic start.
-fn top_eigenvectors(a: &[f64], d: usize, k: usize) -> Vec<f64> {
-    let mut q: Vec<f64> = (0..k * d)
-        .map(|i| {
-            // A fixed pseudo-random start that is not orthogonal to any direction in practice.
-            let x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            ((x >> 11) as f64 / (1u64 << 53) as f64) - 0.5
-        })
-        .collect();
-    orthonormalize(&mut q, d, k);
-    let mut next = vec![0.0f64; k * d];
-    for _ in 0..POWER_ITERATIONS {
-        for c in 0..k {
-            let v = &q[c * d..(c + 1) * d];
-            for i in 0..d {
-                next[c * d + i] = a[i * d..(i + 1) * d].iter().zip(v).map(|(x, y)| x * y).sum();
-            }
-        }
-        std::mem::swap(&mut q, &mut next);
-        orthonormalize(&mut q, d, k);
-    }
-    // Order by Rayleigh quotient (the power iteration orders them already, up to near-ties).
-    let mut order: Vec<(f64, usize)> = (0..k)
-        .map(|c| {
-            let v = &q[c * d..(c + 1) * d];
-            let rq: f64 = (0..d).map(|i| v[i] * a[i * d..(i + 1) * d].iter().zip(v).map(|(x, y)| x * y).sum::<f64>()).sum();
-            (rq, c)
-        })
-        .collect();
-    order.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
-    let mut out = Vec::with_capacity(k * d);
-    for (_, c) in order {
-        let v = &q[c * d..(c + 1) * d];
-        // Fix the sign so that the largest coordinate is positive: a stable, comparable basis.
-        let flip = v.iter().fold(0.0f64, |m, &x| if x.abs() > m.abs() { x } else { m }) < 0.0;
-        out.extend(v.iter().map(|&x| if flip { -x } else { x }));
-    }
-    out
-}
-
-fn orthonormalize(q: &mut [f64], d: usize, k: usize) {
-    for c in 0..k {
-        for p in 0..c {
-            let dot: f64 = (0..d).map(|i| q[c * d + i] * q[p * d + i]).sum();
-            for i in 0..d {
-                q[c * d + i] -= dot * q[p * d + i];
-            }
-        }
-        let norm = (0..d).map(|i| q[c * d + i] * q[c * d + i]).sum::<f64>().sqrt();
-        if norm > 1e-12 {
-            q[c * d..(c + 1) * d].iter_mut().for_each(|x| *x /= norm);
-        } else {
-            // Degenerate (rank-deficient data): fall back to a unit axis not yet used.
-            q[c * d..(c + 1) * d].iter_mut().enumerate().for_each(|(i, x)| *x = if i == c % d { 1.0 } else { 0.0 });
-        }
-    }
 }
 
 #[cfg(test)]

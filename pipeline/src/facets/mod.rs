@@ -132,7 +132,8 @@ pub fn request_line(user_text: &str) -> String {
     let mut chars = 0;
     for word in first.split_whitespace() {
         let n = word.chars().count();
-        if chars + n + usize::from(chars > 0) > REQUEST_CHARS {
+        // Leave room for the ellipsis.
+        if chars + n + usize::from(chars > 0) > REQUEST_CHARS - 1 {
             if chars == 0 {
                 out.extend(word.chars().take(REQUEST_CHARS - 1));
             }

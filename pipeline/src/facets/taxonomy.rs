@@ -155,7 +155,7 @@ impl Taxonomy {
             problems.push("too many areas or tasks".into());
         }
         if !problems.is_empty() {
-            return Err(Error::Config(format!("taxonomy has {} problem(s):\n  {}", problems.len(), problems.join("\n  "))));
+            return Err(Error::Config(format!("taxonomy has {} problem(s): {}", problems.len(), problems.join("; "))));
         }
         let terms = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)

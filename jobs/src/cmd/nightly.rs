@@ -1,0 +1,110 @@
+//! `vigil nightly`: facets, embeddings, the topic hierarchy and account summaries for one date.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use vigil::facets::Taxonomy;
+use vigil::nightly::{self, NightlyConfig, NightlySummary};
+use vigil::warehouse::Warehouse;
+
+use crate::cli::NightlyArgs;
+
+/// The built-in policy taxonomy (the file next to this crate's manifest).
+pub const BUILTIN_TAXONOMY: &str = include_str!("../../taxonomy.toml");
+
+pub fn run(args: NightlyArgs) -> anyhow::Result<()> {
+    let date = parse_date(&args.date, "--date")?;
+    let (mut config, base) = load_config(args.config.as_deref())?;
+    if let Some(days) = args.window_days {
+        config.window_days = days;
+    }
+    if let Some(path) = args.taxonomy {
+        config.taxonomy = Some(path);
+    }
+    let taxonomy = load_taxonomy(&config, base.as_deref())?;
+    let warehouse = Warehouse::open(&args.warehouse)?;
+    let summary = run_nightly(&warehouse, date, &config, &taxonomy)?;
+    println!("{}", summary_line(&summary));
+    Ok(())
+}
+
+pub fn parse_date(text: &str, flag: &str) -> anyhow::Result<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").with_context(|| format!("{flag} {text:?} is not a date (YYYY-MM-DD)"))
+}
+
+/// The job config from a file (or the defaults), with the directory relative paths resolve
+/// against.
+pub fn load_config(path: Option<&Path>) -> anyhow::Result<(NightlyConfig, Option<PathBuf>)> {
+    let Some(path) = path else { return Ok((NightlyConfig::default(), None)) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+    let config: NightlyConfig = toml::from_str(&text).with_context(|| format!("config {}", path.display()))?;
+    config.validate().with_context(|| format!("config {}", path.display()))?;
+    Ok((config, path.parent().map(Path::to_path_buf)))
+}
+
+/// The configured taxonomy file, or the built-in one.
+pub fn load_taxonomy(config: &NightlyConfig, base: Option<&Path>) -> anyhow::Result<Taxonomy> {
+    match &config.taxonomy {
+        None => Taxonomy::from_toml(BUILTIN_TAXONOMY).context("built-in taxonomy"),
+        Some(path) => {
+            let path = match base {
+                Some(base) if path.is_relative() => base.join(path),
+                _ => path.clone(),
+            };
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading taxonomy {}", path.display()))?;
+            Taxonomy::from_toml(&text).with_context(|| format!("taxonomy {}", path.display()))
+        }
+    }
+}
+
+/// Runs one date; shared with `vigil demo`.
+pub fn run_nightly(warehouse: &Warehouse, date: NaiveDate, config: &NightlyConfig, taxonomy: &Taxonomy) -> anyhow::Result<NightlySummary> {
+    let (summary, _analysis) =
+        nightly::run(warehouse, date, config, taxonomy).with_context(|| format!("nightly {date} on {}", warehouse.root().display()))?;
+    Ok(summary)
+}
+
+pub fn summary_line(s: &NightlySummary) -> String {
+    let levels: Vec<String> = s.levels.iter().enumerate().map(|(l, (n, sup))| format!("L{l} {n} ({sup} suppressed)")).collect();
+    let secs: f64 = s.timings.iter().map(|(_, d)| d.as_secs_f64()).sum();
+    format!(
+        "nightly {}: window {}..{} — {} conversations from {} accounts, {} clustered{}; clusters {}; {} conversations of the day faceted; {:.1}s{}",
+        s.date,
+        s.window_start,
+        s.date,
+        s.conversations,
+        s.accounts,
+        s.clustered,
+        if s.sampled { " (leaves from a sample)" } else { "" },
+        if levels.is_empty() { "none".into() } else { levels.join(", ") },
+        s.conversations_on_date,
+        secs,
+        if s.recovered_files > 0 { format!("; finished an interrupted run ({} files)", s.recovered_files) } else { String::new() },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_config_is_the_default_and_the_taxonomy_loads() {
+        let (config, _) = load_config(Some(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/nightly.toml")))).unwrap();
+        assert_eq!(config, NightlyConfig::default());
+        let taxonomy = load_taxonomy(&config, None).unwrap();
+        assert!(taxonomy.areas().iter().any(|a| a.name == "influence_operations"));
+    }
+
+    #[test]
+    fn bad_configs_report_every_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "window_days = 0\n[privacy]\nmin_accounts = 1\n").unwrap();
+        let err = format!("{:#}", load_config(Some(&path)).unwrap_err());
+        assert!(err.contains("window_days") && err.contains("min_accounts"), "{err}");
+        std::fs::write(&path, "windw_days = 3\n").unwrap();
+        let err = format!("{:#}", load_config(Some(&path)).unwrap_err());
+        assert!(err.contains("unknown field"), "{err}");
+    }
+}

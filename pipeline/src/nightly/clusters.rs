@@ -1,0 +1,461 @@
+//! Levels 2–3 of the hierarchy: leaf clusters by HDBSCAN over PCA-reduced embeddings, parents
+//! by Ward agglomeration of child centroids, and k-anonymous names and summaries.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{NightlyConfig, PrivacyConfig};
+use super::window::Window;
+use crate::cluster::{hdbscan, ward_natural_parents, ward_parents, HdbscanConfig, Pca};
+use crate::error::Result;
+use crate::facets::{Facet, Taxonomy};
+use crate::summarize::{distinctive_terms, pick_non_overlapping, ClusterTerms, Doc, Term};
+
+/// How conversations are clustered and clusters described.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusteringConfig {
+    /// Principal components kept before density clustering.
+    pub pca_components: usize,
+    /// HDBSCAN: smallest cluster.
+    pub min_cluster_size: usize,
+    /// HDBSCAN: neighbours defining density (0: same as `min_cluster_size`).
+    pub min_samples: usize,
+    /// Most conversations clustered exactly; beyond, a fixed-stride sample is clustered and
+    /// the rest assigned to the nearest leaf.
+    pub max_exact: usize,
+    /// Noise and unsampled conversations join the nearest leaf when their cosine similarity
+    /// to its centroid reaches this; otherwise they stay unclustered.
+    pub assign_min_similarity: f32,
+    /// Stop adding levels once a level has at most this many clusters.
+    pub top_max: usize,
+    /// Never make a level smaller than this many clusters.
+    pub top_min: usize,
+    /// Children per parent aimed at when adding a level.
+    pub branching: usize,
+    /// Terms in a name.
+    pub name_terms: usize,
+    /// Distinctive terms listed per cluster.
+    pub summary_terms: usize,
+    /// Largest share of masked words an exemplar may have.
+    pub exemplar_max_masked: f32,
+    /// Most requests per cluster read for names (a fixed-stride sample beyond).
+    pub max_docs_per_cluster: usize,
+}
+
+impl Default for ClusteringConfig {
+    fn default() -> Self {
+        ClusteringConfig {
+            pca_components: 24,
+            min_cluster_size: 15,
+            min_samples: 5,
+            max_exact: 60_000,
+            assign_min_similarity: 0.3,
+            top_max: 30,
+            top_min: 10,
+            branching: 4,
+            name_terms: 3,
+            summary_terms: 8,
+            exemplar_max_masked: 0.4,
+            max_docs_per_cluster: 4000,
+        }
+    }
+}
+
+/// One cluster at some level.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// `<date>-L<level>-<rank>`.
+    pub id: String,
+    /// 0 = leaf.
+    pub level: u32,
+    /// Index of the parent in the next level.
+    pub parent: Option<usize>,
+    /// Indices of children in the level below.
+    pub children: Vec<usize>,
+    /// Window rows, ascending.
+    pub members: Vec<u32>,
+    /// Unit centroid in embedding space.
+    pub centroid: Vec<f32>,
+    /// Distinct accounts.
+    pub accounts: usize,
+    /// Below the privacy thresholds: no text.
+    pub suppressed: bool,
+    /// Short name (None when suppressed).
+    pub name: Option<String>,
+    /// Few-sentence summary (None when suppressed).
+    pub summary: Option<String>,
+    /// k-anonymous central request (None when suppressed or none qualifies).
+    pub exemplar: Option<String>,
+    /// Distinctive shared terms (empty when suppressed).
+    pub terms: Vec<Term>,
+    /// Most common language used by at least `min_accounts` accounts.
+    pub top_language: Option<String>,
+    /// Most common policy area ("none" included).
+    pub policy_area: String,
+    /// Mean and max concern of members.
+    pub mean_concern: f32,
+    /// Highest concern of a member.
+    pub max_concern: u8,
+}
+
+/// The clusters of a run, level 0 (leaves) first.
+#[derive(Debug, Default)]
+pub struct Hierarchy {
+    /// `levels[l][i]`: cluster `i` of level `l`, largest first.
+    pub levels: Vec<Vec<Cluster>>,
+    /// Per window row: leaf index, if clustered.
+    pub leaf_of: Vec<Option<u32>>,
+    /// Per window row: cosine similarity to its leaf's centroid (0 if unclustered).
+    pub similarity: Vec<f32>,
+    /// Whether the leaves came from a sample (the window exceeded `max_exact`).
+    pub sampled: bool,
+}
+
+/// Builds the hierarchy for the window.
+pub fn build(
+    window: &Window,
+    facets: &[Facet],
+    embeddings: &[f32],
+    dim: usize,
+    nightly: &NightlyConfig,
+    taxonomy: &Taxonomy,
+    date: &str,
+) -> Result<Hierarchy> {
+    let (config, privacy) = (&nightly.clustering, &nightly.privacy);
+    let n = window.len();
+    if n == 0 {
+        return Ok(Hierarchy::default());
+    }
+    let pca = Pca::fit(embeddings, dim, config.pca_components)?;
+    let mut reduced = pca.transform(embeddings);
+    let k = pca.components();
+    // Unit rows: density in angle, as the embeddings are compared by cosine.
+    reduced.par_chunks_mut(k).for_each(|row| {
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            row.iter_mut().for_each(|v| *v /= norm);
+        }
+    });
+    let hdb = HdbscanConfig { min_cluster_size: config.min_cluster_size, min_samples: config.min_samples };
+    let (sample, sampled): (Vec<u32>, bool) = if n <= config.max_exact {
+        ((0..n as u32).collect(), false)
+    } else {
+        let stride = n.div_ceil(config.max_exact);
+        ((0..n as u32).step_by(stride).collect(), true)
+    };
+    let sample_points: Vec<f32> = sample.iter().flat_map(|&i| reduced[i as usize * k..(i as usize + 1) * k].iter().copied()).collect();
+    let labels = hdbscan(&sample_points, k, &hdb)?;
+    let clusters_found = labels.iter().copied().max().map_or(0, |m| (m + 1).max(0) as usize);
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); clusters_found];
+    for (&row, &label) in sample.iter().zip(&labels) {
+        if label >= 0 {
+            members[label as usize].push(row);
+        }
+    }
+    // Assign noise and unsampled rows to the nearest leaf (by reduced-space centroid, checked
+    // by cosine in full space).
+    let full: Vec<Vec<f32>> = members.iter().map(|m| unit_mean(m, embeddings, dim)).collect();
+    let near: Vec<Vec<f32>> = members.iter().map(|m| mean(m, &reduced, k)).collect();
+    let mut leaf_of: Vec<Option<u32>> = vec![None; n];
+    for (c, m) in members.iter().enumerate() {
+        for &row in m {
+            leaf_of[row as usize] = Some(c as u32);
+        }
+    }
+    if !members.is_empty() {
+        let assigned: Vec<(usize, Option<u32>)> = (0..n)
+            .into_par_iter()
+            .filter(|&i| leaf_of[i].is_none())
+            .map(|i| {
+                let point = &reduced[i * k..(i + 1) * k];
+                let (best, _) = near.iter().enumerate().fold((0usize, f32::INFINITY), |(bi, bd), (c, centre)| {
+                    let d: f32 = point.iter().zip(centre).map(|(a, b)| (a - b) * (a - b)).sum();
+                    if d < bd { (c, d) } else { (bi, bd) }
+                });
+                let cos = dot(&embeddings[i * dim..(i + 1) * dim], &full[best]);
+                (i, (cos >= config.assign_min_similarity).then_some(best as u32))
+            })
+            .collect();
+        for (i, leaf) in assigned {
+            if let Some(leaf) = leaf {
+                members[leaf as usize].push(i as u32);
+                leaf_of[i] = Some(leaf);
+            }
+        }
+        members.iter_mut().for_each(|m| m.sort_unstable());
+    }
+    // Leaves, largest first (ties: earliest member).
+    let mut order: Vec<usize> = (0..members.len()).collect();
+    order.sort_by_key(|&c| (std::cmp::Reverse(members[c].len()), members[c].first().copied().unwrap_or(u32::MAX)));
+    let mut rank = vec![0u32; members.len()];
+    for (r, &c) in order.iter().enumerate() {
+        rank[c] = r as u32;
+    }
+    let leaf_of: Vec<Option<u32>> = leaf_of.into_iter().map(|l| l.map(|c| rank[c as usize])).collect();
+    let leaves: Vec<Cluster> = order.iter().map(|&c| new_cluster(0, std::mem::take(&mut members[c]), embeddings, dim)).collect();
+    let similarity: Vec<f32> = (0..n)
+        .into_par_iter()
+        .map(|i| leaf_of[i].map_or(0.0, |l| dot(&embeddings[i * dim..(i + 1) * dim], &leaves[l as usize].centroid)))
+        .collect();
+
+    let mut levels = vec![leaves];
+    loop {
+        let below = levels.last().expect("leaves exist");
+        let count = below.len();
+        // Intermediate levels divide by `branching`; the top level is cut where the dendrogram
+        // says, within top_min..=top_max.
+        if count <= config.top_min || (count <= config.top_max && levels.len() > 1) {
+            break;
+        }
+        let centroids: Vec<f32> = below.iter().flat_map(|c| c.centroid.iter().copied()).collect();
+        let sizes: Vec<u64> = below.iter().map(|c| c.members.len() as u64).collect();
+        let intermediate = count.div_ceil(config.branching.max(2));
+        let parent_of = if intermediate > config.top_max {
+            ward_parents(&centroids, dim, &sizes, intermediate)
+        } else {
+            ward_natural_parents(&centroids, dim, &sizes, config.top_min, config.top_max.min(count - 1))
+        };
+        let parents_count = parent_of.iter().copied().max().map_or(0, |m| m as usize + 1);
+        let mut parent_members: Vec<Vec<u32>> = vec![Vec::new(); parents_count];
+        let mut parent_children: Vec<Vec<usize>> = vec![Vec::new(); parents_count];
+        for (child, &p) in parent_of.iter().enumerate() {
+            parent_members[p as usize].extend_from_slice(&below[child].members);
+            parent_children[p as usize].push(child);
+        }
+        let level = levels.len() as u32;
+        let parents: Vec<Cluster> = parent_members
+            .into_iter()
+            .zip(parent_children)
+            .map(|(mut m, children)| {
+                m.sort_unstable();
+                let mut c = new_cluster(level, m, embeddings, dim);
+                c.children = children;
+                c
+            })
+            .collect();
+        let below = levels.last_mut().expect("leaves exist");
+        for (child, &p) in parent_of.iter().enumerate() {
+            below[child].parent = Some(p as usize);
+        }
+        levels.push(parents);
+    }
+
+    for (l, level) in levels.iter_mut().enumerate() {
+        for (i, c) in level.iter_mut().enumerate() {
+            c.id = format!("{date}-L{l}-{i:04}");
+            describe_facets(c, window, facets, taxonomy, privacy);
+        }
+    }
+    name_leaves(&mut levels[0], window, embeddings, dim, config, privacy);
+    for l in 1..levels.len() {
+        let (lower, upper) = levels.split_at_mut(l);
+        name_parents(&mut upper[0], &lower[l - 1], config, privacy);
+    }
+    Ok(Hierarchy { levels, leaf_of, similarity, sampled })
+}
+
+fn new_cluster(level: u32, members: Vec<u32>, embeddings: &[f32], dim: usize) -> Cluster {
+    Cluster {
+        id: String::new(),
+        level,
+        parent: None,
+        children: Vec::new(),
+        centroid: unit_mean(&members, embeddings, dim),
+        members,
+        accounts: 0,
+        suppressed: true,
+        name: None,
+        summary: None,
+        exemplar: None,
+        terms: Vec::new(),
+        top_language: None,
+        policy_area: "none".into(),
+        mean_concern: 0.0,
+        max_concern: 0,
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Mean of the given rows (sequential: the same bits on every run).
+fn mean(rows: &[u32], data: &[f32], dim: usize) -> Vec<f32> {
+    let mut sum = vec![0.0f64; dim];
+    for &r in rows {
+        for (s, v) in sum.iter_mut().zip(&data[r as usize * dim..(r as usize + 1) * dim]) {
+            *s += f64::from(*v);
+        }
+    }
+    let n = rows.len().max(1) as f64;
+    sum.into_iter().map(|s| (s / n) as f32).collect()
+}
+
+fn unit_mean(rows: &[u32], data: &[f32], dim: usize) -> Vec<f32> {
+    let mut m = mean(rows, data, dim);
+    let norm = m.iter().map(|v| v * v).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        m.iter_mut().for_each(|v| *v /= norm);
+    }
+    m
+}
+
+/// Account count, privacy gate and facet aggregates of a cluster.
+fn describe_facets(c: &mut Cluster, window: &Window, facets: &[Facet], taxonomy: &Taxonomy, privacy: &PrivacyConfig) {
+    let mut accounts: Vec<u32> = c.members.iter().map(|&r| window.account[r as usize]).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    c.accounts = accounts.len();
+    c.suppressed = c.accounts < privacy.min_accounts || c.members.len() < privacy.min_conversations;
+    // Languages count only when enough accounts use them.
+    let mut languages: BTreeMap<&str, (u64, Vec<u32>)> = BTreeMap::new();
+    let mut areas: BTreeMap<&str, u64> = BTreeMap::new();
+    let (mut concern_sum, mut concern_max) = (0u64, 0u8);
+    for &r in &c.members {
+        let r = r as usize;
+        let entry = languages.entry(window.language(r)).or_default();
+        entry.0 += 1;
+        entry.1.push(window.account[r]);
+        let f = &facets[r];
+        *areas.entry(taxonomy.area_name(f.policy_area)).or_default() += 1;
+        concern_sum += u64::from(f.concern);
+        concern_max = concern_max.max(f.concern);
+    }
+    c.top_language = languages
+        .into_iter()
+        .filter_map(|(lang, (count, mut accts))| {
+            accts.sort_unstable();
+            accts.dedup();
+            (accts.len() >= privacy.min_accounts).then_some((count, lang))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(a.1)))
+        .map(|(_, l)| l.to_owned());
+    c.policy_area = areas.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map_or("none", |(a, _)| a).to_owned();
+    c.mean_concern = concern_sum as f32 / c.members.len().max(1) as f32;
+    c.max_concern = concern_max;
+}
+
+fn name_leaves(leaves: &mut [Cluster], window: &Window, embeddings: &[f32], dim: usize, config: &ClusteringConfig, privacy: &PrivacyConfig) {
+    let terms: Vec<ClusterTerms> = leaves
+        .par_iter()
+        .map(|c| {
+            let stride = c.members.len().div_ceil(config.max_docs_per_cluster.max(1)).max(1);
+            let docs: Vec<Doc<'_>> = c
+                .members
+                .iter()
+                .step_by(stride)
+                .map(|&r| Doc { text: window.first_message(r as usize), account: window.account[r as usize] })
+                .collect();
+            ClusterTerms::count(&docs, privacy.min_accounts)
+        })
+        .collect();
+    let distinctive = distinctive_terms(&terms, config.summary_terms.max(config.name_terms));
+    let exemplars: Vec<Option<String>> = leaves
+        .par_iter()
+        .zip(&terms)
+        .map(|(c, t)| if c.suppressed { None } else { exemplar(c, t, window, embeddings, dim, config) })
+        .collect();
+    for ((c, terms), exemplar) in leaves.iter_mut().zip(distinctive).zip(exemplars) {
+        if c.suppressed || terms.is_empty() {
+            c.suppressed = true;
+            continue;
+        }
+        c.name = Some(terms.iter().take(config.name_terms).map(|t| t.text.as_str()).collect::<Vec<_>>().join(" · "));
+        c.exemplar = exemplar;
+        c.terms = terms;
+        c.summary = Some(leaf_summary(c));
+    }
+}
+
+/// Exemplar candidates tried, most central first.
+const EXEMPLAR_CANDIDATES: usize = 25;
+
+/// The most central request that stays readable once made k-anonymous.
+fn exemplar(c: &Cluster, terms: &ClusterTerms, window: &Window, embeddings: &[f32], dim: usize, config: &ClusteringConfig) -> Option<String> {
+    let mut central: Vec<(f32, u32)> = c.members.iter().map(|&r| (dot(&embeddings[r as usize * dim..(r as usize + 1) * dim], &c.centroid), r)).collect();
+    central.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    central
+        .iter()
+        .take(EXEMPLAR_CANDIDATES)
+        .find_map(|&(_, r)| terms.k_anonymous(&crate::facets::request_line(window.first_message(r as usize)), config.exemplar_max_masked))
+}
+
+fn leaf_summary(c: &Cluster) -> String {
+    let mut s = format!("{} conversations from {} accounts", c.members.len(), c.accounts);
+    if let Some(lang) = &c.top_language {
+        s.push_str(&format!(", mostly in {lang}"));
+    }
+    s.push('.');
+    if let Some(ex) = &c.exemplar {
+        s.push_str(&format!(" Typical request: \u{201c}{ex}\u{201d}."));
+    }
+    let more: Vec<&str> = c.terms.iter().map(|t| t.text.as_str()).collect();
+    if !more.is_empty() {
+        s.push_str(&format!(" Distinctive phrases: {}.", more.join(", ")));
+    }
+    if c.policy_area != "none" {
+        s.push_str(&format!(" Policy area: {} (mean concern {:.1}).", c.policy_area, c.mean_concern));
+    }
+    s
+}
+
+fn name_parents(parents: &mut [Cluster], children: &[Cluster], config: &ClusteringConfig, privacy: &PrivacyConfig) {
+    for p in parents.iter_mut() {
+        let named: Vec<&Cluster> = p.children.iter().map(|&i| &children[i]).filter(|c| !c.suppressed).collect();
+        if p.suppressed || named.is_empty() {
+            p.suppressed = true;
+            continue;
+        }
+        // Terms from the children's (already k-anonymous) terms, weighted by child size.
+        let mut merged: BTreeMap<&str, (f32, u32)> = BTreeMap::new();
+        for c in &named {
+            let weight = c.members.len() as f32;
+            for t in &c.terms {
+                let e = merged.entry(t.text.as_str()).or_default();
+                e.0 += t.score * weight;
+                e.1 = e.1.max(t.accounts);
+            }
+        }
+        let mut sorted: Vec<Term> = merged
+            .into_iter()
+            .filter(|(_, (_, accounts))| *accounts as usize >= privacy.min_accounts)
+            .map(|(text, (score, accounts))| Term { text: text.to_owned(), score, accounts })
+            .collect();
+        sorted.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.text.cmp(&b.text)));
+        let terms = pick_non_overlapping(sorted, config.summary_terms.max(config.name_terms));
+        if terms.is_empty() {
+            p.suppressed = true;
+            continue;
+        }
+        p.name = Some(terms.iter().take(config.name_terms).map(|t| t.text.as_str()).collect::<Vec<_>>().join(" · "));
+        // The exemplar of the child that contributes most to the parent's top term.
+        let top = terms[0].text.as_str();
+        p.exemplar = named
+            .iter()
+            .filter(|c| c.exemplar.is_some())
+            .max_by(|a, b| {
+                let weight = |c: &Cluster| c.terms.iter().find(|t| t.text == top).map_or(0.0, |t| t.score * c.members.len() as f32);
+                weight(a).total_cmp(&weight(b)).then(b.members.len().cmp(&a.members.len()))
+            })
+            .and_then(|c| c.exemplar.clone());
+        let parts: Vec<String> = named
+            .iter()
+            .take(4)
+            .map(|c| format!("{} ({})", c.name.as_deref().unwrap_or_default(), c.members.len()))
+            .collect();
+        let others = named.len().saturating_sub(4);
+        let mut s = format!("{} conversations from {} accounts in {} sub-clusters: {}", p.members.len(), p.accounts, p.children.len(), parts.join("; "));
+        if others > 0 {
+            s.push_str(&format!("; and {others} more"));
+        }
+        s.push('.');
+        if p.policy_area != "none" {
+            s.push_str(&format!(" Policy area: {} (mean concern {:.1}).", p.policy_area, p.mean_concern));
+        }
+        p.summary = Some(s);
+        p.terms = terms;
+    }
+}

@@ -1,0 +1,286 @@
+//! The nightly analysis for one date: over the trailing window ending that day, facets for
+//! every conversation, embeddings, a topic hierarchy with k-anonymous names and summaries, and
+//! per-account usage summaries.
+//!
+//! ```text
+//!  conversations (window) ─▶ facets ─▶ embeddings ─▶ PCA ─▶ HDBSCAN leaves ─▶ Ward parents
+//!                                │                                   │
+//!                                └──────────▶ account summaries ◀────┘ ─▶ names, summaries
+//! ```
+//!
+//! A run owns the `date=D` partitions of `facets`, `embeddings` (conversations of day D),
+//! `accounts`, `clusters` and `cluster_members` (the window ending on D). It writes them with
+//! fixed file names through a replacing staged publish: rerunning a date swaps each partition
+//! atomically, and the same inputs and config give the same bytes (every parallel step
+//! collects in index order and every float sum runs in a fixed order).
+
+pub mod accounts;
+pub mod clusters;
+mod tables;
+pub mod window;
+
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use clusters::{Cluster, ClusteringConfig, Hierarchy};
+pub use window::Window;
+
+use crate::embed::{Embedder, HashedTfidf, HashedTfidfConfig};
+use crate::error::{Error, Result};
+use crate::facets::{word_document_frequency, Facet, Scratch, Taxonomy};
+use crate::schema::table;
+use crate::warehouse::{PublishedFile, Warehouse};
+
+/// Thresholds that keep aggregates k-anonymous.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// Fewest distinct accounts behind a named cluster, and behind any n-gram in aggregate text.
+    pub min_accounts: usize,
+    /// Fewest conversations behind a named cluster.
+    pub min_conversations: usize,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        PrivacyConfig { min_accounts: 5, min_conversations: 15 }
+    }
+}
+
+/// Embedding backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum EmbeddingBackend {
+    /// Hashed word and character n-gram TF-IDF with a sparse random projection (no model file).
+    #[default]
+    HashedTfidf,
+}
+
+/// Which embeddings and how large.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddingConfig {
+    /// The backend.
+    pub backend: EmbeddingBackend,
+    /// Vector dimension.
+    pub dim: usize,
+    /// log2 of the hashed feature space.
+    pub buckets_log2: u32,
+}
+
+impl Default for EmbeddingConfig {
+    fn default() -> Self {
+        let d = HashedTfidfConfig::default();
+        EmbeddingConfig { backend: EmbeddingBackend::HashedTfidf, dim: d.dim, buckets_log2: d.buckets_log2 }
+    }
+}
+
+/// Facet settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FacetsConfig {
+    /// Keywords kept per conversation.
+    pub keywords: usize,
+    /// A keyword must occur in at least this many conversations of the window.
+    pub keyword_min_conversations: u32,
+}
+
+impl Default for FacetsConfig {
+    fn default() -> Self {
+        FacetsConfig { keywords: 5, keyword_min_conversations: 5 }
+    }
+}
+
+/// What the nightly analysis does (the `[nightly]`-level keys of a job config).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NightlyConfig {
+    /// Days in the trailing window ending on the run date.
+    pub window_days: u32,
+    /// Policy taxonomy file, relative to the config file (`None`: the built-in taxonomy).
+    /// Resolved and loaded by the caller.
+    pub taxonomy: Option<std::path::PathBuf>,
+    /// Privacy thresholds.
+    pub privacy: PrivacyConfig,
+    /// Facets.
+    pub facets: FacetsConfig,
+    /// Embeddings.
+    pub embedding: EmbeddingConfig,
+    /// Clustering and naming.
+    pub clustering: ClusteringConfig,
+}
+
+impl Default for NightlyConfig {
+    fn default() -> Self {
+        NightlyConfig {
+            window_days: 7,
+            taxonomy: None,
+            privacy: PrivacyConfig::default(),
+            facets: FacetsConfig::default(),
+            embedding: EmbeddingConfig::default(),
+            clustering: ClusteringConfig::default(),
+        }
+    }
+}
+
+impl NightlyConfig {
+    /// Checks every value, reporting all problems at once.
+    pub fn validate(&self) -> Result<()> {
+        let mut problems = Vec::new();
+        if !(1..=366).contains(&self.window_days) {
+            problems.push(format!("window_days = {} (must be 1..=366)", self.window_days));
+        }
+        if self.privacy.min_accounts < 2 {
+            problems.push(format!("privacy.min_accounts = {} (must be at least 2)", self.privacy.min_accounts));
+        }
+        if !(16..=4096).contains(&self.embedding.dim) {
+            problems.push(format!("embedding.dim = {} (must be 16..=4096)", self.embedding.dim));
+        }
+        if !(10..=24).contains(&self.embedding.buckets_log2) {
+            problems.push(format!("embedding.buckets_log2 = {} (must be 10..=24)", self.embedding.buckets_log2));
+        }
+        let c = &self.clustering;
+        if c.pca_components == 0 || c.pca_components > self.embedding.dim {
+            problems.push(format!("clustering.pca_components = {} (must be 1..=embedding.dim)", c.pca_components));
+        }
+        if c.min_cluster_size < 2 {
+            problems.push(format!("clustering.min_cluster_size = {} (must be at least 2)", c.min_cluster_size));
+        }
+        if c.max_exact < 1000 {
+            problems.push(format!("clustering.max_exact = {} (must be at least 1000)", c.max_exact));
+        }
+        if !(-1.0..=1.0).contains(&c.assign_min_similarity) {
+            problems.push(format!("clustering.assign_min_similarity = {} (must be -1..=1)", c.assign_min_similarity));
+        }
+        if c.top_min == 0 || c.top_min > c.top_max {
+            problems.push(format!("clustering.top_min = {} and top_max = {} (need 1 <= top_min <= top_max)", c.top_min, c.top_max));
+        }
+        if c.branching < 2 {
+            problems.push(format!("clustering.branching = {} (must be at least 2)", c.branching));
+        }
+        if !(0.0..=1.0).contains(&c.exemplar_max_masked) {
+            problems.push(format!("clustering.exemplar_max_masked = {} (must be 0..=1)", c.exemplar_max_masked));
+        }
+        if problems.is_empty() { Ok(()) } else { Err(Error::Config(format!("{} problem(s): {}", problems.len(), problems.join("; ")))) }
+    }
+}
+
+/// What a nightly run did.
+#[derive(Debug, Clone)]
+pub struct NightlySummary {
+    /// The run date.
+    pub date: NaiveDate,
+    /// First day of the window.
+    pub window_start: NaiveDate,
+    /// Conversations analysed (window).
+    pub conversations: usize,
+    /// Distinct accounts in the window.
+    pub accounts: usize,
+    /// Conversations of the run date (facets and embeddings written).
+    pub conversations_on_date: usize,
+    /// Conversations in some leaf cluster.
+    pub clustered: usize,
+    /// Clusters per level, and how many of them are suppressed.
+    pub levels: Vec<(usize, usize)>,
+    /// Whether leaves came from a sample.
+    pub sampled: bool,
+    /// Wall time per stage.
+    pub timings: Vec<(&'static str, Duration)>,
+    /// Files published.
+    pub published: Vec<PublishedFile>,
+    /// Files of an interrupted earlier run finished by this one.
+    pub recovered_files: usize,
+}
+
+/// Everything the analysis computed, for callers that go on (campaign detection, tests).
+#[derive(Debug)]
+pub struct Analysis {
+    /// The window read.
+    pub window: Window,
+    /// Per window row.
+    pub facets: Vec<Facet>,
+    /// Row-major `window.len() × dim` unit vectors.
+    pub embeddings: Vec<f32>,
+    /// Embedding dimension.
+    pub dim: usize,
+    /// The cluster hierarchy.
+    pub hierarchy: Hierarchy,
+    /// Account summaries.
+    pub accounts: Vec<accounts::AccountSummary>,
+}
+
+struct Stopwatch {
+    timings: Vec<(&'static str, Duration)>,
+    last: Instant,
+}
+
+impl Stopwatch {
+    fn new() -> Self {
+        Stopwatch { timings: Vec::new(), last: Instant::now() }
+    }
+    fn lap(&mut self, stage: &'static str) {
+        let now = Instant::now();
+        tracing::info!(stage, seconds = format!("{:.2}", (now - self.last).as_secs_f64()), "nightly stage done");
+        self.timings.push((stage, now - self.last));
+        self.last = now;
+    }
+}
+
+/// Runs the analysis for `date` and publishes its partitions.
+pub fn run(warehouse: &Warehouse, date: NaiveDate, config: &NightlyConfig, taxonomy: &Taxonomy) -> Result<(NightlySummary, Analysis)> {
+    config.validate()?;
+    let lock = warehouse.lock(&format!("nightly-{date}"))?;
+    let recovered_files = warehouse.recover_staging(&lock)?.len();
+    let mut clock = Stopwatch::new();
+    let analysis = analyse(warehouse, date, config, taxonomy, &mut clock)?;
+    let mut staged = warehouse.stage_replacing(&lock, "run", "part-nightly")?;
+    let written = tables::write(&mut staged, date, &analysis, config, taxonomy)?;
+    let published = staged.publish()?;
+    clock.lap("publish");
+    let h = &analysis.hierarchy;
+    let summary = NightlySummary {
+        date,
+        window_start: analysis.window.start,
+        conversations: analysis.window.len(),
+        accounts: analysis.accounts.len(),
+        conversations_on_date: written,
+        clustered: h.leaf_of.iter().filter(|l| l.is_some()).count(),
+        levels: h.levels.iter().map(|l| (l.len(), l.iter().filter(|c| c.suppressed).count())).collect(),
+        sampled: h.sampled,
+        timings: clock.timings,
+        published,
+        recovered_files,
+    };
+    Ok((summary, analysis))
+}
+
+fn analyse(warehouse: &Warehouse, date: NaiveDate, config: &NightlyConfig, taxonomy: &Taxonomy, clock: &mut Stopwatch) -> Result<Analysis> {
+    let window = Window::read(warehouse, date, config.window_days)?;
+    clock.lap("read");
+    let facets: Vec<Facet> = (0..window.len()).into_par_iter().map_init(Scratch::default, |s, i| taxonomy.facet(window.user_text(i), s)).collect();
+    clock.lap("facets");
+    let requests: Vec<&str> = (0..window.len()).map(|i| window.first_message(i)).collect();
+    let embedder = HashedTfidf::fit(
+        &requests,
+        HashedTfidfConfig { dim: config.embedding.dim, buckets_log2: config.embedding.buckets_log2, ..HashedTfidfConfig::default() },
+    );
+    let embeddings = embedder.embed(&requests);
+    drop(requests);
+    clock.lap("embeddings");
+    let hierarchy = clusters::build(&window, &facets, &embeddings, embedder.dim(), config, taxonomy, &date.to_string())?;
+    clock.lap("clusters");
+    let accounts = accounts::summarize(&window, &facets, &hierarchy, taxonomy);
+    clock.lap("accounts");
+    Ok(Analysis { dim: embedder.dim(), window, facets, embeddings, hierarchy, accounts })
+}
+
+/// Lower-cased word document frequencies of the run date's requests, for keywords.
+pub(crate) fn keyword_df(window: &Window) -> rustc_hash::FxHashMap<String, u32> {
+    word_document_frequency((0..window.len()).map(|i| window.first_message(i)))
+}
+
+/// Tables a nightly run writes.
+pub const TABLES: &[&str] = &[table::FACETS, table::EMBEDDINGS, table::ACCOUNTS, table::CLUSTERS, table::CLUSTER_MEMBERS];

@@ -1,0 +1,302 @@
+//! Arrow batches of the tables a nightly run owns, written in chunks to bound memory.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Date32Builder, FixedSizeListBuilder, Float32Builder, Int32Builder, Int64Builder, Int8Builder,
+    ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{Field, SchemaRef};
+use chrono::NaiveDate;
+
+use super::{keyword_df, Analysis, NightlyConfig};
+use crate::error::Result;
+use crate::facets::{keywords, Taxonomy};
+use crate::schema::{self, table};
+use crate::warehouse::StagedWrite;
+
+const CHUNK: usize = 64 * 1024;
+
+fn days_since_epoch(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")).num_days() as i32
+}
+
+fn utc(b: TimestampMicrosecondBuilder) -> TimestampMicrosecondBuilder {
+    b.with_timezone("UTC")
+}
+
+fn string_list() -> ListBuilder<StringBuilder> {
+    ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("item", arrow::datatypes::DataType::Utf8, true)))
+}
+
+/// Writes every owned partition for `date`; returns the number of conversations of that day.
+pub(super) fn write(staged: &mut StagedWrite, date: NaiveDate, a: &Analysis, config: &NightlyConfig, taxonomy: &Taxonomy) -> Result<usize> {
+    let embeddings_schema = schema::embeddings(a.dim);
+    for (name, schema) in [
+        (table::FACETS, schema::FACETS.clone()),
+        (table::EMBEDDINGS, embeddings_schema.clone()),
+        (table::ACCOUNTS, schema::ACCOUNTS.clone()),
+        (table::CLUSTERS, schema::CLUSTERS.clone()),
+        (table::CLUSTER_MEMBERS, schema::CLUSTER_MEMBERS.clone()),
+    ] {
+        staged.declare(name, date, &schema)?;
+    }
+    let rows: Vec<usize> = (0..a.window.len()).filter(|&i| a.window.day(i) == date).collect();
+    let df = keyword_df(&a.window);
+    let model = format!("{}-v1 dim={} window={}..{}", "hashed-tfidf", a.dim, a.window.start, a.window.end);
+    for chunk in rows.chunks(CHUNK) {
+        staged.write(table::FACETS, date, &facets_batch(chunk, a, config, taxonomy, &df)?)?;
+        staged.write(table::EMBEDDINGS, date, &embeddings_batch(chunk, a, &model, &embeddings_schema)?)?;
+    }
+    for chunk in a.accounts.chunks(CHUNK) {
+        staged.write(table::ACCOUNTS, date, &accounts_batch(chunk, a)?)?;
+    }
+    staged.write(table::CLUSTERS, date, &clusters_batch(a)?)?;
+    let mut members = MembersBuilder::default();
+    for level in &a.hierarchy.levels {
+        for c in level {
+            for &r in &c.members {
+                let r = r as usize;
+                let similarity = if c.level == 0 {
+                    a.hierarchy.similarity[r]
+                } else {
+                    a.embeddings[r * a.dim..(r + 1) * a.dim].iter().zip(&c.centroid).map(|(x, y)| x * y).sum()
+                };
+                members.push(&c.id, a.window.conversation_id(r), a.window.account_id(r), c.level, similarity);
+                if members.len == CHUNK {
+                    staged.write(table::CLUSTER_MEMBERS, date, &members.finish()?)?;
+                }
+            }
+        }
+    }
+    staged.write(table::CLUSTER_MEMBERS, date, &members.finish()?)?;
+    Ok(rows.len())
+}
+
+fn facets_batch(rows: &[usize], a: &Analysis, config: &NightlyConfig, taxonomy: &Taxonomy, df: &rustc_hash::FxHashMap<String, u32>) -> Result<RecordBatch> {
+    let w = &a.window;
+    let mut id = StringBuilder::new();
+    let mut account = StringBuilder::new();
+    let mut created = utc(TimestampMicrosecondBuilder::new());
+    let mut language = StringBuilder::new();
+    let (mut turns, mut uc, mut ac) = (Int32Builder::new(), Int32Builder::new(), Int32Builder::new());
+    let mut request = StringBuilder::new();
+    let mut task = StringBuilder::new();
+    let mut kw = string_list();
+    let mut area = StringBuilder::new();
+    let mut score = Float32Builder::new();
+    let mut concern = Int32Builder::new();
+    let mut tax = StringBuilder::new();
+    for &i in rows {
+        let f = &a.facets[i];
+        id.append_value(w.conversation_id(i));
+        account.append_value(w.account_id(i));
+        created.append_value(w.created_at[i]);
+        language.append_value(w.language(i));
+        turns.append_value(w.turns(i));
+        uc.append_value(w.user_chars(i));
+        ac.append_value(w.assistant_chars(i));
+        request.append_value(&f.request);
+        task.append_value(taxonomy.task_name(f.task));
+        for k in keywords(w.first_message(i), df, config.facets.keywords, config.facets.keyword_min_conversations) {
+            kw.values().append_value(k);
+        }
+        kw.append(true);
+        area.append_value(taxonomy.area_name(f.policy_area));
+        score.append_value(f.policy_score);
+        concern.append_value(i32::from(f.concern));
+        tax.append_value(taxonomy.digest());
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(id.finish()),
+        Arc::new(account.finish()),
+        Arc::new(created.finish()),
+        Arc::new(language.finish()),
+        Arc::new(turns.finish()),
+        Arc::new(uc.finish()),
+        Arc::new(ac.finish()),
+        Arc::new(request.finish()),
+        Arc::new(task.finish()),
+        Arc::new(kw.finish()),
+        Arc::new(area.finish()),
+        Arc::new(score.finish()),
+        Arc::new(concern.finish()),
+        Arc::new(tax.finish()),
+    ];
+    Ok(RecordBatch::try_new(schema::FACETS.clone(), columns)?)
+}
+
+fn embeddings_batch(rows: &[usize], a: &Analysis, model: &str, schema: &SchemaRef) -> Result<RecordBatch> {
+    let mut id = StringBuilder::new();
+    let mut m = StringBuilder::new();
+    let mut vectors = FixedSizeListBuilder::with_capacity(Int8Builder::with_capacity(rows.len() * a.dim), a.dim as i32, rows.len())
+        .with_field(Arc::new(Field::new("item", arrow::datatypes::DataType::Int8, false)));
+    for &i in rows {
+        id.append_value(a.window.conversation_id(i));
+        m.append_value(model);
+        for &x in &a.embeddings[i * a.dim..(i + 1) * a.dim] {
+            vectors.values().append_value((x * 127.0).round().clamp(-127.0, 127.0) as i8);
+        }
+        vectors.append(true);
+    }
+    Ok(RecordBatch::try_new(schema.clone(), vec![Arc::new(id.finish()), Arc::new(m.finish()), Arc::new(vectors.finish())])?)
+}
+
+fn accounts_batch(chunk: &[super::accounts::AccountSummary], a: &Analysis) -> Result<RecordBatch> {
+    let (start, end) = (days_since_epoch(a.window.start), days_since_epoch(a.window.end));
+    let mut account = StringBuilder::new();
+    let (mut ws, mut we) = (Date32Builder::new(), Date32Builder::new());
+    let (mut conversations, mut days) = (Int32Builder::new(), Int32Builder::new());
+    let (mut first, mut last) = (utc(TimestampMicrosecondBuilder::new()), utc(TimestampMicrosecondBuilder::new()));
+    let mut languages = string_list();
+    let (mut tasks, mut areas) = (StringBuilder::new(), StringBuilder::new());
+    let mut peak = Int32Builder::new();
+    let mut mean = Float32Builder::new();
+    let mut hours = ListBuilder::new(Int32Builder::new()).with_field(Arc::new(Field::new("item", arrow::datatypes::DataType::Int32, false)));
+    let (mut top, mut representative) = (string_list(), string_list());
+    let mut summary = StringBuilder::new();
+    for s in chunk {
+        account.append_value(&a.window.accounts[s.account as usize]);
+        ws.append_value(start);
+        we.append_value(end);
+        conversations.append_value(s.conversations as i32);
+        days.append_value(s.active_days as i32);
+        first.append_value(s.first_seen);
+        last.append_value(s.last_seen);
+        for l in &s.languages {
+            languages.values().append_value(l);
+        }
+        languages.append(true);
+        tasks.append_value(serde_json::to_string(&s.task_mix)?);
+        areas.append_value(serde_json::to_string(&s.policy_mix)?);
+        peak.append_value(i32::from(s.peak_concern));
+        mean.append_value(s.mean_concern);
+        for &h in &s.hour_profile {
+            hours.values().append_value(h as i32);
+        }
+        hours.append(true);
+        for c in &s.top_clusters {
+            top.values().append_value(c);
+        }
+        top.append(true);
+        for c in &s.representative {
+            representative.values().append_value(c);
+        }
+        representative.append(true);
+        summary.append_value(&s.summary);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(account.finish()),
+        Arc::new(ws.finish()),
+        Arc::new(we.finish()),
+        Arc::new(conversations.finish()),
+        Arc::new(days.finish()),
+        Arc::new(first.finish()),
+        Arc::new(last.finish()),
+        Arc::new(languages.finish()),
+        Arc::new(tasks.finish()),
+        Arc::new(areas.finish()),
+        Arc::new(peak.finish()),
+        Arc::new(mean.finish()),
+        Arc::new(hours.finish()),
+        Arc::new(top.finish()),
+        Arc::new(representative.finish()),
+        Arc::new(summary.finish()),
+    ];
+    Ok(RecordBatch::try_new(schema::ACCOUNTS.clone(), columns)?)
+}
+
+fn clusters_batch(a: &Analysis) -> Result<RecordBatch> {
+    let (start, end) = (days_since_epoch(a.window.start), days_since_epoch(a.window.end));
+    let levels = &a.hierarchy.levels;
+    let mut id = StringBuilder::new();
+    let mut level = Int32Builder::new();
+    let mut parent = StringBuilder::new();
+    let (mut name, mut summary, mut exemplar) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+    let mut terms = string_list();
+    let (mut conversations, mut accounts) = (Int64Builder::new(), Int64Builder::new());
+    let mut suppressed = BooleanBuilder::new();
+    let mut children = Int32Builder::new();
+    let mut language = StringBuilder::new();
+    let mut area = StringBuilder::new();
+    let mut mean = Float32Builder::new();
+    let mut max = Int32Builder::new();
+    let (mut ws, mut we) = (Date32Builder::new(), Date32Builder::new());
+    for (l, clusters) in levels.iter().enumerate() {
+        for c in clusters {
+            id.append_value(&c.id);
+            level.append_value(c.level as i32);
+            parent.append_option(c.parent.map(|p| levels[l + 1][p].id.as_str()));
+            name.append_option(c.name.as_deref());
+            summary.append_option(c.summary.as_deref());
+            exemplar.append_option(c.exemplar.as_deref());
+            for t in &c.terms {
+                terms.values().append_value(&t.text);
+            }
+            terms.append(true);
+            conversations.append_value(c.members.len() as i64);
+            accounts.append_value(c.accounts as i64);
+            suppressed.append_value(c.suppressed);
+            children.append_value(c.children.len() as i32);
+            language.append_option(c.top_language.as_deref());
+            area.append_value(&c.policy_area);
+            mean.append_value(c.mean_concern);
+            max.append_value(i32::from(c.max_concern));
+            ws.append_value(start);
+            we.append_value(end);
+        }
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(id.finish()),
+        Arc::new(level.finish()),
+        Arc::new(parent.finish()),
+        Arc::new(name.finish()),
+        Arc::new(summary.finish()),
+        Arc::new(exemplar.finish()),
+        Arc::new(terms.finish()),
+        Arc::new(conversations.finish()),
+        Arc::new(accounts.finish()),
+        Arc::new(suppressed.finish()),
+        Arc::new(children.finish()),
+        Arc::new(language.finish()),
+        Arc::new(area.finish()),
+        Arc::new(mean.finish()),
+        Arc::new(max.finish()),
+        Arc::new(ws.finish()),
+        Arc::new(we.finish()),
+    ];
+    Ok(RecordBatch::try_new(schema::CLUSTERS.clone(), columns)?)
+}
+
+#[derive(Default)]
+struct MembersBuilder {
+    cluster: StringBuilder,
+    conversation: StringBuilder,
+    account: StringBuilder,
+    level: Int32Builder,
+    similarity: Float32Builder,
+    len: usize,
+}
+
+impl MembersBuilder {
+    fn push(&mut self, cluster: &str, conversation: &str, account: &str, level: u32, similarity: f32) {
+        self.cluster.append_value(cluster);
+        self.conversation.append_value(conversation);
+        self.account.append_value(account);
+        self.level.append_value(level as i32);
+        self.similarity.append_value(similarity);
+        self.len += 1;
+    }
+
+    fn finish(&mut self) -> Result<RecordBatch> {
+        self.len = 0;
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.cluster.finish()),
+            Arc::new(self.conversation.finish()),
+            Arc::new(self.account.finish()),
+            Arc::new(self.level.finish()),
+            Arc::new(self.similarity.finish()),
+        ];
+        Ok(RecordBatch::try_new(schema::CLUSTER_MEMBERS.clone(), columns)?)
+    }
+}

@@ -1,13 +1,13 @@
-//! `vigil demo`: fixtures → ingest, then a tour of what landed in the warehouse.
+//! `vigil demo`: fixtures → ingest → nightly for each day, then a tour of what landed in the
+//! warehouse.
 //!
-//! Later stages (nightly analysis, campaigns, the weekly report) join the demo as they land;
-//! the demo runs every stage that exists, on data it generates itself, with a key it keeps
-//! outside the warehouse.
+//! Later stages (campaigns, the weekly report) join the demo as they land; the demo runs every
+//! stage that exists, on data it generates itself, with a key it keeps outside the warehouse.
 
 use std::collections::BTreeMap;
 
 use anyhow::Context as _;
-use arrow::array::AsArray;
+use arrow::array::{Array, AsArray};
 use vigil::ingest::IngestConfig;
 use vigil::schema::table;
 use vigil::warehouse::{read_batches, Warehouse};
@@ -35,18 +35,31 @@ pub fn run(args: DemoArgs, threads: usize) -> anyhow::Result<()> {
     };
 
     let shape = &args.shape;
-    println!("1/2 fixtures: generating {} days × {} organic conversations (seed {})", shape.days, shape.per_day, shape.seed);
+    println!("1/3 fixtures: generating {} days × {} organic conversations (seed {})", shape.days, shape.per_day, shape.seed);
     let config = super::fixtures::config(shape);
     let fixtures = generate(&config, &logs)?;
     println!("    {}", super::fixtures::summary_line(&fixtures, &logs));
 
-    println!("2/2 ingest: redacting and pseudonymizing into {}", warehouse_dir.display());
+    println!("2/3 ingest: redacting and pseudonymizing into {}", warehouse_dir.display());
     let warehouse = Warehouse::open(&warehouse_dir)?;
     let ingest_config = IngestConfig { threads, ..IngestConfig::default() };
     let summary = super::ingest::run_ingest(&warehouse, &fixtures.files, &key, &ingest_config)?;
     println!("    {}", super::ingest::summary_line(&summary));
 
+    println!("3/3 nightly: facets, embeddings, topic clusters and account summaries for each day");
+    let config = vigil::nightly::NightlyConfig::default();
+    let taxonomy = super::nightly::load_taxonomy(&config, None)?;
+    let first = super::nightly::parse_date(&fixtures.ground_truth.start_date, "fixtures start date")?;
+    let last = super::nightly::parse_date(&fixtures.ground_truth.end_date, "fixtures end date")?;
+    let mut day = first;
+    while day <= last {
+        let summary = super::nightly::run_nightly(&warehouse, day, &config, &taxonomy)?;
+        println!("    {}", super::nightly::summary_line(&summary));
+        day = day.succ_opt().context("date overflow")?;
+    }
+
     tour(&warehouse, &fixtures.ground_truth)?;
+    topics(&warehouse, last)?;
     println!("\nwarehouse: {} (query it with DuckDB, Polars or pyarrow; hive partitioning on `date`)", warehouse_dir.display());
     println!("key:       {} (keep it outside the warehouse)", key_path.display());
     Ok(())
@@ -96,5 +109,35 @@ fn tour(warehouse: &Warehouse, truth: &vigil_fixtures::GroundTruth) -> anyhow::R
     }
     let reasons: Vec<String> = reasons.iter().map(|(k, n)| format!("{k} {n}")).collect();
     println!("quarantine:  {}", if reasons.is_empty() { "empty".to_owned() } else { reasons.join(", ") });
+    Ok(())
+}
+
+/// The top level of the last night's topic hierarchy, largest first.
+fn topics(warehouse: &Warehouse, date: chrono::NaiveDate) -> anyhow::Result<()> {
+    let clusters = read_batches(&warehouse.files(table::CLUSTERS, Some(date))?)?;
+    let mut rows: Vec<(i32, i64, i64, String, String)> = Vec::new();
+    for b in &clusters {
+        let level = b.column_by_name("level").context("level")?.as_primitive::<arrow::datatypes::Int32Type>();
+        let conv = b.column_by_name("conversations").context("conversations")?.as_primitive::<arrow::datatypes::Int64Type>();
+        let acc = b.column_by_name("accounts").context("accounts")?.as_primitive::<arrow::datatypes::Int64Type>();
+        let name = b.column_by_name("name").context("name")?.as_string::<i32>();
+        let area = b.column_by_name("policy_area").context("policy_area")?.as_string::<i32>();
+        for i in 0..b.num_rows() {
+            if name.is_valid(i) {
+                rows.push((level.value(i), conv.value(i), acc.value(i), name.value(i).to_owned(), area.value(i).to_owned()));
+            }
+        }
+    }
+    let top = rows.iter().map(|r| r.0).max().unwrap_or(0);
+    let mut top_rows: Vec<_> = rows.iter().filter(|r| r.0 == top).collect();
+    top_rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.3.cmp(&b.3)));
+    println!("\ntopics ({date}, trailing 7 days, top level of the hierarchy; names use only phrases of 5+ accounts):");
+    for (_, conv, acc, name, area) in top_rows.iter().take(12) {
+        let flag = if area == "none" { String::new() } else { format!("  [{area}]") };
+        println!("  {conv:>6} conv. {acc:>5} acc.  {name}{flag}");
+    }
+    if top_rows.len() > 12 {
+        println!("  … and {} more (query the `clusters` table)", top_rows.len() - 12);
+    }
     Ok(())
 }

@@ -64,6 +64,10 @@ impl Default for ClusteringConfig {
     }
 }
 
+/// Weight of policy-area shares against unit centroids when building parents: two clusters of
+/// different areas are at least this × √2 apart, more than most topical distances.
+const AREA_SEPARATION: f32 = 1.0;
+
 /// One cluster at some level.
 #[derive(Debug, Clone)]
 pub struct Cluster {
@@ -210,13 +214,26 @@ pub fn build(
         if count <= config.top_min || (count <= config.top_max && levels.len() > 1) {
             break;
         }
-        let centroids: Vec<f32> = below.iter().flat_map(|c| c.centroid.iter().copied()).collect();
+        // Children are compared by topic (centroid) and by policy area: the area shares,
+        // scaled, are appended to the centroid so that a news burst and an influence campaign
+        // about the same place do not merge into one parent named after the wrong one.
+        let areas = taxonomy.areas().len() + 1;
+        let wide = dim + areas;
+        let mut centroids: Vec<f32> = Vec::with_capacity(count * wide);
+        for c in below.iter() {
+            centroids.extend_from_slice(&c.centroid);
+            let mut shares = vec![0.0f32; areas];
+            for &r in &c.members {
+                shares[facets[r as usize].policy_area.map_or(0, |a| a as usize + 1)] += 1.0;
+            }
+            centroids.extend(shares.iter().map(|s| AREA_SEPARATION * s / c.members.len().max(1) as f32));
+        }
         let sizes: Vec<u64> = below.iter().map(|c| c.members.len() as u64).collect();
         let intermediate = count.div_ceil(config.branching.max(2));
         let parent_of = if intermediate > config.top_max {
-            ward_parents(&centroids, dim, &sizes, intermediate)
+            ward_parents(&centroids, wide, &sizes, intermediate)
         } else {
-            ward_natural_parents(&centroids, dim, &sizes, config.top_min, config.top_max.min(count - 1))
+            ward_natural_parents(&centroids, wide, &sizes, config.top_min, config.top_max.min(count - 1))
         };
         let parents_count = parent_of.iter().copied().max().map_or(0, |m| m as usize + 1);
         let mut parent_members: Vec<Vec<u32>> = vec![Vec::new(); parents_count];

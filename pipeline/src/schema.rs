@@ -27,8 +27,12 @@ pub mod table {
     pub const CLUSTERS: &str = "clusters";
     /// Which conversation belongs to which cluster (restricted zone).
     pub const CLUSTER_MEMBERS: &str = "cluster_members";
+    /// Coordinated campaigns found in the window (restricted zone: names accounts' behaviour).
+    pub const CAMPAIGNS: &str = "campaigns";
+    /// Which account and conversation belongs to which campaign (restricted zone).
+    pub const CAMPAIGN_MEMBERS: &str = "campaign_members";
     /// Restricted tables: per-conversation or per-account rows.
-    pub const RESTRICTED: &[&str] = &[CONVERSATIONS, MESSAGES, QUARANTINE, FACETS, EMBEDDINGS, ACCOUNTS, CLUSTER_MEMBERS];
+    pub const RESTRICTED: &[&str] = &[CONVERSATIONS, MESSAGES, QUARANTINE, FACETS, EMBEDDINGS, ACCOUNTS, CLUSTER_MEMBERS, CAMPAIGNS, CAMPAIGN_MEMBERS];
     /// Aggregate tables: k-anonymous by construction.
     pub const AGGREGATE: &[&str] = &[CLUSTERS];
 }
@@ -179,5 +183,33 @@ pub static CLUSTER_MEMBERS: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("account_id", DataType::Utf8, false),
         Field::new("level", DataType::Int32, false),
         Field::new("similarity", DataType::Float32, false),
+    ]))
+});
+
+/// `campaigns`: one row per campaign active in the window ending on the partition date, plus
+/// `status = 'ended'` rows for the previous night's campaigns not found again.
+pub static CAMPAIGNS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("campaign_id", DataType::Utf8, false),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("score", DataType::Float32, false),
+        Field::new("accounts", DataType::Int64, false),
+        Field::new("conversations", DataType::Int64, false),
+        Field::new("previous_accounts", DataType::Int64, true),
+        Field::new("first_seen", utc_micros(), false),
+        Field::new("last_seen", utc_micros(), false),
+        Field::new("summary", DataType::Utf8, false),
+        Field::new("evidence", DataType::Utf8, false),
+    ]))
+});
+
+/// `campaign_members`: one row per campaign conversation.
+pub static CAMPAIGN_MEMBERS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("campaign_id", DataType::Utf8, false),
+        Field::new("account_id", DataType::Utf8, false),
+        Field::new("conversation_id", DataType::Utf8, false),
+        Field::new("created_at", utc_micros(), false),
     ]))
 });

@@ -68,8 +68,9 @@ pub fn run_nightly(warehouse: &Warehouse, date: NaiveDate, config: &NightlyConfi
 pub fn summary_line(s: &NightlySummary) -> String {
     let levels: Vec<String> = s.levels.iter().enumerate().map(|(l, (n, sup))| format!("L{l} {n} ({sup} suppressed)")).collect();
     let secs: f64 = s.timings.iter().map(|(_, d)| d.as_secs_f64()).sum();
+    let campaigns: Vec<String> = s.campaigns.iter().map(|((status, kind), n)| format!("{n} {status} {kind}")).collect();
     format!(
-        "nightly {}: window {}..{} — {} conversations from {} accounts, {} clustered{}; clusters {}; {} conversations of the day faceted; {:.1}s{}",
+        "nightly {}: window {}..{} — {} conversations from {} accounts, {} clustered{}; clusters {}; campaigns {}; {} conversations of the day faceted; {:.1}s{}",
         s.date,
         s.window_start,
         s.date,
@@ -78,6 +79,7 @@ pub fn summary_line(s: &NightlySummary) -> String {
         s.clustered,
         if s.sampled { " (leaves from a sample)" } else { "" },
         if levels.is_empty() { "none".into() } else { levels.join(", ") },
+        if campaigns.is_empty() { "none".into() } else { campaigns.join(", ") },
         s.conversations_on_date,
         secs,
         if s.recovered_files > 0 { format!("; finished an interrupted run ({} files)", s.recovered_files) } else { String::new() },

@@ -83,6 +83,22 @@ impl MinHasher {
         sig
     }
 
+    /// One LSH key per band of a signature (the band's index mixed in): two texts share a key
+    /// exactly when they collide in that band. Empty for a text with no shingles.
+    pub fn band_keys<'a>(&'a self, signature: &'a [u64]) -> impl Iterator<Item = u64> + 'a {
+        let rows = self.config.permutations / self.config.bands;
+        let empty = signature.first().is_none_or(|&v| v == u64::MAX);
+        let bands = if empty { 0 } else { self.config.bands };
+        (0..bands).map(move |band| {
+            let mut h = BuildHasherDefault::<FxHasher>::default().build_hasher();
+            std::hash::Hasher::write_usize(&mut h, band);
+            for v in &signature[band * rows..(band + 1) * rows] {
+                std::hash::Hasher::write_u64(&mut h, *v);
+            }
+            splitmix(std::hash::Hasher::finish(&h))
+        })
+    }
+
     /// Signatures of many texts, in parallel.
     pub fn signatures(&self, texts: &[&str]) -> Vec<Vec<u64>> {
         texts.par_iter().map(|t| self.signature(t)).collect()

@@ -1,5 +1,8 @@
-//! Coordination signals between accounts. Today: near-duplicate text (MinHash LSH).
+//! Coordination between accounts: near-duplicate text (MinHash LSH) and campaign detection
+//! over an IDF-weighted account graph.
 
+pub mod campaigns;
 mod minhash;
 
+pub use campaigns::{detect, CampaignConfig, Group, Input};
 pub use minhash::{estimated_jaccard, exact_jaccard, shingle_hashes, MinHashConfig, MinHasher};

@@ -29,6 +29,8 @@ pub struct Facet {
     pub policy_score: f32,
     /// 1 (no concern) to 5.
     pub concern: u8,
+    /// Bit `i` set when area `i` reached its `min_score` (an area may lose to a higher one).
+    pub areas: u64,
 }
 
 /// Reusable buffers for [`Taxonomy::facet`], one per worker thread.
@@ -67,6 +69,12 @@ impl Taxonomy {
                 add(&self.pattern_rules[id], &mut scratch.area_scores, &mut scratch.task_scores);
             }
         }
+        let mut areas = 0u64;
+        for (i, (&score, area)) in scratch.area_scores.iter().zip(&self.areas).enumerate().take(64) {
+            if score >= area.min_score {
+                areas |= 1 << i;
+            }
+        }
         // Ties go to the area listed first in the file.
         let mut best: Option<(u16, f32)> = None;
         for (i, (&score, area)) in scratch.area_scores.iter().zip(&self.areas).enumerate() {
@@ -91,12 +99,17 @@ impl Taxonomy {
             .filter(|(_, s)| **s > 0.0)
             .fold(None::<(usize, f32)>, |best, (i, &s)| if best.is_none_or(|(_, b)| s > b) { Some((i, s)) } else { best })
             .map(|(i, _)| i as u16);
-        Facet { request, task, policy_area, policy_score, concern }
+        Facet { request, task, policy_area, policy_score, concern, areas }
     }
 
     /// Name of a task index (`None` → "other").
     pub fn task_name(&self, task: Option<u16>) -> &str {
         task.map_or("other", |t| self.tasks[t as usize].as_str())
+    }
+
+    /// Index of the area called `name`.
+    pub fn area_index(&self, name: &str) -> Option<u16> {
+        self.areas.iter().position(|a| a.name == name).map(|i| i as u16)
     }
 
     /// Name of an area index (`None` → "none").

@@ -151,8 +151,8 @@ impl Taxonomy {
             add(Owner::Task(i as u16), &what, &t.terms, &t.patterns, &mut problems);
             tasks.push(t.name.clone());
         }
-        if areas.len() > u16::MAX as usize || tasks.len() > u16::MAX as usize {
-            problems.push("too many areas or tasks".into());
+        if areas.len() > 64 || tasks.len() > u16::MAX as usize {
+            problems.push("too many areas (at most 64) or tasks".into());
         }
         if !problems.is_empty() {
             return Err(Error::Config(format!("taxonomy has {} problem(s): {}", problems.len(), problems.join("; "))));

@@ -9,16 +9,19 @@
 //! ```
 //!
 //! A run owns the `date=D` partitions of `facets`, `embeddings` (conversations of day D),
-//! `accounts`, `clusters` and `cluster_members` (the window ending on D). It writes them with
+//! `accounts`, `clusters`, `cluster_members`, `campaigns` and `campaign_members` (the window
+//! ending on D). It writes them with
 //! fixed file names through a replacing staged publish: rerunning a date swaps each partition
 //! atomically, and the same inputs and config give the same bytes (every parallel step
 //! collects in index order and every float sum runs in a fixed order).
 
 pub mod accounts;
+pub mod campaigns;
 pub mod clusters;
 mod tables;
 pub mod window;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
@@ -28,6 +31,7 @@ use serde::{Deserialize, Serialize};
 pub use clusters::{Cluster, ClusteringConfig, Hierarchy};
 pub use window::Window;
 
+use crate::coordinate::CampaignConfig;
 use crate::embed::{Embedder, HashedTfidf, HashedTfidfConfig};
 use crate::error::{Error, Result};
 use crate::facets::{word_document_frequency, Facet, Scratch, Taxonomy};
@@ -111,6 +115,8 @@ pub struct NightlyConfig {
     pub embedding: EmbeddingConfig,
     /// Clustering and naming.
     pub clustering: ClusteringConfig,
+    /// Coordinated campaign detection.
+    pub campaigns: CampaignConfig,
 }
 
 impl Default for NightlyConfig {
@@ -122,6 +128,7 @@ impl Default for NightlyConfig {
             facets: FacetsConfig::default(),
             embedding: EmbeddingConfig::default(),
             clustering: ClusteringConfig::default(),
+            campaigns: CampaignConfig::default(),
         }
     }
 }
@@ -187,6 +194,8 @@ pub struct NightlySummary {
     pub levels: Vec<(usize, usize)>,
     /// Whether leaves came from a sample.
     pub sampled: bool,
+    /// Campaigns by (status, kind).
+    pub campaigns: BTreeMap<(String, String), usize>,
     /// Wall time per stage.
     pub timings: Vec<(&'static str, Duration)>,
     /// Files published.
@@ -210,6 +219,8 @@ pub struct Analysis {
     pub hierarchy: Hierarchy,
     /// Account summaries.
     pub accounts: Vec<accounts::AccountSummary>,
+    /// Campaigns (active ones, then the previous night's that ended).
+    pub campaigns: Vec<campaigns::Campaign>,
 }
 
 struct Stopwatch {
@@ -250,6 +261,10 @@ pub fn run(warehouse: &Warehouse, date: NaiveDate, config: &NightlyConfig, taxon
         clustered: h.leaf_of.iter().filter(|l| l.is_some()).count(),
         levels: h.levels.iter().map(|l| (l.len(), l.iter().filter(|c| c.suppressed).count())).collect(),
         sampled: h.sampled,
+        campaigns: analysis.campaigns.iter().fold(BTreeMap::new(), |mut m, c| {
+            *m.entry((c.status.to_owned(), c.kind.clone())).or_default() += 1;
+            m
+        }),
         timings: clock.timings,
         published,
         recovered_files,
@@ -274,7 +289,10 @@ fn analyse(warehouse: &Warehouse, date: NaiveDate, config: &NightlyConfig, taxon
     clock.lap("clusters");
     let accounts = accounts::summarize(&window, &facets, &hierarchy, taxonomy);
     clock.lap("accounts");
-    Ok(Analysis { dim: embedder.dim(), window, facets, embeddings, hierarchy, accounts })
+    let mut analysis = Analysis { dim: embedder.dim(), window, facets, embeddings, hierarchy, accounts, campaigns: Vec::new() };
+    analysis.campaigns = campaigns::campaigns(warehouse, date, &analysis, config, taxonomy)?;
+    clock.lap("campaigns");
+    Ok(analysis)
 }
 
 /// Lower-cased word document frequencies of the run date's requests, for keywords.
@@ -283,4 +301,5 @@ pub(crate) fn keyword_df(window: &Window) -> rustc_hash::FxHashMap<String, u32> 
 }
 
 /// Tables a nightly run writes.
-pub const TABLES: &[&str] = &[table::FACETS, table::EMBEDDINGS, table::ACCOUNTS, table::CLUSTERS, table::CLUSTER_MEMBERS];
+pub const TABLES: &[&str] =
+    &[table::FACETS, table::EMBEDDINGS, table::ACCOUNTS, table::CLUSTERS, table::CLUSTER_MEMBERS, table::CAMPAIGNS, table::CAMPAIGN_MEMBERS];

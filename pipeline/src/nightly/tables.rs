@@ -38,6 +38,8 @@ pub(super) fn write(staged: &mut StagedWrite, date: NaiveDate, a: &Analysis, con
         (table::ACCOUNTS, schema::ACCOUNTS.clone()),
         (table::CLUSTERS, schema::CLUSTERS.clone()),
         (table::CLUSTER_MEMBERS, schema::CLUSTER_MEMBERS.clone()),
+        (table::CAMPAIGNS, schema::CAMPAIGNS.clone()),
+        (table::CAMPAIGN_MEMBERS, schema::CAMPAIGN_MEMBERS.clone()),
     ] {
         staged.declare(name, date, &schema)?;
     }
@@ -70,6 +72,8 @@ pub(super) fn write(staged: &mut StagedWrite, date: NaiveDate, a: &Analysis, con
         }
     }
     staged.write(table::CLUSTER_MEMBERS, date, &members.finish()?)?;
+    staged.write(table::CAMPAIGNS, date, &campaigns_batch(&a.campaigns)?)?;
+    staged.write(table::CAMPAIGN_MEMBERS, date, &campaign_members_batch(&a.campaigns)?)?;
     Ok(rows.len())
 }
 
@@ -299,4 +303,54 @@ impl MembersBuilder {
         ];
         Ok(RecordBatch::try_new(schema::CLUSTER_MEMBERS.clone(), columns)?)
     }
+}
+
+fn campaigns_batch(campaigns: &[super::campaigns::Campaign]) -> Result<RecordBatch> {
+    let (mut id, mut status, mut kind) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+    let mut score = Float32Builder::new();
+    let (mut accounts, mut conversations, mut previous) = (Int64Builder::new(), Int64Builder::new(), Int64Builder::new());
+    let (mut first, mut last) = (utc(TimestampMicrosecondBuilder::new()), utc(TimestampMicrosecondBuilder::new()));
+    let (mut summary, mut evidence) = (StringBuilder::new(), StringBuilder::new());
+    for c in campaigns {
+        id.append_value(&c.id);
+        status.append_value(c.status);
+        kind.append_value(&c.kind);
+        score.append_value(c.score);
+        accounts.append_value(c.accounts.len() as i64);
+        conversations.append_value(c.conversations);
+        previous.append_option(c.previous_accounts);
+        first.append_value(c.first_seen);
+        last.append_value(c.last_seen);
+        summary.append_value(&c.summary);
+        evidence.append_value(&c.evidence);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(id.finish()),
+        Arc::new(status.finish()),
+        Arc::new(kind.finish()),
+        Arc::new(score.finish()),
+        Arc::new(accounts.finish()),
+        Arc::new(conversations.finish()),
+        Arc::new(previous.finish()),
+        Arc::new(first.finish()),
+        Arc::new(last.finish()),
+        Arc::new(summary.finish()),
+        Arc::new(evidence.finish()),
+    ];
+    Ok(RecordBatch::try_new(schema::CAMPAIGNS.clone(), columns)?)
+}
+
+fn campaign_members_batch(campaigns: &[super::campaigns::Campaign]) -> Result<RecordBatch> {
+    let (mut id, mut account, mut conversation) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+    let mut created = utc(TimestampMicrosecondBuilder::new());
+    for c in campaigns {
+        for (conv, acct, at) in &c.members {
+            id.append_value(&c.id);
+            account.append_value(acct);
+            conversation.append_value(conv);
+            created.append_value(*at);
+        }
+    }
+    let columns: Vec<ArrayRef> = vec![Arc::new(id.finish()), Arc::new(account.finish()), Arc::new(conversation.finish()), Arc::new(created.finish())];
+    Ok(RecordBatch::try_new(schema::CAMPAIGN_MEMBERS.clone(), columns)?)
 }

@@ -1,0 +1,300 @@
+//! Campaigns in the nightly run: detected groups (see [`crate::coordinate::campaigns`]) get a
+//! kind, a score, evidence and a summary, and keep their id from night to night when their
+//! members overlap.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{Float32Type, Int64Type, TimestampMicrosecondType};
+use chrono::{Days, NaiveDate, Timelike};
+use serde_json::json;
+
+use super::window::day_of_micros;
+use super::{Analysis, NightlyConfig};
+use crate::coordinate::campaigns::{detect, Group, Input};
+use crate::error::Result;
+use crate::facets::{request_line, Taxonomy};
+use crate::schema::table;
+use crate::summarize::{distinctive_terms, ClusterTerms, Doc};
+use crate::warehouse::{read_batches, Warehouse};
+
+/// Mean content similarity above which a group with nothing of concern is one fixed text.
+const BENIGN_MIN_CONTENT: f32 = 0.9;
+
+/// A campaign as published for the run date.
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    /// Stable id (`camp-…`).
+    pub id: String,
+    /// `new`, `continuing` or `ended`.
+    pub status: &'static str,
+    /// `influence`, `spam`, `fraud`, `benign_automation` or `other`.
+    pub kind: String,
+    /// 0–1.
+    pub score: f32,
+    /// Member account pseudonyms, sorted.
+    pub accounts: Vec<String>,
+    /// Campaign conversations: (conversation id, account pseudonym, created_at µs).
+    pub members: Vec<(String, String, i64)>,
+    /// Conversations (for ended campaigns: as last seen).
+    pub conversations: i64,
+    /// First activity (µs), carried over from earlier nights.
+    pub first_seen: i64,
+    /// Last activity (µs).
+    pub last_seen: i64,
+    /// Redacted narrative.
+    pub summary: String,
+    /// Machine-readable evidence (JSON).
+    pub evidence: String,
+    /// Accounts the previous night, if it was seen then.
+    pub previous_accounts: Option<i64>,
+}
+
+/// A campaign of an earlier night, as read back.
+struct Previous {
+    id: String,
+    accounts: BTreeSet<String>,
+    kind: String,
+    score: f32,
+    conversations: i64,
+    first_seen: i64,
+    last_seen: i64,
+    summary: String,
+    evidence: String,
+}
+
+/// Detects, describes and identifies the window's campaigns.
+pub fn campaigns(warehouse: &Warehouse, date: NaiveDate, a: &Analysis, config: &NightlyConfig, taxonomy: &Taxonomy) -> Result<Vec<Campaign>> {
+    let c = &config.campaigns;
+    let w = &a.window;
+    let texts: Vec<&str> = (0..w.len()).map(|i| w.first_message(i)).collect();
+    let ips: Vec<Option<&str>> = (0..w.len()).map(|i| w.ip_prefix(i)).collect();
+    let input = Input { account: &w.account, accounts: w.accounts.len(), text: &texts, ip_prefix: &ips, created_at: &w.created_at };
+    let groups = if c.enabled && !w.is_empty() { detect(&input, c)? } else { Vec::new() };
+    let mut found: Vec<Campaign> = groups.iter().map(|g| describe(g, a, &texts, taxonomy)).filter(|x| x.score >= c.min_score).collect();
+    found.sort_by(|x, y| y.accounts.len().cmp(&x.accounts.len()).then(x.accounts.cmp(&y.accounts)));
+
+    // Stable identity: match the latest earlier night's campaigns by member overlap.
+    let previous = read_previous(warehouse, date, config.window_days)?;
+    let mut taken = vec![false; previous.len()];
+    for campaign in &mut found {
+        let members: BTreeSet<&String> = campaign.accounts.iter().collect();
+        let best = previous
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !taken[*i])
+            .map(|(i, p)| {
+                let inter = p.accounts.iter().filter(|x| members.contains(x)).count();
+                let union = p.accounts.len() + members.len() - inter;
+                (i, inter as f32 / union.max(1) as f32)
+            })
+            .filter(|(_, j)| *j >= c.match_min_overlap)
+            .max_by(|x, y| x.1.total_cmp(&y.1).then(y.0.cmp(&x.0)));
+        if let Some((i, _)) = best {
+            taken[i] = true;
+            let p = &previous[i];
+            campaign.id = p.id.clone();
+            campaign.status = "continuing";
+            campaign.first_seen = campaign.first_seen.min(p.first_seen);
+            campaign.previous_accounts = Some(p.accounts.len() as i64);
+        } else {
+            let digest = blake3::hash(campaign.accounts.join("\n").as_bytes()).to_hex();
+            campaign.id = format!("camp-{}", &digest[..12]);
+        }
+    }
+    for (p, _) in previous.into_iter().zip(taken).filter(|(_, t)| !t) {
+        found.push(Campaign {
+            id: p.id,
+            status: "ended",
+            kind: p.kind,
+            score: p.score,
+            previous_accounts: Some(p.accounts.len() as i64),
+            accounts: p.accounts.into_iter().collect(),
+            members: Vec::new(),
+            conversations: p.conversations,
+            first_seen: p.first_seen,
+            last_seen: p.last_seen,
+            summary: p.summary,
+            evidence: p.evidence,
+        });
+    }
+    Ok(found)
+}
+
+fn describe(g: &Group, a: &Analysis, texts: &[&str], taxonomy: &Taxonomy) -> Campaign {
+    let w = &a.window;
+    let rows: Vec<usize> = g.rows.iter().map(|&r| r as usize).collect();
+    let n = rows.len().max(1) as f32;
+    let share = |name: &str| -> f32 {
+        taxonomy.area_index(name).map_or(0.0, |i| rows.iter().filter(|&&r| a.facets[r].areas & (1 << i) != 0).count() as f32 / n)
+    };
+    let mean_concern = rows.iter().map(|&r| f32::from(a.facets[r].concern)).sum::<f32>() / n;
+    let (influence, spam, fraud) = (share("influence_operations"), share("spam"), share("fraud_scams"));
+    // The strongest area share at 50% or more decides; on ties the delivery (spam) wins over
+    // the payload (fraud), and both over influence: bulk "make each look unique" requests are
+    // spam whatever they advertise.
+    let best = [("spam", spam), ("fraud", fraud), ("influence", influence)]
+        .into_iter()
+        .filter(|(_, s)| *s >= 0.5)
+        .fold(None::<(&str, f32)>, |b, (k, s)| if b.is_none_or(|(_, bs)| s > bs) { Some((k, s)) } else { b });
+    let kind = if let Some((k, _)) = best {
+        k
+    } else if mean_concern < 2.0 && g.content >= BENIGN_MIN_CONTENT {
+        // One fixed text (a class's homework, a company tool's template), nothing of concern.
+        "benign_automation"
+    } else {
+        "other"
+    };
+    let size = ((g.accounts.len() as f32).ln() / 100f32.ln()).clamp(0.0, 1.0);
+    let concern = ((mean_concern - 1.0) / 4.0).clamp(0.0, 1.0);
+    let mut score = (0.35 * g.cohesion.min(1.0) + 0.2 * size + 0.25 * concern + 0.1 * g.synchrony + 0.1 * g.shared_infra).clamp(0.0, 1.0);
+    if kind == "other" {
+        // Loosely similar accounts with no concern and no fixed text: ordinary users of
+        // common phrasing. Halved so that only strong cases pass `min_score`.
+        score *= 0.5;
+    }
+
+    let mut languages: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut areas: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut daily: BTreeMap<String, usize> = BTreeMap::new();
+    let mut hours = [0u32; 24];
+    let mut leaves: BTreeMap<u32, usize> = BTreeMap::new();
+    for &r in &rows {
+        *languages.entry(w.language(r)).or_default() += 1;
+        *areas.entry(taxonomy.area_name(a.facets[r].policy_area)).or_default() += 1;
+        *daily.entry(day_of_micros(w.created_at[r]).to_string()).or_default() += 1;
+        if let Some(t) = chrono::DateTime::from_timestamp_micros(w.created_at[r]) {
+            hours[t.hour() as usize] += 1;
+        }
+        if let Some(l) = a.hierarchy.leaf_of.get(r).copied().flatten() {
+            *leaves.entry(l).or_default() += 1;
+        }
+    }
+    // The medoid request: nearest the mean embedding.
+    let dim = a.dim;
+    let mut mean = vec![0.0f32; dim];
+    for &r in &rows {
+        mean.iter_mut().zip(&a.embeddings[r * dim..(r + 1) * dim]).for_each(|(m, x)| *m += x);
+    }
+    let mut central: Vec<(f32, usize)> =
+        rows.iter().map(|&r| (a.embeddings[r * dim..(r + 1) * dim].iter().zip(&mean).map(|(x, m)| x * m).sum::<f32>(), r)).collect();
+    central.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+    let examples: Vec<&str> = central.iter().take(5).map(|&(_, r)| w.conversation_id(r)).collect();
+    let docs: Vec<Doc<'_>> = rows.iter().map(|&r| Doc { text: texts[r], account: w.account[r] }).collect();
+    let terms = distinctive_terms(&[ClusterTerms::count(&docs, 2.min(g.accounts.len()))], 6).pop().unwrap_or_default();
+    let mut langs: Vec<(&str, usize)> = languages.iter().map(|(l, c)| (*l, *c)).collect();
+    langs.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
+    let first = rows.iter().map(|&r| w.created_at[r]).min().unwrap_or(0);
+    let last = rows.iter().map(|&r| w.created_at[r]).max().unwrap_or(0);
+    let accounts: Vec<String> = g.accounts.iter().map(|&x| w.accounts[x as usize].clone()).collect();
+    let lang_text: Vec<String> = langs.iter().map(|(l, c)| format!("{l} {c}")).collect();
+    let mut summary = format!(
+        "{} accounts, {} conversations between {} and {} ({}).",
+        accounts.len(),
+        rows.len(),
+        day_of_micros(first),
+        day_of_micros(last),
+        lang_text.join(", ")
+    );
+    if langs.len() >= 3 {
+        summary.push_str(&format!(" One narrative in {} languages.", langs.len()));
+    }
+    if let Some(&(_, r)) = central.first() {
+        summary.push_str(&format!(" Typical request: \u{201c}{}\u{201d}.", request_line(texts[r])));
+    }
+    if !terms.is_empty() {
+        summary.push_str(&format!(" Distinctive phrases: {}.", terms.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(", ")));
+    }
+    let evidence = json!({
+        "signals": {
+            "account_similarity": round3(g.cohesion),
+            "content_similarity": round3(g.content),
+            "cross_language_entities": round3(g.entity_share),
+            "temporal_synchrony": round3(g.synchrony),
+            "shared_infrastructure": round3(g.shared_infra),
+            "conversations_per_account": round3(g.repeat),
+            "languages": langs.len(),
+            "mean_concern": round3(mean_concern),
+            "influence_share": round3(influence),
+            "spam_share": round3(spam),
+            "fraud_share": round3(fraud),
+        },
+        "edges": g.edges,
+        "examples": examples,
+        "daily": daily,
+        "hours": hours,
+        "languages": languages,
+        "policy_areas": areas,
+        "leaf_clusters": leaves.keys().filter_map(|&l| a.hierarchy.levels.first().map(|lv| lv[l as usize].id.clone())).collect::<Vec<_>>(),
+        "terms": terms.iter().map(|t| t.text.clone()).collect::<Vec<_>>(),
+    });
+    let members = rows.iter().map(|&r| (w.conversation_id(r).to_owned(), w.account_id(r).to_owned(), w.created_at[r])).collect();
+    Campaign {
+        id: String::new(),
+        status: "new",
+        kind: kind.to_owned(),
+        score,
+        accounts,
+        members,
+        conversations: rows.len() as i64,
+        first_seen: first,
+        last_seen: last,
+        summary,
+        evidence: evidence.to_string(),
+        previous_accounts: None,
+    }
+}
+
+fn round3(x: f32) -> f64 {
+    (f64::from(x) * 1000.0).round() / 1000.0
+}
+
+/// The campaigns of the latest night before `date` within the window, if any.
+fn read_previous(warehouse: &Warehouse, date: NaiveDate, window_days: u32) -> Result<Vec<Previous>> {
+    for back in 1..=u64::from(window_days.max(1)) {
+        let Some(day) = date.checked_sub_days(Days::new(back)) else { break };
+        let files = warehouse.files(table::CAMPAIGNS, Some(day))?;
+        if files.is_empty() {
+            continue;
+        }
+        let mut members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for b in read_batches(&warehouse.files(table::CAMPAIGN_MEMBERS, Some(day))?)? {
+            let (c, acct) = (b.column_by_name("campaign_id"), b.column_by_name("account_id"));
+            let (Some(c), Some(acct)) = (c, acct) else { continue };
+            let (c, acct) = (c.as_string::<i32>(), acct.as_string::<i32>());
+            for i in 0..b.num_rows() {
+                members.entry(c.value(i).to_owned()).or_default().insert(acct.value(i).to_owned());
+            }
+        }
+        let mut out = Vec::new();
+        for b in read_batches(&files)? {
+            let s = |n: &str| b.column_by_name(n).map(|c| c.as_string::<i32>().clone());
+            let (Some(id), Some(status), Some(kind), Some(summary), Some(evidence)) = (s("campaign_id"), s("status"), s("kind"), s("summary"), s("evidence")) else {
+                continue;
+            };
+            let score = b.column_by_name("score").map(|c| c.as_primitive::<Float32Type>().clone());
+            let conv = b.column_by_name("conversations").map(|c| c.as_primitive::<Int64Type>().clone());
+            let first = b.column_by_name("first_seen").map(|c| c.as_primitive::<TimestampMicrosecondType>().clone());
+            let last = b.column_by_name("last_seen").map(|c| c.as_primitive::<TimestampMicrosecondType>().clone());
+            let (Some(score), Some(conv), Some(first), Some(last)) = (score, conv, first, last) else { continue };
+            for i in 0..b.num_rows() {
+                if status.value(i) == "ended" {
+                    continue;
+                }
+                out.push(Previous {
+                    id: id.value(i).to_owned(),
+                    accounts: members.get(id.value(i)).cloned().unwrap_or_default(),
+                    kind: kind.value(i).to_owned(),
+                    score: score.value(i),
+                    conversations: conv.value(i),
+                    first_seen: first.value(i),
+                    last_seen: last.value(i),
+                    summary: if summary.is_valid(i) { summary.value(i).to_owned() } else { String::new() },
+                    evidence: evidence.value(i).to_owned(),
+                });
+            }
+        }
+        return Ok(out);
+    }
+    Ok(Vec::new())
+}

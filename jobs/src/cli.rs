@@ -28,6 +28,8 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Analyse one date: facets, embeddings, topic clusters with k-anonymous summaries, accounts.
     Nightly(NightlyArgs),
+    /// List detected campaigns or show one: summary, signals, members, timeline, examples.
+    Campaign(CampaignArgs),
     /// Redact stdin lines: redacted text, or JSON with entity spans (character offsets).
     Redact(RedactArgs),
     /// Generate a pseudonym key file (32 random bytes as 64 hex characters).
@@ -130,6 +132,38 @@ pub struct NightlyArgs {
     /// Override the config's policy taxonomy file.
     #[arg(long)]
     pub taxonomy: Option<PathBuf>,
+}
+
+/// `vigil campaign`.
+#[derive(Debug, Args)]
+pub struct CampaignArgs {
+    #[command(subcommand)]
+    pub command: CampaignCommand,
+}
+
+/// Which warehouse and night.
+#[derive(Debug, Args)]
+pub struct CampaignWhere {
+    /// Warehouse directory.
+    #[arg(long)]
+    pub warehouse: PathBuf,
+    /// Nightly run date to read (default: the latest with campaigns).
+    #[arg(long)]
+    pub date: Option<String>,
+}
+
+/// What to show.
+#[derive(Debug, Subcommand)]
+pub enum CampaignCommand {
+    /// Every campaign of the night, strongest first.
+    List(CampaignWhere),
+    /// One campaign in detail.
+    Show {
+        /// Campaign id (`camp-…`).
+        id: String,
+        #[command(flatten)]
+        at: CampaignWhere,
+    },
 }
 
 /// Output of `vigil redact`.

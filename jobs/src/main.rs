@@ -42,6 +42,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fixtures(args) => cmd::fixtures::run(args),
         Command::Ingest(args) => cmd::ingest::run(args, cli.threads),
         Command::Nightly(args) => cmd::nightly::run(args),
+        Command::Campaign(args) => cmd::campaign::run(args),
         Command::Redact(args) => cmd::redact::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Demo(args) => cmd::demo::run(args, cli.threads),

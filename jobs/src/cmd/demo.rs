@@ -60,6 +60,7 @@ pub fn run(args: DemoArgs, threads: usize) -> anyhow::Result<()> {
 
     tour(&warehouse, &fixtures.ground_truth)?;
     topics(&warehouse, last)?;
+    campaigns(&warehouse, last)?;
     println!("\nwarehouse: {} (query it with DuckDB, Polars or pyarrow; hive partitioning on `date`)", warehouse_dir.display());
     println!("key:       {} (keep it outside the warehouse)", key_path.display());
     Ok(())
@@ -138,6 +139,29 @@ fn topics(warehouse: &Warehouse, date: chrono::NaiveDate) -> anyhow::Result<()> 
     }
     if top_rows.len() > 12 {
         println!("  … and {} more (query the `clusters` table)", top_rows.len() - 12);
+    }
+    Ok(())
+}
+
+/// The last night's campaigns, strongest first, with a typical request each.
+fn campaigns(warehouse: &Warehouse, date: chrono::NaiveDate) -> anyhow::Result<()> {
+    let batches = read_batches(&warehouse.files(table::CAMPAIGNS, Some(date))?)?;
+    let mut rows: Vec<(f32, String, String, String, i64, i64, String)> = Vec::new();
+    for b in &batches {
+        let s = |n: &str| -> anyhow::Result<arrow::array::StringArray> { Ok(b.column_by_name(n).with_context(|| format!("campaigns.{n}"))?.as_string::<i32>().clone()) };
+        let (id, status, kind, summary) = (s("campaign_id")?, s("status")?, s("kind")?, s("summary")?);
+        let score = b.column_by_name("score").context("score")?.as_primitive::<arrow::datatypes::Float32Type>();
+        let acc = b.column_by_name("accounts").context("accounts")?.as_primitive::<arrow::datatypes::Int64Type>();
+        let conv = b.column_by_name("conversations").context("conversations")?.as_primitive::<arrow::datatypes::Int64Type>();
+        for i in 0..b.num_rows() {
+            let typical = summary.value(i).split("Typical request: \u{201c}").nth(1).unwrap_or("").split('\u{201d}').next().unwrap_or("");
+            rows.push((score.value(i), id.value(i).to_owned(), status.value(i).to_owned(), kind.value(i).to_owned(), acc.value(i), conv.value(i), typical.chars().take(80).collect()));
+        }
+    }
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    println!("\ncampaigns ({date}, trailing 7 days; `vigil campaign show ID --warehouse W` for the evidence):");
+    for (score, id, status, kind, acc, conv, typical) in &rows {
+        println!("  {id}  {kind:<17} {status:<10} score {score:.2} {acc:>4} acc. {conv:>4} conv.  \u{201c}{typical}\u{201d}");
     }
     Ok(())
 }

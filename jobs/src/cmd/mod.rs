@@ -1,5 +1,6 @@
 //! One module per command: arguments in, library call, report out.
 
+pub mod campaign;
 pub mod demo;
 pub mod fixtures;
 pub mod ingest;

@@ -3,6 +3,7 @@
 
 mod util;
 
+mod campaigns;
 mod cli;
 mod ingest;
 mod nightly;

@@ -6,8 +6,11 @@ use std::path::Path;
 
 use crate::util::*;
 
-/// (campaign_id, kind, status) rows and campaign_id → conversation ids, for one night.
-fn detected(w: &Path, date: &str) -> (Vec<(String, String, String)>, HashMap<String, HashSet<String>>) {
+/// (campaign_id, kind, status) of one night's campaigns.
+type CampaignRows = Vec<(String, String, String)>;
+
+/// The night's campaigns and campaign_id → conversation ids.
+fn detected(w: &Path, date: &str) -> (CampaignRows, HashMap<String, HashSet<String>>) {
     let wh = vigil::warehouse::Warehouse::open(w).unwrap();
     let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
     let campaigns = vigil::warehouse::read_batches(&wh.files("campaigns", Some(d)).unwrap()).unwrap();

@@ -294,7 +294,7 @@ pub fn detect(input: &Input<'_>, config: &CampaignConfig) -> Result<Vec<Group>> 
             (content >= config.edge_min_similarity).then_some((a, b, total.min(1.0), content))
         })
         .collect();
-    edges.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+    edges.sort_unstable_by_key(|e| (e.0, e.1));
     if edges.is_empty() {
         return Ok(Vec::new());
     }

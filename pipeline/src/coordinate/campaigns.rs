@@ -39,6 +39,9 @@ pub struct CampaignConfig {
     pub min_accounts: usize,
     /// A key shared by more accounts than this is popular content, not coordination.
     pub max_key_accounts: usize,
+    /// Keys shared by at most this many accounts propose candidate account pairs (wider keys
+    /// still count in each candidate's similarity).
+    pub pair_key_accounts: usize,
     /// Cosine similarity of two accounts' profiles needed for an edge.
     pub edge_min_similarity: f32,
     /// How much shared infrastructure (IP prefix) strengthens an edge that content made.
@@ -61,6 +64,7 @@ impl Default for CampaignConfig {
             enabled: true,
             min_accounts: 3,
             max_key_accounts: 1000,
+            pair_key_accounts: 100,
             edge_min_similarity: 0.3,
             infra_weight: 0.5,
             min_score: 0.3,
@@ -265,24 +269,48 @@ pub fn detect(input: &Input<'_>, config: &CampaignConfig) -> Result<Vec<Group>> 
         })
         .collect();
 
-    // Inverted index, then per-kind cosines of account pairs sharing keys.
-    let mut index: BTreeMap<u64, Vec<(u32, f32)>> = BTreeMap::new();
+    // Candidate pairs come only from keys few accounts share (`pair_key_accounts`): enumerating
+    // every pair under a key a thousand accounts use costs half a million pairs per key. The
+    // exact cosine of each candidate then merges the two sorted profiles, so widely shared
+    // keys still count in the similarity; they just never propose a pair on their own. Any
+    // campaign shares some rarer key (an entity pair, a less common band) among its members.
+    let mut index: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
     for (a, p) in profiles.iter().enumerate() {
-        for &(k, w) in p {
-            index.entry(k).or_default().push((a as u32, w));
+        for &(k, _) in p {
+            index.entry(k).or_default().push(a as u32);
         }
     }
-    let mut dots: FxHashMap<(u32, u32), [f32; 3]> = FxHashMap::default();
-    for (k, list) in index.iter().filter(|(_, l)| l.len() >= 2) {
-        let kind = kind_of(*k) as usize;
+    let mut candidates: Vec<(u32, u32)> = Vec::new();
+    for list in index.values().filter(|l| l.len() >= 2 && l.len() <= config.pair_key_accounts) {
         for x in 0..list.len() {
             for y in x + 1..list.len() {
-                let (a, wa) = list[x];
-                let (b, wb) = list[y];
-                dots.entry((a.min(b), a.max(b))).or_default()[kind] += wa * wb;
+                candidates.push((list[x].min(list[y]), list[x].max(list[y])));
             }
         }
     }
+    drop(index);
+    candidates.par_sort_unstable();
+    candidates.dedup();
+    let dots: Vec<((u32, u32), [f32; 3])> = candidates
+        .into_par_iter()
+        .map(|(a, b)| {
+            let (pa, pb) = (&profiles[a as usize], &profiles[b as usize]);
+            let mut d = [0.0f32; 3];
+            let (mut i, mut j) = (0, 0);
+            while i < pa.len() && j < pb.len() {
+                match pa[i].0.cmp(&pb[j].0) {
+                    std::cmp::Ordering::Less => i += 1,
+                    std::cmp::Ordering::Greater => j += 1,
+                    std::cmp::Ordering::Equal => {
+                        d[kind_of(pa[i].0) as usize] += pa[i].1 * pb[j].1;
+                        i += 1;
+                        j += 1;
+                    }
+                }
+            }
+            ((a, b), d)
+        })
+        .collect();
     // Similarity: the stronger of text and entity overlap, plus a little for shared
     // infrastructure — which alone never makes an edge (an office behind one NAT is not a
     // campaign).

@@ -44,8 +44,11 @@ pub struct CampaignConfig {
     pub pair_key_accounts: usize,
     /// Cosine similarity of two accounts' profiles needed for an edge.
     pub edge_min_similarity: f32,
-    /// How much shared infrastructure (IP prefix) strengthens an edge that content made.
+    /// How much shared infrastructure (IP prefix, client fingerprint) strengthens an edge that
+    /// content made.
     pub infra_weight: f32,
+    /// How much a shared topic (leaf cluster) strengthens an edge that content made.
+    pub topic_weight: f32,
     /// Campaigns scoring below this are not reported.
     pub min_score: f32,
     /// Leiden resolution (higher: smaller communities).
@@ -67,6 +70,7 @@ impl Default for CampaignConfig {
             pair_key_accounts: 100,
             edge_min_similarity: 0.3,
             infra_weight: 0.5,
+            topic_weight: 0.25,
             min_score: 0.3,
             resolution: 1.0,
             lsh_bands: 32,
@@ -86,6 +90,10 @@ pub struct Input<'a> {
     pub text: &'a [&'a str],
     /// Network-prefix pseudonym per row.
     pub ip_prefix: &'a [Option<&'a str>],
+    /// Client fingerprint per row (user-agent family and client).
+    pub agent: &'a [Option<String>],
+    /// Topic (leaf cluster) per row.
+    pub topic: &'a [Option<u32>],
     /// Creation time per row, µs.
     pub created_at: &'a [i64],
 }
@@ -111,11 +119,32 @@ pub struct Group {
     pub entity_share: f32,
     /// Campaign conversations per account.
     pub repeat: f32,
+    /// Mean infrastructure similarity (IP prefix, client fingerprint) over the edges.
+    pub infra_similarity: f32,
+    /// Mean topic similarity (shared leaf clusters) over the edges.
+    pub topic_similarity: f32,
+    /// How much more alike the members' hour-of-day profiles are than accounts' in general
+    /// (0 = no more than usual, 1 = identical working hours).
+    pub shared_hours: f32,
+}
+
+/// An account-graph edge with its per-signal similarities.
+#[derive(Debug, Clone, Copy)]
+struct Edge {
+    a: u32,
+    b: u32,
+    /// Weight used for communities: content strengthened by infrastructure and topic.
+    total: f32,
+    content: f32,
+    infra: f32,
+    topic: f32,
 }
 
 const KIND_CONTENT: u64 = 0;
 const KIND_ENTITY: u64 = 1;
 const KIND_INFRA: u64 = 2;
+const KIND_TOPIC: u64 = 3;
+const KINDS: [u64; 4] = [KIND_CONTENT, KIND_ENTITY, KIND_INFRA, KIND_TOPIC];
 
 fn tag(kind: u64, h: u64) -> u64 {
     (h & !(3 << 62)) | (kind << 62)
@@ -190,7 +219,7 @@ pub fn entities(text: &str) -> Vec<String> {
 const MAX_ENTITIES: usize = 8;
 
 /// Keys of one conversation.
-fn keys(minhash: &MinHasher, text: &str, ip: Option<&str>) -> Vec<u64> {
+fn keys(minhash: &MinHasher, text: &str, ip: Option<&str>, agent: Option<&str>, topic: Option<u32>) -> Vec<u64> {
     let skeleton = skeleton(text);
     let mut out: Vec<u64> = minhash.band_keys(&minhash.signature(&skeleton)).map(|k| tag(KIND_CONTENT, k)).collect();
     let ents = entities(text);
@@ -201,7 +230,13 @@ fn keys(minhash: &MinHasher, text: &str, ip: Option<&str>) -> Vec<u64> {
         }
     }
     if let Some(ip) = ip {
-        out.push(tag(KIND_INFRA, blake3_u64(&[ip.as_bytes()])));
+        out.push(tag(KIND_INFRA, blake3_u64(&[b"ip:", ip.as_bytes()])));
+    }
+    if let Some(agent) = agent {
+        out.push(tag(KIND_INFRA, blake3_u64(&[b"agent:", agent.as_bytes()])));
+    }
+    if let Some(topic) = topic {
+        out.push(tag(KIND_TOPIC, blake3_u64(&[b"topic:", &topic.to_le_bytes()])));
     }
     out.sort_unstable();
     out.dedup();
@@ -220,7 +255,7 @@ fn blake3_u64(parts: &[&[u8]]) -> u64 {
 pub fn detect(input: &Input<'_>, config: &CampaignConfig) -> Result<Vec<Group>> {
     let n = input.text.len();
     let minhash = MinHasher::new(MinHashConfig { shingle_words: 3, permutations: 128, bands: config.lsh_bands, threshold: 0.0, seed: 7 })?;
-    let row_keys: Vec<Vec<u64>> = (0..n).into_par_iter().map(|i| keys(&minhash, input.text[i], input.ip_prefix[i])).collect();
+    let row_keys: Vec<Vec<u64>> = (0..n).into_par_iter().map(|i| keys(&minhash, input.text[i], input.ip_prefix[i], input.agent[i].as_deref(), input.topic[i])).collect();
 
     // Accounts per key.
     let mut pairs: Vec<(u64, u32)> = row_keys.iter().enumerate().flat_map(|(i, ks)| ks.iter().map(move |&k| (k, input.account[i]))).collect();
@@ -259,7 +294,7 @@ pub fn detect(input: &Input<'_>, config: &CampaignConfig) -> Result<Vec<Group>> 
                 }
             }
             let mut p: Vec<(u64, f32)> = counts.into_iter().filter_map(|(k, c)| weight_of(k).map(|w| (k, (1.0 + (c as f32).ln()) * w))).collect();
-            for kind in [KIND_CONTENT, KIND_ENTITY, KIND_INFRA] {
+            for kind in KINDS {
                 let norm = p.iter().filter(|(k, _)| kind_of(*k) == kind).map(|(_, w)| w * w).sum::<f32>().sqrt();
                 if norm > 0.0 {
                     p.iter_mut().filter(|(k, _)| kind_of(*k) == kind).for_each(|(_, w)| *w /= norm);
@@ -291,11 +326,11 @@ pub fn detect(input: &Input<'_>, config: &CampaignConfig) -> Result<Vec<Group>> 
     drop(index);
     candidates.par_sort_unstable();
     candidates.dedup();
-    let dots: Vec<((u32, u32), [f32; 3])> = candidates
+    let dots: Vec<((u32, u32), [f32; 4])> = candidates
         .into_par_iter()
         .map(|(a, b)| {
             let (pa, pb) = (&profiles[a as usize], &profiles[b as usize]);
-            let mut d = [0.0f32; 3];
+            let mut d = [0.0f32; 4];
             let (mut i, mut j) = (0, 0);
             while i < pa.len() && j < pb.len() {
                 match pa[i].0.cmp(&pb[j].0) {
@@ -311,30 +346,37 @@ pub fn detect(input: &Input<'_>, config: &CampaignConfig) -> Result<Vec<Group>> 
             ((a, b), d)
         })
         .collect();
-    // Similarity: the stronger of text and entity overlap, plus a little for shared
-    // infrastructure — which alone never makes an edge (an office behind one NAT is not a
-    // campaign).
-    let mut edges: Vec<(u32, u32, f32, f32)> = dots
+    // Similarity: the stronger of text and entity overlap, strengthened by shared
+    // infrastructure (IP prefix, client fingerprint) and shared topic — which alone never make
+    // an edge (an office behind one NAT, or two people asking about cooking, is no campaign).
+    let mut edges: Vec<Edge> = dots
         .into_iter()
         .filter_map(|((a, b), d)| {
             let content = d[KIND_CONTENT as usize].max(d[KIND_ENTITY as usize]);
-            let total = content + config.infra_weight * d[KIND_INFRA as usize] * content;
-            (content >= config.edge_min_similarity).then_some((a, b, total.min(1.0), content))
+            let boost = config.infra_weight * d[KIND_INFRA as usize] + config.topic_weight * d[KIND_TOPIC as usize];
+            (content >= config.edge_min_similarity).then_some(Edge {
+                a,
+                b,
+                total: (content * (1.0 + boost)).min(1.0),
+                content,
+                infra: d[KIND_INFRA as usize],
+                topic: d[KIND_TOPIC as usize],
+            })
         })
         .collect();
-    edges.sort_unstable_by_key(|e| (e.0, e.1));
+    edges.sort_unstable_by_key(|e| (e.a, e.b));
     if edges.is_empty() {
         return Ok(Vec::new());
     }
 
     // Communities over the accounts that have edges.
-    let mut nodes: Vec<u32> = edges.iter().flat_map(|e| [e.0, e.1]).collect();
+    let mut nodes: Vec<u32> = edges.iter().flat_map(|e| [e.a, e.b]).collect();
     nodes.sort_unstable();
     nodes.dedup();
     let node_of: FxHashMap<u32, usize> = nodes.iter().enumerate().map(|(i, &a)| (a, i)).collect();
     let mut builder = leiden_rs::GraphDataBuilder::new(nodes.len());
-    for &(a, b, w, _) in &edges {
-        builder.add_edge(node_of[&a], node_of[&b], f64::from(w)).map_err(|e| crate::Error::Config(format!("campaign graph: {e}")))?;
+    for e in &edges {
+        builder.add_edge(node_of[&e.a], node_of[&e.b], f64::from(e.total)).map_err(|e| crate::Error::Config(format!("campaign graph: {e}")))?;
     }
     let graph = builder.build().map_err(|e| crate::Error::Config(format!("campaign graph: {e}")))?;
     let leiden = leiden_rs::Leiden::new(leiden_rs::LeidenConfig { seed: Some(0x5eed), resolution: config.resolution, ..leiden_rs::LeidenConfig::default() });
@@ -347,11 +389,12 @@ pub fn detect(input: &Input<'_>, config: &CampaignConfig) -> Result<Vec<Group>> 
     groups.iter_mut().for_each(|g| g.sort_unstable());
     groups.sort();
 
-    let edge_map: FxHashMap<(u32, u32), (f32, f32)> = edges.iter().map(|&(a, b, t, c)| ((a, b), (t, c))).collect();
+    let edge_map: FxHashMap<(u32, u32), Edge> = edges.iter().map(|e| ((e.a, e.b), *e)).collect();
     let window = config.synchrony_minutes * 60_000_000;
+    let hours = HourProfiles::new(input, &by_account);
     Ok(groups
         .into_iter()
-        .map(|accounts| describe(accounts, input, &row_keys, &by_account, &edge_map, &key_accounts, config.max_key_accounts, window))
+        .map(|accounts| describe(accounts, input, &row_keys, &by_account, &edge_map, &key_accounts, config.max_key_accounts, window, &hours))
         .filter(|g| g.rows.len() >= 2)
         .collect())
 }
@@ -362,17 +405,19 @@ fn describe(
     input: &Input<'_>,
     row_keys: &[Vec<u64>],
     by_account: &[Vec<u32>],
-    edges: &FxHashMap<(u32, u32), (f32, f32)>,
+    edges: &FxHashMap<(u32, u32), Edge>,
     key_accounts: &FxHashMap<u64, u32>,
     max_key_accounts: usize,
     window_micros: i64,
+    hours: &HourProfiles,
 ) -> Group {
     // Content keys → member accounts using them.
     let mut key_members: FxHashMap<u64, FxHashSet<u32>> = FxHashMap::default();
     for &a in &accounts {
         for &r in &by_account[a as usize] {
             for &k in &row_keys[r as usize] {
-                if kind_of(k) != KIND_INFRA && key_accounts.get(&k).is_some_and(|&a| a as usize <= max_key_accounts) {
+                let text_key = matches!(kind_of(k), KIND_CONTENT | KIND_ENTITY);
+                if text_key && key_accounts.get(&k).is_some_and(|&a| a as usize <= max_key_accounts) {
                     key_members.entry(k).or_default().insert(a);
                 }
             }
@@ -391,16 +436,19 @@ fn describe(
         }
     }
     rows.sort_unstable();
-    let (mut total, mut content, mut count) = (0.0f32, 0.0f32, 0usize);
+    let (mut total, mut content, mut infra, mut topic, mut count) = (0.0f32, 0.0f32, 0.0f32, 0.0f32, 0usize);
     for (i, &a) in accounts.iter().enumerate() {
         for &b in &accounts[i + 1..] {
-            if let Some(&(t, c)) = edges.get(&(a.min(b), a.max(b))) {
-                total += t;
-                content += c;
+            if let Some(e) = edges.get(&(a.min(b), a.max(b))) {
+                total += e.total;
+                content += e.content;
+                infra += e.infra;
+                topic += e.topic;
                 count += 1;
             }
         }
     }
+    let mean = |x: f32| if count > 0 { x / count as f32 } else { 0.0 };
     // Synchrony: a conversation with another member's within the window.
     let mut times: Vec<(i64, u32)> = rows.iter().map(|&r| (input.created_at[r as usize], input.account[r as usize])).collect();
     times.sort_unstable();
@@ -422,8 +470,11 @@ fn describe(
     let n_rows = rows.len().max(1) as f32;
     Group {
         repeat: rows.len() as f32 / accounts.len().max(1) as f32,
-        cohesion: if count > 0 { total / count as f32 } else { 0.0 },
-        content: if count > 0 { content / count as f32 } else { 0.0 },
+        cohesion: mean(total),
+        content: mean(content),
+        infra_similarity: mean(infra),
+        topic_similarity: mean(topic),
+        shared_hours: hours.excess(&accounts),
         edges: count,
         synchrony: excess_synchrony(synced as f32 / n_rows, &times, window_micros),
         shared_infra: top_prefix as f32 / n_rows,
@@ -431,6 +482,63 @@ fn describe(
         accounts,
         rows,
     }
+}
+
+/// Hour-of-day activity profiles of every account, and how alike accounts are in general.
+struct HourProfiles {
+    /// Unit 24-vectors per account (zero for an account without conversations).
+    unit: Vec<[f32; 24]>,
+    /// Mean cosine of an account's profile to the window-wide profile.
+    baseline: f32,
+    /// Unit window-wide profile.
+    overall: [f32; 24],
+}
+
+impl HourProfiles {
+    fn new(input: &Input<'_>, by_account: &[Vec<u32>]) -> Self {
+        let hour = |r: u32| (input.created_at[r as usize].rem_euclid(86_400_000_000) / 3_600_000_000) as usize;
+        let unit: Vec<[f32; 24]> = by_account
+            .iter()
+            .map(|rows| {
+                let mut h = [0.0f32; 24];
+                rows.iter().for_each(|&r| h[hour(r)] += 1.0);
+                normalise(h)
+            })
+            .collect();
+        let mut overall = [0.0f32; 24];
+        for u in &unit {
+            overall.iter_mut().zip(u).for_each(|(o, x)| *o += x);
+        }
+        let overall = normalise(overall);
+        let active: Vec<&[f32; 24]> = unit.iter().filter(|u| u.iter().any(|&x| x > 0.0)).collect();
+        let baseline = active.iter().map(|u| dot24(u, &overall)).sum::<f32>() / active.len().max(1) as f32;
+        HourProfiles { unit, baseline, overall }
+    }
+
+    /// How much closer the members' profiles are to their own mean than accounts in general
+    /// are to the window's: 0 = no more than usual, 1 = identical.
+    fn excess(&self, accounts: &[u32]) -> f32 {
+        let mut group = [0.0f32; 24];
+        for &a in accounts {
+            group.iter_mut().zip(&self.unit[a as usize]).for_each(|(g, x)| *g += x);
+        }
+        let group = normalise(group);
+        let observed = accounts.iter().map(|&a| dot24(&self.unit[a as usize], &group)).sum::<f32>() / accounts.len().max(1) as f32;
+        let _ = self.overall;
+        if self.baseline >= 1.0 { 0.0 } else { ((observed - self.baseline) / (1.0 - self.baseline)).clamp(0.0, 1.0) }
+    }
+}
+
+fn normalise(mut h: [f32; 24]) -> [f32; 24] {
+    let norm = h.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        h.iter_mut().for_each(|x| *x /= norm);
+    }
+    h
+}
+
+fn dot24(a: &[f32; 24], b: &[f32; 24]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// Observed co-activity beyond what the same number of conversations spread uniformly over
@@ -471,8 +579,11 @@ mod tests {
         let text: Vec<&str> = rows.iter().map(|r| r.1).collect();
         let account: Vec<u32> = rows.iter().map(|r| r.0).collect();
         let ip = vec![None; rows.len()];
+        let agent = vec![None; rows.len()];
+        let topic = vec![None; rows.len()];
         let created: Vec<i64> = (0..rows.len() as i64).map(|i| i * 3_600_000_000).collect();
-        detect(&Input { account: &account, accounts, text: &text, ip_prefix: &ip, created_at: &created }, &CampaignConfig::default()).unwrap()
+        let input = Input { account: &account, accounts, text: &text, ip_prefix: &ip, agent: &agent, topic: &topic, created_at: &created };
+        detect(&input, &CampaignConfig::default()).unwrap()
     }
 
     #[test]

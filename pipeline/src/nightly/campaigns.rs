@@ -18,6 +18,9 @@ use crate::schema::table;
 use crate::summarize::{distinctive_terms, ClusterTerms, Doc};
 use crate::warehouse::{read_batches, Warehouse};
 
+/// Fewest accounts for a group with nothing of concern to be reported.
+const MIN_BENIGN_ACCOUNTS: usize = 5;
+
 /// Mean content similarity above which a group with nothing of concern is one fixed text.
 const BENIGN_MIN_CONTENT: f32 = 0.9;
 
@@ -69,9 +72,29 @@ pub fn campaigns(warehouse: &Warehouse, date: NaiveDate, a: &Analysis, config: &
     let w = &a.window;
     let texts: Vec<&str> = (0..w.len()).map(|i| w.first_message(i)).collect();
     let ips: Vec<Option<&str>> = (0..w.len()).map(|i| w.ip_prefix(i)).collect();
-    let input = Input { account: &w.account, accounts: w.accounts.len(), text: &texts, ip_prefix: &ips, created_at: &w.created_at };
+    let agents: Vec<Option<String>> = (0..w.len())
+        .map(|i| match (w.user_agent_family(i), w.client(i)) {
+            (None, None) => None,
+            (ua, client) => Some(format!("{}|{}", ua.unwrap_or(""), client.unwrap_or(""))),
+        })
+        .collect();
+    let input = Input {
+        account: &w.account,
+        accounts: w.accounts.len(),
+        text: &texts,
+        ip_prefix: &ips,
+        agent: &agents,
+        topic: &a.hierarchy.leaf_of,
+        created_at: &w.created_at,
+    };
     let groups = if c.enabled && !w.is_empty() { detect(&input, c)? } else { Vec::new() };
-    let mut found: Vec<Campaign> = groups.iter().map(|g| describe(g, a, &texts, taxonomy)).filter(|x| x.score >= c.min_score).collect();
+    let mut found: Vec<Campaign> = groups
+        .iter()
+        .map(|g| describe(g, a, &texts, taxonomy))
+        .filter(|x| x.score >= c.min_score)
+        // A handful of people typing the same common request is chance, not automation.
+        .filter(|x| !matches!(x.kind.as_str(), "benign_automation" | "other") || x.accounts.len() >= MIN_BENIGN_ACCOUNTS)
+        .collect();
     found.sort_by(|x, y| y.accounts.len().cmp(&x.accounts.len()).then(x.accounts.cmp(&y.accounts)));
 
     // Stable identity: match the latest earlier night's campaigns by member overlap.
@@ -147,7 +170,9 @@ fn describe(g: &Group, a: &Analysis, texts: &[&str], taxonomy: &Taxonomy) -> Cam
     };
     let size = ((g.accounts.len() as f32).ln() / 100f32.ln()).clamp(0.0, 1.0);
     let concern = ((mean_concern - 1.0) / 4.0).clamp(0.0, 1.0);
-    let mut score = (0.35 * g.cohesion.min(1.0) + 0.2 * size + 0.25 * concern + 0.1 * g.synchrony + 0.1 * g.shared_infra).clamp(0.0, 1.0);
+    let timing = g.synchrony.max(g.shared_hours);
+    let infra = g.shared_infra.max(g.infra_similarity);
+    let mut score = (0.35 * g.cohesion.min(1.0) + 0.2 * size + 0.25 * concern + 0.1 * timing + 0.1 * infra).clamp(0.0, 1.0);
     if kind == "other" {
         // Loosely similar accounts with no concern and no fixed text: ordinary users of
         // common phrasing. Halved so that only strong cases pass `min_score`.
@@ -211,7 +236,10 @@ fn describe(g: &Group, a: &Analysis, texts: &[&str], taxonomy: &Taxonomy) -> Cam
             "content_similarity": round3(g.content),
             "cross_language_entities": round3(g.entity_share),
             "temporal_synchrony": round3(g.synchrony),
+            "shared_working_hours": round3(g.shared_hours),
             "shared_infrastructure": round3(g.shared_infra),
+            "infrastructure_similarity": round3(g.infra_similarity),
+            "shared_topic": round3(g.topic_similarity),
             "conversations_per_account": round3(g.repeat),
             "languages": langs.len(),
             "mean_concern": round3(mean_concern),

@@ -365,7 +365,7 @@ fn features(text: &str, config: &HashedTfidfConfig) -> Features {
     out
 }
 
-/// Cosine similarity of two unit vectors.
+/// Dot product: the cosine similarity when both are unit vectors (as embeddings are).
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }

@@ -46,7 +46,6 @@ pub struct ClusterTerms {
     pub shared: FxHashMap<u64, Gram>,
     /// Words counted in the cluster (the c-TF-IDF denominator).
     pub words: u64,
-    min_accounts: u32,
 }
 
 fn gram_hash(words: &[&str]) -> u64 {
@@ -120,7 +119,7 @@ impl ClusterTerms {
                 }
             }
         }
-        ClusterTerms { shared, words: total_words, min_accounts }
+        ClusterTerms { shared, words: total_words }
     }
 
     /// Whether the n-gram `words` (lower-cased) is shared.
@@ -224,7 +223,7 @@ pub fn distinctive_terms(clusters: &[ClusterTerms], top: usize) -> Vec<Vec<Term>
             let mut scored: Vec<Term> = c
                 .shared
                 .iter()
-                .filter(|(_, g)| nameable(g) && g.accounts >= c.min_accounts)
+                .filter(|(_, g)| nameable(g))
                 .map(|(h, g)| {
                     let tf = f64::from(g.count) / c.words.max(1) as f64;
                     let idf = (1.0 + average_words / frequency[h] as f64).ln();

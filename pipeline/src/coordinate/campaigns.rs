@@ -26,6 +26,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 use super::minhash::{MinHashConfig, MinHasher};
+use crate::embed::cosine;
 use crate::error::Result;
 use crate::text::{is_placeholder, is_stopword, lower_into, word_spans};
 
@@ -490,8 +491,6 @@ struct HourProfiles {
     unit: Vec<[f32; 24]>,
     /// Mean cosine of an account's profile to the window-wide profile.
     baseline: f32,
-    /// Unit window-wide profile.
-    overall: [f32; 24],
 }
 
 impl HourProfiles {
@@ -511,8 +510,8 @@ impl HourProfiles {
         }
         let overall = normalise(overall);
         let active: Vec<&[f32; 24]> = unit.iter().filter(|u| u.iter().any(|&x| x > 0.0)).collect();
-        let baseline = active.iter().map(|u| dot24(u, &overall)).sum::<f32>() / active.len().max(1) as f32;
-        HourProfiles { unit, baseline, overall }
+        let baseline = active.iter().map(|u| cosine(u.as_slice(), &overall)).sum::<f32>() / active.len().max(1) as f32;
+        HourProfiles { unit, baseline }
     }
 
     /// How much closer the members' profiles are to their own mean than accounts in general
@@ -523,8 +522,7 @@ impl HourProfiles {
             group.iter_mut().zip(&self.unit[a as usize]).for_each(|(g, x)| *g += x);
         }
         let group = normalise(group);
-        let observed = accounts.iter().map(|&a| dot24(&self.unit[a as usize], &group)).sum::<f32>() / accounts.len().max(1) as f32;
-        let _ = self.overall;
+        let observed = accounts.iter().map(|&a| cosine(&self.unit[a as usize], &group)).sum::<f32>() / accounts.len().max(1) as f32;
         if self.baseline >= 1.0 { 0.0 } else { ((observed - self.baseline) / (1.0 - self.baseline)).clamp(0.0, 1.0) }
     }
 }
@@ -537,9 +535,6 @@ fn normalise(mut h: [f32; 24]) -> [f32; 24] {
     h
 }
 
-fn dot24(a: &[f32; 24], b: &[f32; 24]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
 
 /// Observed co-activity beyond what the same number of conversations spread uniformly over
 /// their time span would show by chance (0 = chance, 1 = every conversation synchronised):

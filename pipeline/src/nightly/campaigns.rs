@@ -202,7 +202,7 @@ fn describe(g: &Group, a: &Analysis, texts: &[&str], taxonomy: &Taxonomy) -> Cam
         mean.iter_mut().zip(&a.embeddings[r * dim..(r + 1) * dim]).for_each(|(m, x)| *m += x);
     }
     let mut central: Vec<(f32, usize)> =
-        rows.iter().map(|&r| (a.embeddings[r * dim..(r + 1) * dim].iter().zip(&mean).map(|(x, m)| x * m).sum::<f32>(), r)).collect();
+        rows.iter().map(|&r| (crate::embed::cosine(&a.embeddings[r * dim..(r + 1) * dim], &mean), r)).collect();
     central.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
     let examples: Vec<&str> = central.iter().take(5).map(|&(_, r)| w.conversation_id(r)).collect();
     let docs: Vec<Doc<'_>> = rows.iter().map(|&r| Doc { text: texts[r], account: w.account[r] }).collect();

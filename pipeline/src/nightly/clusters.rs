@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{NightlyConfig, PrivacyConfig};
 use super::window::Window;
 use crate::cluster::{hdbscan, ward_natural_parents, ward_parents, HdbscanConfig, Pca};
+use crate::embed::cosine as dot;
 use crate::error::Result;
 use crate::facets::{Facet, Taxonomy};
 use crate::summarize::{distinctive_terms, pick_non_overlapping, ClusterTerms, Doc, Term};
@@ -293,10 +294,6 @@ fn new_cluster(level: u32, members: Vec<u32>, embeddings: &[f32], dim: usize) ->
         mean_concern: 0.0,
         max_concern: 0,
     }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// Mean of the given rows (sequential: the same bits on every run).

@@ -35,7 +35,6 @@ use crate::coordinate::CampaignConfig;
 use crate::embed::{Embedder, HashedTfidf, HashedTfidfConfig};
 use crate::error::{Error, Result};
 use crate::facets::{word_document_frequency, Facet, Scratch, Taxonomy};
-use crate::schema::table;
 use crate::warehouse::{PublishedFile, Warehouse};
 
 /// Thresholds that keep aggregates k-anonymous.
@@ -299,7 +298,3 @@ fn analyse(warehouse: &Warehouse, date: NaiveDate, config: &NightlyConfig, taxon
 pub(crate) fn keyword_df(window: &Window) -> rustc_hash::FxHashMap<String, u32> {
     word_document_frequency((0..window.len()).map(|i| window.first_message(i)))
 }
-
-/// Tables a nightly run writes.
-pub const TABLES: &[&str] =
-    &[table::FACETS, table::EMBEDDINGS, table::ACCOUNTS, table::CLUSTERS, table::CLUSTER_MEMBERS, table::CAMPAIGNS, table::CAMPAIGN_MEMBERS];

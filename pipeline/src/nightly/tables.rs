@@ -62,7 +62,7 @@ pub(super) fn write(staged: &mut StagedWrite, date: NaiveDate, a: &Analysis, con
                 let similarity = if c.level == 0 {
                     a.hierarchy.similarity[r]
                 } else {
-                    a.embeddings[r * a.dim..(r + 1) * a.dim].iter().zip(&c.centroid).map(|(x, y)| x * y).sum()
+                    crate::embed::cosine(&a.embeddings[r * a.dim..(r + 1) * a.dim], &c.centroid)
                 };
                 members.push(&c.id, a.window.conversation_id(r), a.window.account_id(r), c.level, similarity);
                 if members.len == CHUNK {

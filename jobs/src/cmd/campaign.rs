@@ -1,6 +1,7 @@
 //! `vigil campaign list|show`: the investigator's view of detected campaigns.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write as _;
 
 use anyhow::{bail, Context as _};
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -90,11 +91,13 @@ fn day(micros: i64) -> String {
 
 fn list(batches: &[RecordBatch], date: chrono::NaiveDate) -> anyhow::Result<()> {
     let rows = rows(batches)?;
-    println!("campaigns in the window ending {date} ({}), strongest first:", rows.len());
-    println!("{:<18} {:<10} {:<18} {:>5} {:>8} {:>6}  first seen → last seen", "campaign", "status", "kind", "score", "accounts", "conv.");
+    // writeln!, not println!: `vigil campaign list | head` must end quietly, not panic.
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "campaigns in the window ending {date} ({}), strongest first:", rows.len())?;
+    writeln!(out, "{:<18} {:<10} {:<18} {:>5} {:>8} {:>6}  first seen → last seen", "campaign", "status", "kind", "score", "accounts", "conv.")?;
     for r in &rows {
         let growth = r.previous.map_or(String::new(), |p| format!(" (was {p})"));
-        println!("{:<18} {:<10} {:<18} {:>5.2} {:>8} {:>6}  {} → {}{growth}", r.id, r.status, r.kind, r.score, r.accounts, r.conversations, day(r.first), day(r.last));
+        writeln!(out, "{:<18} {:<10} {:<18} {:>5.2} {:>8} {:>6}  {} → {}{growth}", r.id, r.status, r.kind, r.score, r.accounts, r.conversations, day(r.first), day(r.last))?;
     }
     Ok(())
 }
@@ -104,22 +107,23 @@ fn show(warehouse: &Warehouse, batches: &[RecordBatch], date: chrono::NaiveDate,
     let Some(r) = rows.iter().find(|r| r.id == id) else {
         bail!("no campaign {id} in the window ending {date} (`vigil campaign list` shows them)");
     };
+    let mut out = std::io::stdout().lock();
     let evidence: serde_json::Value = serde_json::from_str(&r.evidence).context("evidence is not JSON")?;
-    println!("{}  {} {}  score {:.2}  ({} accounts, {} conversations)", r.id, r.status, r.kind, r.score, r.accounts, r.conversations);
-    println!("seen {} → {}\n", day(r.first), day(r.last));
-    println!("{}\n", r.summary);
-    println!("signals:");
+    writeln!(out, "{}  {} {}  score {:.2}  ({} accounts, {} conversations)", r.id, r.status, r.kind, r.score, r.accounts, r.conversations)?;
+    writeln!(out, "seen {} → {}\n", day(r.first), day(r.last))?;
+    writeln!(out, "{}\n", r.summary)?;
+    writeln!(out, "signals:")?;
     if let Some(signals) = evidence["signals"].as_object() {
         for (k, v) in signals {
-            println!("  {k:<28} {v}");
+            writeln!(out, "  {k:<28} {v}")?;
         }
     }
-    println!("\ntimeline (conversations per day):");
+    writeln!(out, "\ntimeline (conversations per day):")?;
     if let Some(daily) = evidence["daily"].as_object() {
         let max = daily.values().filter_map(|v| v.as_u64()).max().unwrap_or(1).max(1);
         for (d, n) in daily {
             let n = n.as_u64().unwrap_or(0);
-            println!("  {d}  {:>5}  {}", n, "█".repeat(((n * 40).div_ceil(max)) as usize));
+            writeln!(out, "  {d}  {:>5}  {}", n, "█".repeat(((n * 40).div_ceil(max)) as usize))?;
         }
     }
     // Members and example requests from the restricted tables.
@@ -134,14 +138,14 @@ fn show(warehouse: &Warehouse, batches: &[RecordBatch], date: chrono::NaiveDate,
             }
         }
     }
-    println!("\nmember accounts ({}; pseudonyms, conversations in the campaign):", per_account.len());
+    writeln!(out, "\nmember accounts ({}; pseudonyms, conversations in the campaign):", per_account.len())?;
     let mut accounts: Vec<_> = per_account.into_iter().collect();
     accounts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     for (a, n) in accounts.iter().take(20) {
-        println!("  {a}  {n}");
+        writeln!(out, "  {a}  {n}")?;
     }
     if accounts.len() > 20 {
-        println!("  … and {} more (query campaign_members)", accounts.len() - 20);
+        writeln!(out, "  … and {} more (query campaign_members)", accounts.len() - 20)?;
     }
     let examples: Vec<String> = evidence["examples"].as_array().map(|v| v.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default();
     let mut texts: HashMap<String, String> = HashMap::new();
@@ -154,10 +158,10 @@ fn show(warehouse: &Warehouse, batches: &[RecordBatch], date: chrono::NaiveDate,
             }
         }
     }
-    println!("\nexample requests (redacted):");
+    writeln!(out, "\nexample requests (redacted):")?;
     for e in &examples {
         if let Some(t) = texts.get(e) {
-            println!("  [{e}] {}", vigil::facets::request_line(t));
+            writeln!(out, "  [{e}] {}", vigil::facets::request_line(t))?;
         }
     }
     Ok(())

@@ -28,6 +28,10 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Analyse one date: facets, embeddings, topic clusters with k-anonymous summaries, accounts.
     Nightly(NightlyArgs),
+    /// Run SQL over the warehouse (DataFusion): a statement, a file, or a canned query.
+    Query(QueryArgs),
+    /// Interactive SQL shell over the warehouse (line editing, history, \d, \format, \timing).
+    Sql(SqlArgs),
     /// List detected campaigns or show one: summary, signals, members, timeline, examples.
     Campaign(CampaignArgs),
     /// Redact stdin lines: redacted text, or JSON with entity spans (character offsets).
@@ -132,6 +136,68 @@ pub struct NightlyArgs {
     /// Override the config's policy taxonomy file.
     #[arg(long)]
     pub taxonomy: Option<PathBuf>,
+}
+
+/// Output formats of `vigil query`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum QueryFormat {
+    /// An aligned table.
+    Table,
+    /// CSV with a header row.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+    /// Parquet (needs --out).
+    Parquet,
+}
+
+/// Which tables a session registers.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ZoneArg {
+    /// Every table (investigators).
+    All,
+    /// Only the k-anonymous aggregate tables (analysts).
+    Aggregate,
+}
+
+/// `vigil query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Warehouse directory.
+    #[arg(long, required_unless_present = "list")]
+    pub warehouse: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: QueryFormat,
+    /// Write the result here instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Tables to register.
+    #[arg(long, value_enum, default_value = "all")]
+    pub zone: ZoneArg,
+    /// A named parameter, `name=value`, bound to `$name` in the SQL (repeatable). Values are
+    /// typed (integer, decimal, YYYY-MM-DD date, true/false, else text), never spliced.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Read the statement from a file, or run a canned query by name (see --list).
+    #[arg(short = 'f', long = "file", conflicts_with = "sql")]
+    pub file: Option<String>,
+    /// List the canned queries with what they answer and their parameters.
+    #[arg(long)]
+    pub list: bool,
+    /// The SQL statement.
+    pub sql: Option<String>,
+}
+
+/// `vigil sql`.
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// Warehouse directory.
+    #[arg(long)]
+    pub warehouse: PathBuf,
+    /// Tables to register.
+    #[arg(long, value_enum, default_value = "all")]
+    pub zone: ZoneArg,
 }
 
 /// `vigil campaign`.

@@ -43,6 +43,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(args) => cmd::ingest::run(args, cli.threads),
         Command::Nightly(args) => cmd::nightly::run(args),
         Command::Campaign(args) => cmd::campaign::run(args),
+        Command::Query(args) => cmd::query::run(args, cli.threads),
+        Command::Sql(args) => cmd::sql::run(args, cli.threads),
         Command::Redact(args) => cmd::redact::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Demo(args) => cmd::demo::run(args, cli.threads),

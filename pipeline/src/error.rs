@@ -40,6 +40,9 @@ pub enum Error {
     /// A redaction pattern failed to compile (a bug, or a bad custom pattern).
     #[error("redaction pattern: {0}")]
     Pattern(String),
+    /// A SQL statement failed or was refused.
+    #[error("query: {0}")]
+    Query(String),
     /// Arrow error.
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),

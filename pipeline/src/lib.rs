@@ -31,6 +31,7 @@ pub mod lang;
 mod linalg;
 pub mod nightly;
 pub mod pseudonym;
+pub mod query;
 pub mod redact;
 pub mod schema;
 pub mod summarize;

@@ -6,6 +6,8 @@ pub mod fixtures;
 pub mod ingest;
 pub mod keygen;
 pub mod nightly;
+pub mod query;
+pub mod sql;
 pub mod redact;
 
 use anyhow::Context as _;

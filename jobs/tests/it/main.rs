@@ -8,4 +8,5 @@ mod cli;
 mod ingest;
 mod nightly;
 mod python_readers;
+mod query;
 mod redact;

@@ -28,6 +28,12 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Analyse one date: facets, embeddings, topic clusters with k-anonymous summaries, accounts.
     Nightly(NightlyArgs),
+    /// Write the weekly trend report (HTML with inline charts, Markdown, JSON) for one week.
+    Weekly(WeeklyArgs),
+    /// List run manifests (job, date, outcome, outputs, timings).
+    Runs(RunsArgs),
+    /// Re-hash published partitions against their run manifests; fails if anything changed.
+    Verify(VerifyArgs),
     /// Run SQL over the warehouse (DataFusion): a statement, a file, or a canned query.
     Query(QueryArgs),
     /// Interactive SQL shell over the warehouse (line editing, history, \d, \format, \timing).
@@ -136,6 +142,63 @@ pub struct NightlyArgs {
     /// Override the config's policy taxonomy file.
     #[arg(long)]
     pub taxonomy: Option<PathBuf>,
+    /// Override any config key, `section.key=value` (TOML value; repeatable), e.g.
+    /// `--set clustering.min_cluster_size=20 --set campaigns.enabled=false`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Ingest these log files first (one cron line does everything); needs the key.
+    #[arg(long = "input", value_name = "FILE", num_args = 1..)]
+    pub input: Vec<PathBuf>,
+    /// Format of the --input files.
+    #[arg(long = "input-format", value_enum, default_value = "native")]
+    pub input_format: InputFormat,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// `vigil weekly`.
+#[derive(Debug, Args)]
+pub struct WeeklyArgs {
+    /// Warehouse directory.
+    #[arg(long)]
+    pub warehouse: PathBuf,
+    /// Last day of the week reported (YYYY-MM-DD); needs that night's nightly run.
+    #[arg(long = "week-ending")]
+    pub week_ending: String,
+    /// Directory for report.html, report.md and report.json (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Job configuration (its `[privacy]` thresholds apply). Default: built-in values.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+/// `vigil runs`.
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Warehouse directory.
+    #[arg(long)]
+    pub warehouse: PathBuf,
+    /// Only this job (ingest, nightly, weekly).
+    #[arg(long)]
+    pub job: Option<String>,
+    /// Only runs for this date (YYYY-MM-DD).
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Print the manifests as a JSON array.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `vigil verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Warehouse directory.
+    #[arg(long)]
+    pub warehouse: PathBuf,
+    /// Only partitions of this date (YYYY-MM-DD).
+    #[arg(long)]
+    pub date: Option<String>,
 }
 
 /// Output formats of `vigil query`.
@@ -260,9 +323,16 @@ pub struct KeygenArgs {
 /// `vigil demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Working directory for fixtures, key and warehouse.
+    /// Working directory for fixtures, key, warehouse and report.
     #[arg(long, default_value = "vigil-demo")]
     pub dir: PathBuf,
-    #[command(flatten)]
-    pub shape: FixtureShape,
+    /// Days of synthetic logs (two weeks by default, so the report compares weeks).
+    #[arg(long, default_value_t = 14)]
+    pub days: u32,
+    /// Organic conversations per day (campaigns and decoys come on top).
+    #[arg(long = "per-day", default_value_t = 2000)]
+    pub per_day: u32,
+    /// Random seed: the same seed gives the same data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
 }

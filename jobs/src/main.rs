@@ -41,7 +41,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Fixtures(args) => cmd::fixtures::run(args),
         Command::Ingest(args) => cmd::ingest::run(args, cli.threads),
-        Command::Nightly(args) => cmd::nightly::run(args),
+        Command::Nightly(args) => cmd::nightly::run(args, cli.threads),
+        Command::Weekly(args) => cmd::weekly::run(args),
+        Command::Runs(args) => cmd::runs::list(args),
+        Command::Verify(args) => cmd::runs::verify(args),
         Command::Campaign(args) => cmd::campaign::run(args),
         Command::Query(args) => cmd::query::run(args, cli.threads),
         Command::Sql(args) => cmd::sql::run(args, cli.threads),

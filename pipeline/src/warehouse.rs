@@ -30,6 +30,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
@@ -213,6 +214,10 @@ pub struct PublishedFile {
     pub path: PathBuf,
     /// Rows written.
     pub rows: u64,
+    /// File size.
+    pub bytes: u64,
+    /// BLAKE3 digest of the file's bytes (hex), taken when the run committed.
+    pub blake3: String,
 }
 
 struct OpenWriter {
@@ -296,23 +301,63 @@ impl StagedWrite {
     /// Closes every file, syncs it, and renames it into the warehouse. Files of one run are
     /// published table by table; each file appears atomically.
     pub fn publish(self) -> Result<Vec<PublishedFile>> {
-        let mut staged = Vec::new();
+        self.commit()?.publish()
+    }
+
+    /// Closes and syncs every file, takes its digest, and writes the commit marker: from here
+    /// on, a crash is finished by the next run. The caller may record what is about to be
+    /// published (a run manifest) before [`CommittedWrite::publish`].
+    pub fn commit(self) -> Result<CommittedWrite> {
+        let mut closed = Vec::new();
         for ((table, date), open) in self.writers {
             let file = open.writer.into_inner()?;
             file.sync_all()?;
-            staged.push((table, date, open.staged_path, open.rows));
+            closed.push((table, date, open.staged_path, open.rows));
         }
-        // The commit point: from here on, a crash is finished by the next run.
+        crate::killpoint::reached("publish.synced");
+        // Digests in parallel: the files were just written and are in the page cache.
+        let files = closed
+            .into_par_iter()
+            .map(|(table, date, staged_path, rows)| {
+                let (bytes, blake3) = file_digest(&staged_path)?;
+                let relative = staged_path.strip_prefix(&self.dir).map_err(|_| Error::warehouse(&staged_path, "staged file outside its run"))?;
+                let path = self.warehouse.root.join(relative);
+                Ok((PublishedFile { table, date, path, rows, bytes, blake3 }, staged_path))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let marker = self.dir.join(COMMIT_MARKER);
         File::create(&marker).and_then(|f| f.sync_all()).map_err(|e| Error::warehouse(&marker, e))?;
         sync_dir(&self.dir);
+        crate::killpoint::reached("publish.committed");
+        Ok(CommittedWrite { warehouse: self.warehouse, dir: self.dir, replace: self.replace, files })
+    }
+}
+
+/// A staged run past its commit point, ready to be renamed into place.
+#[derive(Debug)]
+pub struct CommittedWrite {
+    warehouse: Warehouse,
+    dir: PathBuf,
+    replace: bool,
+    files: Vec<(PublishedFile, PathBuf)>,
+}
+
+impl CommittedWrite {
+    /// What [`CommittedWrite::publish`] will publish (final paths, rows, digests).
+    pub fn files(&self) -> Vec<PublishedFile> {
+        self.files.iter().map(|(f, _)| f.clone()).collect()
+    }
+
+    /// Renames every file into the warehouse (each appears atomically) and removes staging.
+    pub fn publish(self) -> Result<Vec<PublishedFile>> {
         let mut published = Vec::new();
-        for (table, date, staged_path, rows) in staged {
+        for (file, staged_path) in self.files {
             let path = self.warehouse.publish_file(&self.dir, &staged_path)?;
             if self.replace {
                 remove_other_files(&path)?;
             }
-            published.push(PublishedFile { table, date, path, rows });
+            crate::killpoint::reached("publish.renamed");
+            published.push(file);
         }
         let _ = fs::remove_dir_all(&self.dir);
         // Leave no empty `_staging/` behind (fails harmlessly if another run is staging).
@@ -324,6 +369,24 @@ impl StagedWrite {
         }
         Ok(published)
     }
+}
+
+/// Size and BLAKE3 digest (hex) of a file, read in 1 MiB blocks.
+pub fn file_digest(path: &Path) -> Result<(u64, String)> {
+    use std::io::Read as _;
+    let mut file = File::open(path).map_err(|e| Error::warehouse(path, e))?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Error::warehouse(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        bytes += n as u64;
+    }
+    Ok((bytes, hasher.finalize().to_hex().to_string()))
 }
 
 /// Name of the marker that makes a staged run committed.
@@ -361,6 +424,28 @@ fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
+}
+
+/// Reads the named columns of the given files, in the order named. A file without one of them
+/// is an error that names the file.
+pub fn read_columns(files: &[PathBuf], columns: &[&str]) -> Result<Vec<RecordBatch>> {
+    let mut out = Vec::new();
+    for path in files {
+        let file = File::open(path).map_err(|e| Error::warehouse(path, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        let mut indices = Vec::with_capacity(columns.len());
+        for name in columns {
+            let i = builder.schema().index_of(name).map_err(|_| Error::warehouse(path, format!("has no column `{name}`")))?;
+            indices.push(i);
+        }
+        let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+        for batch in builder.with_projection(mask).build()? {
+            let batch = batch?;
+            let order = columns.iter().map(|n| batch.schema().index_of(n)).collect::<Result<Vec<_>, _>>()?;
+            out.push(batch.project(&order)?);
+        }
+    }
+    Ok(out)
 }
 
 /// Reads a whole table (or one partition) into batches; for tests and small tables.

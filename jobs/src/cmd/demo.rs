@@ -1,8 +1,8 @@
-//! `vigil demo`: fixtures → ingest → nightly for each day, then a tour of what landed in the
-//! warehouse.
+//! `vigil demo`: fixtures → ingest → nightly for each day → weekly report, then a tour of what
+//! landed and the report's top findings.
 //!
-//! Later stages (campaigns, the weekly report) join the demo as they land; the demo runs every
-//! stage that exists, on data it generates itself, with a key it keeps outside the warehouse.
+//! The demo runs every stage on data it generates itself, with a key it keeps outside the
+//! warehouse.
 
 use std::collections::BTreeMap;
 
@@ -34,19 +34,19 @@ pub fn run(args: DemoArgs, threads: usize) -> anyhow::Result<()> {
         key
     };
 
-    let shape = &args.shape;
-    println!("1/3 fixtures: generating {} days × {} organic conversations (seed {})", shape.days, shape.per_day, shape.seed);
+    let shape = &crate::cli::FixtureShape { days: args.days, per_day: args.per_day, seed: args.seed };
+    println!("1/4 fixtures: generating {} days × {} organic conversations (seed {})", shape.days, shape.per_day, shape.seed);
     let config = super::fixtures::config(shape);
     let fixtures = generate(&config, &logs)?;
     println!("    {}", super::fixtures::summary_line(&fixtures, &logs));
 
-    println!("2/3 ingest: redacting and pseudonymizing into {}", warehouse_dir.display());
+    println!("2/4 ingest: redacting and pseudonymizing into {}", warehouse_dir.display());
     let warehouse = Warehouse::open(&warehouse_dir)?;
     let ingest_config = IngestConfig { threads, ..IngestConfig::default() };
     let summary = super::ingest::run_ingest(&warehouse, &fixtures.files, &key, &ingest_config)?;
     println!("    {}", super::ingest::summary_line(&summary));
 
-    println!("3/3 nightly: facets, embeddings, topic clusters and account summaries for each day");
+    println!("3/4 nightly: facets, embeddings, topic clusters, accounts and campaigns for each day");
     let config = vigil::nightly::NightlyConfig::default();
     let taxonomy = super::nightly::load_taxonomy(&config, None)?;
     let first = super::nightly::parse_date(&fixtures.ground_truth.start_date, "fixtures start date")?;
@@ -61,7 +61,15 @@ pub fn run(args: DemoArgs, threads: usize) -> anyhow::Result<()> {
     tour(&warehouse, &fixtures.ground_truth)?;
     topics(&warehouse, last)?;
     campaigns(&warehouse, last)?;
-    println!("\nwarehouse: {} (query it with DuckDB, Polars or pyarrow; hive partitioning on `date`)", warehouse_dir.display());
+
+    let report_dir = dir.join("report");
+    println!("\n4/4 weekly: the trend report for the week ending {last}");
+    let output = vigil::report::run(&warehouse, last, &config.privacy, &report_dir).context("weekly report")?;
+    super::weekly::print_findings(&mut std::io::stdout().lock(), &output)?;
+
+    println!("\nreport:    {} (open in a browser; report.md for email, report.json for dashboards)", report_dir.join("report.html").display());
+    println!("warehouse: {} (vigil query / vigil sql, or DuckDB, Polars, pyarrow; hive partitioning on `date`)", warehouse_dir.display());
+    println!("runs:      vigil runs --warehouse {} ; vigil verify --warehouse {}", warehouse_dir.display(), warehouse_dir.display());
     println!("key:       {} (keep it outside the warehouse)", key_path.display());
     Ok(())
 }

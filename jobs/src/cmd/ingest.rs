@@ -18,10 +18,7 @@ pub fn run(args: IngestArgs, threads: usize) -> anyhow::Result<()> {
         None => None,
     };
     let config = IngestConfig {
-        format: match args.format {
-            InputFormat::Native => Format::Native,
-            InputFormat::HhRlhf => Format::HhRlhf,
-        },
+        format: format(args.format),
         max_record_bytes: args.max_record_bytes,
         max_message_bytes: args.max_message_bytes,
         threads,
@@ -37,6 +34,14 @@ pub fn run(args: IngestArgs, threads: usize) -> anyhow::Result<()> {
         println!("{}", summary_line(&summary));
     }
     Ok(())
+}
+
+/// The library's format for a command-line one.
+pub fn format(f: InputFormat) -> Format {
+    match f {
+        InputFormat::Native => Format::Native,
+        InputFormat::HhRlhf => Format::HhRlhf,
+    }
 }
 
 /// Runs ingest with a progress display; shared with `vigil demo`.
@@ -85,6 +90,8 @@ fn summary_json(s: &IngestSummary) -> serde_json::Value {
         "pii": pii,
         "elapsed_seconds": s.elapsed.as_secs_f64(),
         "recovered_files": s.recovered_files,
+        "run_id": s.run_id,
+        "manifest": s.manifest,
         "files": s.files.iter().map(|f| serde_json::json!({
             "path": f.path, "read": f.read, "written": f.written, "quarantined": f.quarantined, "duplicates": f.duplicates
         })).collect::<Vec<_>>(),

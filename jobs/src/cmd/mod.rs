@@ -9,6 +9,8 @@ pub mod nightly;
 pub mod query;
 pub mod sql;
 pub mod redact;
+pub mod runs;
+pub mod weekly;
 
 use anyhow::Context as _;
 use vigil::pseudonym::{PseudonymKey, KEY_ENV};

@@ -13,17 +13,25 @@ use crate::cli::NightlyArgs;
 /// The built-in policy taxonomy (the file next to this crate's manifest).
 pub const BUILTIN_TAXONOMY: &str = include_str!("../../taxonomy.toml");
 
-pub fn run(args: NightlyArgs) -> anyhow::Result<()> {
+pub fn run(args: NightlyArgs, threads: usize) -> anyhow::Result<()> {
     let date = parse_date(&args.date, "--date")?;
-    let (mut config, base) = load_config(args.config.as_deref())?;
+    let (mut config, base) = load_config(args.config.as_deref(), &args.set)?;
     if let Some(days) = args.window_days {
         config.window_days = days;
     }
     if let Some(path) = args.taxonomy {
         config.taxonomy = Some(path);
     }
+    config.validate().context("command-line overrides")?;
     let taxonomy = load_taxonomy(&config, base.as_deref())?;
     let warehouse = Warehouse::open(&args.warehouse)?;
+    if !args.input.is_empty() {
+        // The ingest stage: its own run and manifest, under the same cron line.
+        let key = super::load_key(&args.key)?;
+        let ingest_config = vigil::ingest::IngestConfig { format: super::ingest::format(args.input_format), threads, ..Default::default() };
+        let summary = super::ingest::run_ingest(&warehouse, &args.input, &key, &ingest_config)?;
+        println!("{}", super::ingest::summary_line(&summary));
+    }
     let summary = run_nightly(&warehouse, date, &config, &taxonomy)?;
     println!("{}", summary_line(&summary));
     Ok(())
@@ -33,14 +41,43 @@ pub fn parse_date(text: &str, flag: &str) -> anyhow::Result<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").with_context(|| format!("{flag} {text:?} is not a date (YYYY-MM-DD)"))
 }
 
-/// The job config from a file (or the defaults), with the directory relative paths resolve
-/// against.
-pub fn load_config(path: Option<&Path>) -> anyhow::Result<(NightlyConfig, Option<PathBuf>)> {
-    let Some(path) = path else { return Ok((NightlyConfig::default(), None)) };
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
-    let config: NightlyConfig = toml::from_str(&text).with_context(|| format!("config {}", path.display()))?;
-    config.validate().with_context(|| format!("config {}", path.display()))?;
-    Ok((config, path.parent().map(Path::to_path_buf)))
+/// The job config from a file (or the defaults) with `--set key=value` overrides applied, and
+/// the directory relative paths resolve against.
+pub fn load_config(path: Option<&Path>, overrides: &[String]) -> anyhow::Result<(NightlyConfig, Option<PathBuf>)> {
+    let mut value = match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+            toml::from_str::<serde_json::Value>(&text).with_context(|| format!("config {}", path.display()))?
+        }
+        None => serde_json::Value::Object(Default::default()),
+    };
+    for item in overrides {
+        apply_override(&mut value, item)?;
+    }
+    let what = path.map_or_else(|| "built-in config".to_owned(), |p| format!("config {}", p.display()));
+    let config: NightlyConfig = serde_json::from_value(value).with_context(|| what.clone())?;
+    config.validate().with_context(|| what.clone())?;
+    Ok((config, path.and_then(Path::parent).map(Path::to_path_buf)))
+}
+
+/// Sets `a.b.c=value` in a config tree; the value is read as TOML (number, boolean, string,
+/// array), or taken as a plain string when it is not valid TOML.
+fn apply_override(tree: &mut serde_json::Value, item: &str) -> anyhow::Result<()> {
+    let (key, raw) = item.split_once('=').with_context(|| format!("--set {item:?}: expected KEY=VALUE"))?;
+    let parsed = toml::from_str::<serde_json::Value>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut v| v.get_mut("v").map(serde_json::Value::take))
+        .unwrap_or_else(|| serde_json::Value::String(raw.to_owned()));
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    anyhow::ensure!(parts.iter().all(|p| !p.is_empty()), "--set {item:?}: empty key");
+    let mut node = tree;
+    for part in &parts[..parts.len() - 1] {
+        let object = node.as_object_mut().with_context(|| format!("--set {item:?}: {part} is not a section"))?;
+        node = object.entry((*part).to_owned()).or_insert_with(|| serde_json::Value::Object(Default::default()));
+    }
+    let object = node.as_object_mut().with_context(|| format!("--set {item:?}: not a section"))?;
+    object.insert(parts[parts.len() - 1].to_owned(), parsed);
+    Ok(())
 }
 
 /// The configured taxonomy file, or the built-in one.
@@ -92,7 +129,7 @@ mod tests {
 
     #[test]
     fn the_shipped_config_is_the_default_and_the_taxonomy_loads() {
-        let (config, _) = load_config(Some(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/nightly.toml")))).unwrap();
+        let (config, _) = load_config(Some(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/nightly.toml"))), &[]).unwrap();
         assert_eq!(config, NightlyConfig::default());
         let taxonomy = load_taxonomy(&config, None).unwrap();
         assert!(taxonomy.areas().iter().any(|a| a.name == "influence_operations"));
@@ -103,10 +140,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, "window_days = 0\n[privacy]\nmin_accounts = 1\n").unwrap();
-        let err = format!("{:#}", load_config(Some(&path)).unwrap_err());
+        let err = format!("{:#}", load_config(Some(&path), &[]).unwrap_err());
         assert!(err.contains("window_days") && err.contains("min_accounts"), "{err}");
         std::fs::write(&path, "windw_days = 3\n").unwrap();
-        let err = format!("{:#}", load_config(Some(&path)).unwrap_err());
+        let err = format!("{:#}", load_config(Some(&path), &[]).unwrap_err());
         assert!(err.contains("unknown field"), "{err}");
+        let err = format!("{:#}", load_config(None, &["clustering.min_cluster_sise=3".into()]).unwrap_err());
+        assert!(err.contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn overrides_apply_over_the_file_and_keep_types() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.toml");
+        std::fs::write(&path, "window_days = 5\n[clustering]\nmin_cluster_size = 10\n").unwrap();
+        let sets = ["clustering.min_cluster_size=20".to_owned(), "campaigns.enabled=false".into(), "embedding.backend=hashed-tfidf".into()];
+        let (config, base) = load_config(Some(&path), &sets).unwrap();
+        assert_eq!(config.window_days, 5, "file value kept");
+        assert_eq!(config.clustering.min_cluster_size, 20, "override wins");
+        assert!(!config.campaigns.enabled);
+        assert_eq!(base.as_deref(), Some(dir.path()));
+        assert!(load_config(None, &["window_days=0".into()]).is_err(), "overrides are validated");
+        assert!(load_config(None, &["window_days".into()]).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! CLI contract: help on every command, clear refusals, the demo.
 
 use crate::util::*;
+use std::path::Path;
 
 #[test]
 fn every_command_has_help() {
@@ -72,4 +73,27 @@ fn demo_runs_end_to_end() {
     // Running it again starts from a clean warehouse and gives the same counts.
     let again = run(&["demo", "--dir", path(&demo), "--days", "2", "--per-day", "300"]).ok();
     assert_eq!(summary_number(&out, "written"), summary_number(&again.stdout(), "written"));
+}
+
+#[test]
+fn the_example_schedules_use_only_real_commands_and_flags() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    let mut checked = 0;
+    for file in ["crontab", "cronjob.yaml"] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        for (i, piece) in text.split("vigil ").enumerate().skip(1) {
+            let words: Vec<&str> = piece.split_whitespace().collect();
+            let Some(command) = words.first().filter(|w| w.chars().all(|c| c.is_ascii_lowercase())) else { continue };
+            let help = run(&[command, "--help"]);
+            assert!(help.output.status.success(), "{file}: `vigil {command}` is not a command");
+            let help = help.stdout();
+            // The command ends at a redirect, a `&&`, or the YAML around it.
+            let command_words = words.iter().take_while(|w| !w.contains(">>") && !w.starts_with("&&") && !w.ends_with(':') && **w != "---" && **w != "-");
+            for flag in command_words.filter(|w| w.starts_with("--") && w.chars().nth(2).is_some_and(|c| c.is_ascii_lowercase())) {
+                assert!(help.contains(flag), "{file} (use {i}): `vigil {command}` has no flag {flag}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} flags checked");
 }

@@ -32,6 +32,7 @@ pub use record::{Reject, Role};
 
 use crate::error::{Error, Result};
 use crate::lang::LanguageDetector;
+use crate::manifest::RunRecorder;
 use crate::pseudonym::PseudonymKey;
 use crate::redact::{PiiCounts, Redactor};
 use crate::schema::table;
@@ -126,6 +127,10 @@ pub struct IngestSummary {
     pub recovered_files: usize,
     /// Wall time.
     pub elapsed: Duration,
+    /// The run's id.
+    pub run_id: String,
+    /// Where the run's manifest is.
+    pub manifest: PathBuf,
 }
 
 /// Called with the number of (compressed) input bytes consumed, from the reader thread.
@@ -157,8 +162,54 @@ pub fn ingest(
             return Err(Error::Input { path: path.clone(), source });
         }
     }
-    let lock = warehouse.lock("ingest")?;
+    let lock = warehouse.lock(&crate::manifest::lock_name("ingest", config.run_date))?;
     let recovered_files = warehouse.recover_staging(&lock)?.len();
+    let run_id = run_id(files);
+    let config_json = serde_json::json!({
+        "format": format!("{:?}", config.format),
+        "max_record_bytes": config.max_record_bytes,
+        "max_message_bytes": config.max_message_bytes,
+        "max_messages": config.max_messages,
+        "hh_account": config.hh_account.is_some(),
+        "hh_at": config.hh_at.map(|t| t.to_rfc3339()),
+    });
+    let digest = crate::manifest::config_digest(&config_json, &[]);
+    let mut recorder = RunRecorder::start(warehouse, "ingest", config.run_date, &run_id, config_json, digest)?;
+    let result = recorder.add_inputs(files).and_then(|()| ingest_locked(warehouse, &lock, &run_id, files, key, config, progress, &mut recorder));
+    match result {
+        Ok(mut summary) => {
+            summary.recovered_files = recovered_files;
+            summary.elapsed = started.elapsed();
+            summary.run_id = run_id;
+            summary.manifest = recorder.path().to_path_buf();
+            recorder.set_stages(&[("ingest", summary.elapsed)]);
+            recorder.set_summary(serde_json::json!({
+                "read": summary.read, "written": summary.written, "quarantined": summary.quarantined,
+                "duplicates": summary.duplicates, "messages": summary.messages,
+                "quarantine_reasons": summary.quarantine_reasons, "pii_redacted": summary.pii.total(),
+            }));
+            recorder.finish(None)?;
+            debug_assert_eq!(summary.read, summary.written + summary.quarantined + summary.duplicates);
+            Ok(summary)
+        }
+        Err(e) => {
+            let _ = recorder.finish(Some(&e));
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ingest_locked(
+    warehouse: &Warehouse,
+    lock: &LockGuard,
+    run_id: &str,
+    files: &[PathBuf],
+    key: &PseudonymKey,
+    config: &IngestConfig,
+    progress: ProgressFn,
+    recorder: &mut RunRecorder,
+) -> Result<IngestSummary> {
 
     let redactor = Redactor::new()?;
     let languages = LanguageDetector::new();
@@ -179,8 +230,7 @@ pub fn ingest(
         identifiers: &identifiers,
     };
     let threads = if config.threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.threads };
-    let run_id = run_id(files);
-    let mut writer = Writer::new(warehouse, &lock, &run_id, files)?;
+    let mut writer = Writer::new(warehouse, lock, run_id, files)?;
 
     let (work_tx, work_rx) = crossbeam_channel::bounded::<Work>(threads * 2);
     let (done_tx, done_rx) = crossbeam_channel::bounded::<(usize, build::Processed)>(threads * 2);
@@ -242,23 +292,20 @@ pub fn ingest(
         result.and(read_result)
     });
     outcome?;
-    let mut summary = writer.finish()?;
-    summary.recovered_files = recovered_files;
-    summary.elapsed = started.elapsed();
-    debug_assert_eq!(summary.read, summary.written + summary.quarantined + summary.duplicates);
+    let mut summary = writer.summary;
+    let committed = writer.staged.commit()?;
+    recorder.committing(&committed.files())?;
+    summary.published = committed.publish()?;
     Ok(summary)
 }
 
 /// A run id unique per run and sortable by time.
 fn run_id(files: &[PathBuf]) -> String {
-    let now = Utc::now();
-    let mut h = blake3::Hasher::new();
+    let mut salt = Vec::new();
     for f in files {
-        h.update(f.as_os_str().as_encoded_bytes());
+        salt.extend_from_slice(f.as_os_str().as_encoded_bytes());
     }
-    h.update(&std::process::id().to_le_bytes());
-    h.update(&now.timestamp_nanos_opt().unwrap_or_default().to_le_bytes());
-    format!("{}-{}", now.format("%Y%m%dT%H%M%S"), &h.finalize().to_hex()[..8])
+    crate::manifest::new_run_id(&salt)
 }
 
 /// 128-bit digest of an id, for de-duplication sets that stay small at millions of rows.
@@ -359,11 +406,6 @@ impl<'w> Writer<'w> {
         Ok(written)
     }
 
-    fn finish(self) -> Result<IngestSummary> {
-        let mut summary = self.summary;
-        summary.published = self.staged.publish()?;
-        Ok(summary)
-    }
 }
 
 /// Reads `path`'s size for progress totals (0 if unknown).

@@ -35,7 +35,8 @@ use crate::coordinate::CampaignConfig;
 use crate::embed::{Embedder, HashedTfidf, HashedTfidfConfig};
 use crate::error::{Error, Result};
 use crate::facets::{word_document_frequency, Facet, Scratch, Taxonomy};
-use crate::warehouse::{PublishedFile, Warehouse};
+use crate::manifest::{self, RunRecorder};
+use crate::warehouse::{LockGuard, PublishedFile, Warehouse};
 
 /// Thresholds that keep aggregates k-anonymous.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,6 +202,10 @@ pub struct NightlySummary {
     pub published: Vec<PublishedFile>,
     /// Files of an interrupted earlier run finished by this one.
     pub recovered_files: usize,
+    /// The run's id and manifest file.
+    pub run_id: String,
+    /// Where the run's manifest is.
+    pub manifest: std::path::PathBuf,
 }
 
 /// Everything the analysis computed, for callers that go on (campaign detection, tests).
@@ -234,21 +239,54 @@ impl Stopwatch {
     fn lap(&mut self, stage: &'static str) {
         let now = Instant::now();
         tracing::info!(stage, seconds = format!("{:.2}", (now - self.last).as_secs_f64()), "nightly stage done");
+        crate::killpoint::reached(&format!("nightly.{stage}"));
         self.timings.push((stage, now - self.last));
         self.last = now;
     }
 }
 
-/// Runs the analysis for `date` and publishes its partitions.
+/// Runs the analysis for `date` and publishes its partitions, recording the run in a manifest
+/// (`W/_runs/nightly/<date>/<run-id>.json`).
 pub fn run(warehouse: &Warehouse, date: NaiveDate, config: &NightlyConfig, taxonomy: &Taxonomy) -> Result<(NightlySummary, Analysis)> {
     config.validate()?;
-    let lock = warehouse.lock(&format!("nightly-{date}"))?;
+    let lock = warehouse.lock(&manifest::lock_name("nightly", date))?;
     let recovered_files = warehouse.recover_staging(&lock)?.len();
+    let run_id = manifest::new_run_id(date.to_string().as_bytes());
+    let config_json = serde_json::to_value(config)?;
+    let digest = manifest::config_digest(&config_json, &[taxonomy.digest()]);
+    let mut recorder = RunRecorder::start(warehouse, "nightly", date, &run_id, config_json, digest)?;
+    crate::killpoint::reached("nightly.started");
+    match run_recorded(warehouse, &lock, date, config, taxonomy, &mut recorder) {
+        Ok((mut summary, analysis)) => {
+            summary.recovered_files = recovered_files;
+            summary.manifest = recorder.path().to_path_buf();
+            recorder.finish(None)?;
+            Ok((summary, analysis))
+        }
+        Err(e) => {
+            // Best effort: the error itself matters more than recording it.
+            let _ = recorder.finish(Some(&e));
+            Err(e)
+        }
+    }
+}
+
+fn run_recorded(
+    warehouse: &Warehouse,
+    lock: &LockGuard,
+    date: NaiveDate,
+    config: &NightlyConfig,
+    taxonomy: &Taxonomy,
+    recorder: &mut RunRecorder,
+) -> Result<(NightlySummary, Analysis)> {
     let mut clock = Stopwatch::new();
     let analysis = analyse(warehouse, date, config, taxonomy, &mut clock)?;
-    let mut staged = warehouse.stage_replacing(&lock, "run", "part-nightly")?;
+    recorder.add_inputs(&input_files(warehouse, &analysis.window)?)?;
+    let mut staged = warehouse.stage_replacing(lock, recorder.run_id(), "part-nightly")?;
     let written = tables::write(&mut staged, date, &analysis, config, taxonomy)?;
-    let published = staged.publish()?;
+    let committed = staged.commit()?;
+    recorder.committing(&committed.files())?;
+    let published = committed.publish()?;
     clock.lap("publish");
     let h = &analysis.hierarchy;
     let summary = NightlySummary {
@@ -266,9 +304,35 @@ pub fn run(warehouse: &Warehouse, date: NaiveDate, config: &NightlyConfig, taxon
         }),
         timings: clock.timings,
         published,
-        recovered_files,
+        recovered_files: 0,
+        run_id: recorder.run_id().to_owned(),
+        manifest: recorder.path().to_path_buf(),
     };
+    recorder.set_stages(&summary.timings);
+    recorder.set_summary(serde_json::json!({
+        "window_start": summary.window_start.to_string(),
+        "conversations": summary.conversations,
+        "accounts": summary.accounts,
+        "conversations_on_date": summary.conversations_on_date,
+        "clustered": summary.clustered,
+        "clusters_per_level": summary.levels.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        "suppressed_per_level": summary.levels.iter().map(|(_, s)| s).collect::<Vec<_>>(),
+        "campaigns": analysis.campaigns.len(),
+    }));
     Ok((summary, analysis))
+}
+
+/// What a run reads: the window's `conversations` files and the earlier nights' campaigns in
+/// the window (matched for stable ids).
+fn input_files(warehouse: &Warehouse, window: &Window) -> Result<Vec<std::path::PathBuf>> {
+    let mut files = window.files.clone();
+    let mut day = window.start;
+    while day < window.end {
+        files.extend(warehouse.files(crate::schema::table::CAMPAIGNS, Some(day))?);
+        files.extend(warehouse.files(crate::schema::table::CAMPAIGN_MEMBERS, Some(day))?);
+        day = day.succ_opt().expect("dates before 262143 CE");
+    }
+    Ok(files)
 }
 
 fn analyse(warehouse: &Warehouse, date: NaiveDate, config: &NightlyConfig, taxonomy: &Taxonomy, clock: &mut Stopwatch) -> Result<Analysis> {

@@ -50,9 +50,11 @@ pub(super) fn write(staged: &mut StagedWrite, date: NaiveDate, a: &Analysis, con
         staged.write(table::FACETS, date, &facets_batch(chunk, a, config, taxonomy, &df)?)?;
         staged.write(table::EMBEDDINGS, date, &embeddings_batch(chunk, a, &model, &embeddings_schema)?)?;
     }
+    crate::killpoint::reached("nightly.staged.facets");
     for chunk in a.accounts.chunks(CHUNK) {
         staged.write(table::ACCOUNTS, date, &accounts_batch(chunk, a)?)?;
     }
+    crate::killpoint::reached("nightly.staged.accounts");
     staged.write(table::CLUSTERS, date, &clusters_batch(a)?)?;
     let mut members = MembersBuilder::default();
     for level in &a.hierarchy.levels {
@@ -72,6 +74,7 @@ pub(super) fn write(staged: &mut StagedWrite, date: NaiveDate, a: &Analysis, con
         }
     }
     staged.write(table::CLUSTER_MEMBERS, date, &members.finish()?)?;
+    crate::killpoint::reached("nightly.staged.clusters");
     staged.write(table::CAMPAIGNS, date, &campaigns_batch(&a.campaigns)?)?;
     staged.write(table::CAMPAIGN_MEMBERS, date, &campaign_members_batch(&a.campaigns)?)?;
     Ok(rows.len())

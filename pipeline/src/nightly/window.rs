@@ -50,6 +50,8 @@ pub struct Window {
     pub accounts: Vec<String>,
     /// Per row: creation time, µs since the epoch (UTC).
     pub created_at: Vec<i64>,
+    /// The `conversations` files read.
+    pub files: Vec<std::path::PathBuf>,
 }
 
 impl Window {
@@ -57,9 +59,11 @@ impl Window {
     pub fn read(warehouse: &Warehouse, end: NaiveDate, days: u32) -> Result<Self> {
         let start = end.checked_sub_days(Days::new(u64::from(days.max(1) - 1))).ok_or_else(|| Error::Config(format!("window of {days} days before {end}")))?;
         let mut batches = Vec::new();
+        let mut files = Vec::new();
         let mut day = start;
         while day <= end {
             for path in warehouse.files(table::CONVERSATIONS, Some(day))? {
+                files.push(path.clone());
                 let file = std::fs::File::open(&path).map_err(|e| Error::warehouse(&path, e))?;
                 let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
                 let mut indices = Vec::with_capacity(COLUMNS.len());
@@ -97,7 +101,7 @@ impl Window {
         let index: FxHashMap<&str, u32> = names.iter().enumerate().map(|(i, n)| (*n, i as u32)).collect();
         let account = rows.iter().map(|at| index[batches[at.batch as usize].column(1).as_string::<i32>().value(at.row as usize)]).collect();
         let accounts = names.iter().map(|s| (*s).to_owned()).collect();
-        Ok(Window { start, end, rows, account, accounts, created_at, batches })
+        Ok(Window { start, end, rows, account, accounts, created_at, batches, files })
     }
 
     /// Conversations in the window.

@@ -1,0 +1,175 @@
+//! `vigil weekly`: on two weeks of fixtures, the report's headline names the largest planted
+//! influence campaigns and no decoy, everything shown passes the privacy thresholds, no
+//! pseudonym leaks, reruns give the same bytes, and headless Chromium draws every chart.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use arrow::array::AsArray;
+use vigil::warehouse::{read_batches, Warehouse};
+
+use crate::util::*;
+
+const WEEK_END: &str = "2026-11-22";
+
+fn string_column(w: &Path, table: &str, date: Option<&str>, column: &str) -> Vec<(String, String)> {
+    let wh = Warehouse::open(w).unwrap();
+    let date = date.map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap());
+    let mut out = Vec::new();
+    for b in read_batches(&wh.files(table, date).unwrap()).unwrap() {
+        let key = b.column(0).as_string::<i32>();
+        let col = b.column_by_name(column).unwrap().as_string::<i32>();
+        for i in 0..b.num_rows() {
+            out.push((key.value(i).to_owned(), col.value(i).to_owned()));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_weekly_report_tells_the_week_truthfully_and_privately() {
+    let (dir, w, _, _) = fixture_warehouse(14, 500, 42);
+    let truth = ground_truth(dir.path());
+    let start = chrono::NaiveDate::parse_from_str(truth["start_date"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+    let mut day = start;
+    let end = chrono::NaiveDate::parse_from_str(WEEK_END, "%Y-%m-%d").unwrap();
+    while day <= end {
+        run(&["nightly", "--warehouse", path(&w), "--date", &day.to_string()]).ok();
+        day = day.succ_opt().unwrap();
+    }
+    let out = dir.path().join("report");
+    let printed = run(&["weekly", "--warehouse", path(&w), "--week-ending", WEEK_END, "--out", path(&out)]).ok().stdout();
+    assert!(printed.contains("report.html") && printed.contains("top findings"), "{printed}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["week_start"], "2026-11-16");
+    assert_eq!(report["previous_week_available"], true);
+
+    // Map each reported campaign to the planted group most of its conversations came from.
+    let mut planted_by_conversation: HashMap<String, (String, String)> = HashMap::new();
+    for (group, kind_of) in [("campaigns", "kind"), ("decoys", "kind")] {
+        for c in truth[group].as_array().unwrap() {
+            for id in c["conversation_ids"].as_array().unwrap() {
+                planted_by_conversation.insert(id.as_str().unwrap().to_owned(), (c["name"].as_str().unwrap().to_owned(), c[kind_of].as_str().unwrap().to_owned()));
+            }
+        }
+    }
+    let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let wh = Warehouse::open(&w).unwrap();
+    for b in read_batches(&wh.files("campaign_members", None).unwrap()).unwrap() {
+        let (c, conv) = (b.column_by_name("campaign_id").unwrap().as_string::<i32>(), b.column_by_name("conversation_id").unwrap().as_string::<i32>());
+        for i in 0..b.num_rows() {
+            members.entry(c.value(i).to_owned()).or_default().push(conv.value(i).to_owned());
+        }
+    }
+    let planted_of = |campaign: &str| -> (String, String) {
+        let mut votes: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for conv in &members[campaign] {
+            let key = planted_by_conversation.get(conv).cloned().unwrap_or(("organic".into(), "organic".into()));
+            *votes.entry(key).or_default() += 1;
+        }
+        votes.into_iter().max_by_key(|(_, n)| *n).unwrap().0
+    };
+
+    // The headline: influence campaigns named, largest planted ones among them, no decoy.
+    let headline = report["headline"].as_array().unwrap();
+    let named: Vec<(String, String)> = headline
+        .iter()
+        .filter(|f| f["kind"] == "influence_campaign")
+        .filter_map(|f| f["campaign_id"].as_str())
+        .map(planted_of)
+        .collect();
+    assert!(!named.is_empty(), "{headline:?}");
+    assert!(named.iter().all(|(_, kind)| kind == "influence"), "the headline named a non-influence group as influence: {named:?}");
+    let active_this_week: BTreeSet<String> = members.keys().map(|c| planted_of(c).0).collect();
+    let mut largest: Vec<(usize, String)> = truth["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "influence" && active_this_week.contains(c["name"].as_str().unwrap()))
+        .map(|c| (c["accounts"].as_array().unwrap().len(), c["name"].as_str().unwrap().to_owned()))
+        .collect();
+    largest.sort_by(|a, b| b.cmp(a));
+    for (_, name) in largest.iter().take(2) {
+        assert!(named.iter().any(|(n, _)| n == name), "largest planted influence campaign {name} is not in the headline: {named:?}");
+    }
+    for f in headline.iter().filter(|f| f["kind"] == "influence_campaign" && f["campaign_id"].is_string()) {
+        let id = f["campaign_id"].as_str().unwrap();
+        let label = report["campaigns"].as_array().unwrap().iter().find(|c| c["campaign_id"] == id).unwrap()["label"].as_str().unwrap();
+        assert!(f["text"].as_str().unwrap().contains(label), "{f:?} does not name its campaign {label:?}");
+    }
+    // Decoys are never reported as influence anywhere in the report.
+    for c in report["campaigns"].as_array().unwrap() {
+        let (name, kind) = planted_of(c["campaign_id"].as_str().unwrap());
+        if kind != "influence" && kind != "organic" && c["kind"] == "influence" {
+            panic!("decoy {name} ({kind}) reported as influence");
+        }
+    }
+
+    // Privacy: thresholds hold for everything described; no pseudonym appears anywhere.
+    for c in report["top_clusters"].as_array().unwrap().iter().chain(report["emerging_clusters"].as_array().unwrap()) {
+        assert!(c["accounts"].as_u64().unwrap() >= 5 && c["conversations"].as_u64().unwrap() >= 15, "{c}");
+    }
+    for c in report["campaigns"].as_array().unwrap() {
+        assert!(c["accounts"].as_i64().unwrap() >= 5, "{c}");
+    }
+    let texts: Vec<String> = ["report.html", "report.md", "report.json"].iter().map(|f| std::fs::read_to_string(out.join(f)).unwrap()).collect();
+    let accounts: BTreeSet<String> = string_column(&w, "accounts", Some(WEEK_END), "summary").into_iter().map(|(a, _)| a).collect();
+    assert!(accounts.len() > 100);
+    for a in &accounts {
+        assert!(texts.iter().all(|t| !t.contains(a.as_str())), "pseudonym {a} in the report");
+    }
+    // The three renderings tell the same headline.
+    for f in headline {
+        let text = f["text"].as_str().unwrap();
+        assert!(texts[1].contains(text), "report.md lacks {text}");
+        let escaped = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;");
+        assert!(texts[0].contains(&escaped), "report.html lacks {text}");
+    }
+    // The charts' data: seven days of volume that add up to the total.
+    let daily_sum: u64 = report["areas"].as_array().unwrap().iter().map(|a| a["daily"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum::<u64>()).sum();
+    assert_eq!(daily_sum, report["totals"]["conversations"].as_u64().unwrap());
+
+    // Same warehouse, same report bytes; the run is recorded.
+    let again = dir.path().join("again");
+    run(&["weekly", "--warehouse", path(&w), "--week-ending", WEEK_END, "--out", path(&again)]).ok();
+    for f in ["report.html", "report.md", "report.json"] {
+        assert_eq!(std::fs::read(out.join(f)).unwrap(), std::fs::read(again.join(f)).unwrap(), "{f} differs on rerun");
+    }
+    let runs = vigil::manifest::list(&wh, Some("weekly"), None).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs[0].manifest.outputs.iter().any(|o| o.path.ends_with("report.html")));
+
+    render_in_chromium(&out);
+}
+
+/// Renders the report in headless Chromium (Debian's, via Playwright) and checks every chart
+/// was laid out with its data marks on screen.
+fn render_in_chromium(out: &Path) {
+    if std::env::var("VIGIL_SKIP_BROWSER").is_ok_and(|v| v == "1") {
+        eprintln!("VIGIL_SKIP_BROWSER=1: not rendering the report in Chromium");
+        return;
+    }
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} not found: install Debian's chromium (apt-get install chromium; .ci/run does) and `pip install -r requirements-dev.txt`, or set VIGIL_SKIP_BROWSER=1"
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/render_report.py");
+    let shot = out.join("report.png");
+    let result = std::process::Command::new("python3").args([script, path(&out.join("report.html")), path(&shot)]).output().unwrap();
+    assert!(result.status.success(), "render_report.py failed: {}", String::from_utf8_lossy(&result.stderr));
+    let drawn: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    assert_eq!(drawn["errors"].as_array().unwrap().len(), 0, "{drawn}");
+    assert_eq!(drawn["external_requests"].as_array().unwrap().len(), 0, "the page must be self-contained: {drawn}");
+    let charts = drawn["charts"].as_array().unwrap();
+    let by_name: HashMap<&str, &serde_json::Value> = charts.iter().map(|c| (c["chart"].as_str().unwrap(), c)).collect();
+    for (chart, min_marks) in [("daily-volume", 7), ("concern", 8), ("top-topics", 3), ("campaign-sizes", 2)] {
+        let c = by_name.get(chart).unwrap_or_else(|| panic!("chart {chart} missing: {drawn}"));
+        assert!(c["width"].as_f64().unwrap() > 100.0 && c["height"].as_f64().unwrap() > 50.0, "{chart} not laid out: {c}");
+        assert!(c["drawn"].as_u64().unwrap() >= min_marks, "{chart}: only {} marks drawn: {c}", c["drawn"]);
+        assert_eq!(c["drawn"], c["marks"], "{chart}: some marks have no box on screen: {c}");
+    }
+    assert!(charts.iter().any(|c| c["chart"].as_str().unwrap().starts_with("emerging-")), "no emerging-topic sparkline: {drawn}");
+    assert!(drawn["headline"].as_array().unwrap().len() >= 3, "{drawn}");
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "screenshot too small to show charts");
+}

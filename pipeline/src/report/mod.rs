@@ -1,0 +1,313 @@
+//! The weekly trend report: one week of nightly results, told for leadership.
+//!
+//! [`build`] reads only the warehouse (the `facets` of the week and the week before, and the
+//! nightly `clusters`, `cluster_members`, `campaigns` and `campaign_members` of the week's last
+//! night and of the night a week earlier) and computes every number of the report into a
+//! [`WeeklyReport`]; [`html`] and [`markdown`] render that one model, and `report.json` is the
+//! model itself, so the three outputs cannot disagree.
+//!
+//! Privacy: the report is aggregate. It names no account; a cluster appears only if the nightly
+//! privacy gate named it (≥ `min_accounts` accounts and ≥ `min_conversations` conversations);
+//! a campaign is described only with ≥ `min_accounts` accounts, and its narrative uses only
+//! phrases written by ≥ `min_accounts` of its accounts (the same k-anonymous rule as cluster
+//! exemplars). Smaller campaigns are counted, not described.
+
+mod data;
+pub mod html;
+pub mod markdown;
+mod svg;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{Days, NaiveDate};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::manifest::{self, RunRecorder};
+use crate::nightly::PrivacyConfig;
+use crate::warehouse::Warehouse;
+
+/// Concern (1–5) at or above which a conversation counts as high-concern.
+pub const HIGH_CONCERN: i32 = 4;
+
+/// The whole report: every number shown, for dashboards (`report.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct WeeklyReport {
+    /// First day of the week.
+    pub week_start: String,
+    /// Last day of the week (the `--week-ending` date).
+    pub week_end: String,
+    /// The seven days, in order.
+    pub days: Vec<String>,
+    /// Whether the week before has facets to compare with.
+    pub previous_week_available: bool,
+    /// Version that wrote it.
+    pub generated_by: String,
+    /// Thresholds applied.
+    pub privacy: Privacy,
+    /// The findings to read first, most important first.
+    pub headline: Vec<Finding>,
+    /// Conversations this week and the week before.
+    pub totals: Totals,
+    /// Per policy area: daily volume and change (areas with any volume; `none` last).
+    pub areas: Vec<AreaTrend>,
+    /// High-concern share per day.
+    pub concern: ConcernTrend,
+    /// Largest topics (top level of the last night's hierarchy).
+    pub top_clusters: Vec<ClusterTrend>,
+    /// Topics new this week or growing fastest.
+    pub emerging_clusters: Vec<ClusterTrend>,
+    /// Coordinated campaigns: active at the week's end, then ended during the week.
+    pub campaigns: Vec<CampaignEntry>,
+    /// Campaigns too small to describe under the privacy thresholds.
+    pub campaigns_below_threshold: usize,
+}
+
+/// Privacy thresholds the report applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct Privacy {
+    /// Fewest accounts behind anything described.
+    pub min_accounts: usize,
+    /// Fewest conversations behind a described topic.
+    pub min_conversations: usize,
+}
+
+/// One headline finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// `influence_campaign`, `coordinated_misuse`, `volume`, `emerging_topic`, `concern`.
+    pub kind: String,
+    /// One plain sentence.
+    pub text: String,
+    /// The campaign it is about, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<String>,
+}
+
+/// Volume totals.
+#[derive(Debug, Clone, Serialize)]
+pub struct Totals {
+    /// Conversations this week.
+    pub conversations: u64,
+    /// Conversations the week before (when available).
+    pub previous_conversations: Option<u64>,
+    /// Percent change.
+    pub change_pct: Option<f64>,
+    /// High-concern conversations this week.
+    pub high_concern: u64,
+}
+
+/// One policy area over the week.
+#[derive(Debug, Clone, Serialize)]
+pub struct AreaTrend {
+    /// Area name (`none`: no policy concern).
+    pub area: String,
+    /// Conversations per day.
+    pub daily: Vec<u64>,
+    /// This week.
+    pub total: u64,
+    /// The week before.
+    pub previous: Option<u64>,
+    /// Percent change.
+    pub change_pct: Option<f64>,
+    /// High-concern conversations this week.
+    pub high_concern: u64,
+}
+
+/// High-concern share over the week.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConcernTrend {
+    /// Share (0–1) of each day's conversations with concern ≥ [`HIGH_CONCERN`].
+    pub daily_high_share: Vec<f64>,
+    /// This week's share.
+    pub week_high_share: f64,
+    /// The week before.
+    pub previous_high_share: Option<f64>,
+}
+
+/// A topic and its change.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterTrend {
+    /// Nightly cluster id (of the week's last night).
+    pub cluster_id: String,
+    /// k-anonymous name.
+    pub name: String,
+    /// Policy area.
+    pub policy_area: String,
+    /// Conversations in the trailing week.
+    pub conversations: u64,
+    /// Distinct accounts.
+    pub accounts: u64,
+    /// The matching topic a week earlier, by its name terms.
+    pub previous_conversations: Option<u64>,
+    /// Percent change.
+    pub change_pct: Option<f64>,
+    /// Conversations per day of the week.
+    pub daily: Vec<u64>,
+    /// `new`, `growing`, `steady`, `shrinking` (against the week before), or `rising` (within
+    /// the week, when the week before is unknown).
+    pub trend: String,
+    /// k-anonymous example request.
+    pub exemplar: Option<String>,
+}
+
+/// A campaign for the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct CampaignEntry {
+    /// Stable campaign id (for `vigil campaign show`).
+    pub campaign_id: String,
+    /// `influence_operation`, `spam`, `fraud`, `benign_automation`, …
+    pub kind: String,
+    /// `new` (not active a week ago), `growing`, `continuing`, `ended` (active during the week,
+    /// not at its end).
+    pub status: String,
+    /// Short label from its most distinctive shared phrases.
+    pub label: String,
+    /// k-anonymous typical request.
+    pub narrative: Option<String>,
+    /// Accounts at the week's end (or when last seen).
+    pub accounts: i64,
+    /// Accounts a week earlier.
+    pub previous_accounts: Option<i64>,
+    /// Conversations in its window.
+    pub conversations: i64,
+    /// Languages of its requests, most used first.
+    pub languages: Vec<String>,
+    /// Detection score (0–1).
+    pub score: f32,
+    /// First and last activity (UTC dates).
+    pub first_seen: String,
+    /// Last activity.
+    pub last_seen: String,
+}
+
+/// The seven days ending on `week_end`.
+pub fn week_days(week_end: NaiveDate) -> Vec<NaiveDate> {
+    (0..7).rev().filter_map(|back| week_end.checked_sub_days(Days::new(back))).collect()
+}
+
+/// Builds the report for the week ending on `week_end`.
+pub fn build(warehouse: &Warehouse, week_end: NaiveDate, privacy: &PrivacyConfig) -> Result<WeeklyReport> {
+    let inputs = data::WeekData::read(warehouse, week_end, privacy)?;
+    Ok(inputs.into_report(privacy))
+}
+
+/// Files written by [`run`].
+#[derive(Debug)]
+pub struct WeeklyOutput {
+    /// The report.
+    pub report: WeeklyReport,
+    /// `report.html`, `report.md`, `report.json`.
+    pub files: Vec<PathBuf>,
+    /// The run manifest.
+    pub manifest: PathBuf,
+}
+
+/// Builds the report, writes `report.html`, `report.md` and `report.json` into `out`, and
+/// records the run in `W/_runs/weekly/<week_end>/<run-id>.json`.
+pub fn run(warehouse: &Warehouse, week_end: NaiveDate, privacy: &PrivacyConfig, out: &Path) -> Result<WeeklyOutput> {
+    let _lock = warehouse.lock(&manifest::lock_name("weekly", week_end))?;
+    let run_id = manifest::new_run_id(week_end.to_string().as_bytes());
+    let config = serde_json::to_value(privacy)?;
+    let digest = manifest::config_digest(&config, &[]);
+    let mut recorder = RunRecorder::start(warehouse, "weekly", week_end, &run_id, config, digest)?;
+    let started = std::time::Instant::now();
+    let result = (|| -> Result<(WeeklyReport, Vec<PathBuf>, Vec<PathBuf>)> {
+        let inputs = data::WeekData::read(warehouse, week_end, privacy)?;
+        let read = inputs.files.clone();
+        let report = inputs.into_report(privacy);
+        let files = write(&report, out)?;
+        Ok((report, files, read))
+    })();
+    match result {
+        Ok((report, files, read)) => {
+            recorder.add_inputs(&read)?;
+            recorder.add_outputs(&files)?;
+            recorder.set_stages(&[("report", started.elapsed())]);
+            recorder.set_summary(serde_json::json!({
+                "conversations": report.totals.conversations,
+                "campaigns": report.campaigns.len(),
+                "headline": report.headline.iter().map(|f| &f.text).collect::<Vec<_>>(),
+            }));
+            let manifest = recorder.path().to_path_buf();
+            recorder.finish(None)?;
+            Ok(WeeklyOutput { report, files, manifest })
+        }
+        Err(e) => {
+            let _ = recorder.finish(Some(&e));
+            Err(e)
+        }
+    }
+}
+
+/// Writes the three renderings, each atomically (temporary file + rename).
+pub fn write(report: &WeeklyReport, out: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).map_err(|e| Error::warehouse(out, format!("cannot create report directory: {e}")))?;
+    let json = serde_json::to_string_pretty(report)? + "\n";
+    let mut files = Vec::new();
+    for (name, text) in [("report.html", html::render(report)), ("report.md", markdown::render(report)), ("report.json", json)] {
+        let path = out.join(name);
+        let tmp = out.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text).map_err(|e| Error::warehouse(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::warehouse(&path, e))?;
+        files.push(path);
+    }
+    Ok(files)
+}
+
+/// Percent change, `None` without a base.
+fn change_pct(now: u64, before: Option<u64>) -> Option<f64> {
+    match before {
+        Some(b) if b > 0 => Some(((now as f64 - b as f64) / b as f64 * 1000.0).round() / 10.0),
+        _ => None,
+    }
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `influence_operations` → `influence operations`.
+pub fn plain(name: &str) -> String {
+    name.replace('_', " ")
+}
+
+/// `+12.5%` / `−3%` / `n/a`.
+pub fn signed_pct(p: Option<f64>) -> String {
+    match p {
+        Some(p) if p >= 0.0 => format!("+{}%", trim_float(p)),
+        Some(p) => format!("\u{2212}{}%", trim_float(-p)),
+        None => "n/a".to_owned(),
+    }
+}
+
+fn trim_float(p: f64) -> String {
+    if p >= 10.0 { format!("{p:.0}") } else { format!("{p:.1}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_formatting() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(change_pct(150, Some(100)), Some(50.0));
+        assert_eq!(change_pct(5, Some(0)), None);
+        assert_eq!(signed_pct(Some(-3.25)), "\u{2212}3.2%");
+        assert_eq!(signed_pct(Some(42.0)), "+42%");
+        assert_eq!(week_days(NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()).first().unwrap().to_string(), "2026-11-16");
+    }
+}

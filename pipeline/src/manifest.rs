@@ -81,6 +81,9 @@ pub struct RunManifest {
     pub run_id: String,
     /// `vigil` version that ran.
     pub vigil_version: String,
+    /// Process id of the run (to tell a live run from a killed one).
+    #[serde(default)]
+    pub pid: u32,
     /// Start time (RFC 3339, UTC, microseconds: sorts as text).
     pub started_at: String,
     /// End time (absent while running).
@@ -143,6 +146,7 @@ impl RunRecorder {
             date: date.to_string(),
             run_id: run_id.to_owned(),
             vigil_version: env!("CARGO_PKG_VERSION").to_owned(),
+            pid: std::process::id(),
             started_at: timestamp(Utc::now()),
             finished_at: None,
             outcome: Outcome::Running,
@@ -332,15 +336,21 @@ pub fn list(warehouse: &Warehouse, job: Option<&str>, date: Option<NaiveDate>) -
         let text = std::fs::read_to_string(&path).map_err(|e| Error::warehouse(&path, e))?;
         let manifest: RunManifest = serde_json::from_str(&text).map_err(|e| Error::warehouse(&path, format!("not a run manifest: {e}")))?;
         let unfinished = matches!(manifest.outcome, Outcome::Running | Outcome::Publishing);
-        let interrupted = unfinished && !lock_held(warehouse, &manifest);
+        let interrupted = unfinished && !run_alive(warehouse, &manifest);
         runs.push(ListedRun { manifest, path, interrupted });
     }
     runs.sort_by(|a, b| (&a.manifest.started_at, &a.manifest.run_id).cmp(&(&b.manifest.started_at, &b.manifest.run_id)));
     Ok(runs)
 }
 
-/// Whether a live run holds the lock the manifest's job takes (probed without blocking).
-fn lock_held(warehouse: &Warehouse, m: &RunManifest) -> bool {
+/// Whether the run is still alive: its process exists (where `/proc` tells) and it holds its
+/// job's lock. The lock is probed only when the process exists, so listing runs never takes a
+/// lock a starting run could need.
+fn run_alive(warehouse: &Warehouse, m: &RunManifest) -> bool {
+    let proc_dir = Path::new("/proc");
+    if proc_dir.is_dir() && m.pid != 0 && !proc_dir.join(m.pid.to_string()).exists() {
+        return false;
+    }
     let Ok(date) = NaiveDate::parse_from_str(&m.date, "%Y-%m-%d") else { return false };
     let name = lock_name(&m.job, date);
     warehouse.lock(&name).is_err()

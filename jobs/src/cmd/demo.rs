@@ -5,6 +5,7 @@
 //! warehouse.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 
 use anyhow::Context as _;
 use arrow::array::{Array, AsArray};
@@ -35,18 +36,18 @@ pub fn run(args: DemoArgs, threads: usize) -> anyhow::Result<()> {
     };
 
     let shape = &crate::cli::FixtureShape { days: args.days, per_day: args.per_day, seed: args.seed };
-    println!("1/4 fixtures: generating {} days × {} organic conversations (seed {})", shape.days, shape.per_day, shape.seed);
+    writeln!(std::io::stdout(), "1/4 fixtures: generating {} days × {} organic conversations (seed {})", shape.days, shape.per_day, shape.seed)?;
     let config = super::fixtures::config(shape);
     let fixtures = generate(&config, &logs)?;
-    println!("    {}", super::fixtures::summary_line(&fixtures, &logs));
+    writeln!(std::io::stdout(), "    {}", super::fixtures::summary_line(&fixtures, &logs))?;
 
-    println!("2/4 ingest: redacting and pseudonymizing into {}", warehouse_dir.display());
+    writeln!(std::io::stdout(), "2/4 ingest: redacting and pseudonymizing into {}", warehouse_dir.display())?;
     let warehouse = Warehouse::open(&warehouse_dir)?;
     let ingest_config = IngestConfig { threads, ..IngestConfig::default() };
     let summary = super::ingest::run_ingest(&warehouse, &fixtures.files, &key, &ingest_config)?;
-    println!("    {}", super::ingest::summary_line(&summary));
+    writeln!(std::io::stdout(), "    {}", super::ingest::summary_line(&summary))?;
 
-    println!("3/4 nightly: facets, embeddings, topic clusters, accounts and campaigns for each day");
+    writeln!(std::io::stdout(), "3/4 nightly: facets, embeddings, topic clusters, accounts and campaigns for each day")?;
     let config = vigil::nightly::NightlyConfig::default();
     let taxonomy = super::nightly::load_taxonomy(&config, None)?;
     let first = super::nightly::parse_date(&fixtures.ground_truth.start_date, "fixtures start date")?;
@@ -54,7 +55,7 @@ pub fn run(args: DemoArgs, threads: usize) -> anyhow::Result<()> {
     let mut day = first;
     while day <= last {
         let summary = super::nightly::run_nightly(&warehouse, day, &config, &taxonomy)?;
-        println!("    {}", super::nightly::summary_line(&summary));
+        writeln!(std::io::stdout(), "    {}", super::nightly::summary_line(&summary))?;
         day = day.succ_opt().context("date overflow")?;
     }
 
@@ -63,14 +64,14 @@ pub fn run(args: DemoArgs, threads: usize) -> anyhow::Result<()> {
     campaigns(&warehouse, last)?;
 
     let report_dir = dir.join("report");
-    println!("\n4/4 weekly: the trend report for the week ending {last}");
+    writeln!(std::io::stdout(), "\n4/4 weekly: the trend report for the week ending {last}")?;
     let output = vigil::report::run(&warehouse, last, &config.privacy, &report_dir).context("weekly report")?;
     super::weekly::print_findings(&mut std::io::stdout().lock(), &output)?;
 
-    println!("\nreport:    {} (open in a browser; report.md for email, report.json for dashboards)", report_dir.join("report.html").display());
-    println!("warehouse: {} (vigil query / vigil sql, or DuckDB, Polars, pyarrow; hive partitioning on `date`)", warehouse_dir.display());
-    println!("runs:      vigil runs --warehouse {} ; vigil verify --warehouse {}", warehouse_dir.display(), warehouse_dir.display());
-    println!("key:       {} (keep it outside the warehouse)", key_path.display());
+    writeln!(std::io::stdout(), "\nreport:    {} (open in a browser; report.md for email, report.json for dashboards)", report_dir.join("report.html").display())?;
+    writeln!(std::io::stdout(), "warehouse: {} (vigil query / vigil sql, or DuckDB, Polars, pyarrow; hive partitioning on `date`)", warehouse_dir.display())?;
+    writeln!(std::io::stdout(), "runs:      vigil runs --warehouse {} ; vigil verify --warehouse {}", warehouse_dir.display(), warehouse_dir.display())?;
+    writeln!(std::io::stdout(), "key:       {} (keep it outside the warehouse)", key_path.display())?;
     Ok(())
 }
 
@@ -102,12 +103,12 @@ fn tour(warehouse: &Warehouse, truth: &vigil_fixtures::GroundTruth) -> anyhow::R
     let mut langs: Vec<_> = languages.into_iter().collect();
     langs.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     let top: Vec<String> = langs.iter().take(8).map(|(l, n)| format!("{l} {n}")).collect();
-    println!("\nlanguages:   {}", top.join(", "));
+    writeln!(std::io::stdout(), "\nlanguages:   {}", top.join(", "))?;
     let redacted: Vec<String> = pii.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{k} {n}")).collect();
-    println!("redacted:    {}", redacted.join(", "));
-    println!("planted:     {} PII values, {} campaigns, {} decoy groups (ground truth in logs/ground_truth.json)", truth.pii.len(), truth.campaigns.len(), truth.decoys.len());
+    writeln!(std::io::stdout(), "redacted:    {}", redacted.join(", "))?;
+    writeln!(std::io::stdout(), "planted:     {} PII values, {} campaigns, {} decoy groups (ground truth in logs/ground_truth.json)", truth.pii.len(), truth.campaigns.len(), truth.decoys.len())?;
     if let Some(text) = example {
-        println!("example:     {}", text.replace('\n', " "));
+        writeln!(std::io::stdout(), "example:     {}", text.replace('\n', " "))?;
     }
     let quarantine = read_batches(&warehouse.files(table::QUARANTINE, None)?)?;
     let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
@@ -117,7 +118,7 @@ fn tour(warehouse: &Warehouse, truth: &vigil_fixtures::GroundTruth) -> anyhow::R
         }
     }
     let reasons: Vec<String> = reasons.iter().map(|(k, n)| format!("{k} {n}")).collect();
-    println!("quarantine:  {}", if reasons.is_empty() { "empty".to_owned() } else { reasons.join(", ") });
+    writeln!(std::io::stdout(), "quarantine:  {}", if reasons.is_empty() { "empty".to_owned() } else { reasons.join(", ") })?;
     Ok(())
 }
 
@@ -140,13 +141,13 @@ fn topics(warehouse: &Warehouse, date: chrono::NaiveDate) -> anyhow::Result<()> 
     let top = rows.iter().map(|r| r.0).max().unwrap_or(0);
     let mut top_rows: Vec<_> = rows.iter().filter(|r| r.0 == top).collect();
     top_rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.3.cmp(&b.3)));
-    println!("\ntopics ({date}, trailing 7 days, top level of the hierarchy; names use only phrases of 5+ accounts):");
+    writeln!(std::io::stdout(), "\ntopics ({date}, trailing 7 days, top level of the hierarchy; names use only phrases of 5+ accounts):")?;
     for (_, conv, acc, name, area) in top_rows.iter().take(12) {
         let flag = if area == "none" { String::new() } else { format!("  [{area}]") };
-        println!("  {conv:>6} conv. {acc:>5} acc.  {name}{flag}");
+        writeln!(std::io::stdout(), "  {conv:>6} conv. {acc:>5} acc.  {name}{flag}")?;
     }
     if top_rows.len() > 12 {
-        println!("  … and {} more (query the `clusters` table)", top_rows.len() - 12);
+        writeln!(std::io::stdout(), "  … and {} more (query the `clusters` table)", top_rows.len() - 12)?;
     }
     Ok(())
 }
@@ -167,9 +168,9 @@ fn campaigns(warehouse: &Warehouse, date: chrono::NaiveDate) -> anyhow::Result<(
         }
     }
     rows.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    println!("\ncampaigns ({date}, trailing 7 days; `vigil campaign show ID --warehouse W` for the evidence):");
+    writeln!(std::io::stdout(), "\ncampaigns ({date}, trailing 7 days; `vigil campaign show ID --warehouse W` for the evidence):")?;
     for (score, id, status, kind, acc, conv, typical) in &rows {
-        println!("  {id}  {kind:<17} {status:<10} score {score:.2} {acc:>4} acc. {conv:>4} conv.  \u{201c}{typical}\u{201d}");
+        writeln!(std::io::stdout(), "  {id}  {kind:<17} {status:<10} score {score:.2} {acc:>4} acc. {conv:>4} conv.  \u{201c}{typical}\u{201d}")?;
     }
     Ok(())
 }

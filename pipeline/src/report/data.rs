@@ -108,7 +108,7 @@ impl WeekData {
         let mut files = Vec::new();
         let last_clusters = warehouse.files(table::CLUSTERS, Some(week_end))?;
         if last_clusters.is_empty() {
-            return Err(Error::Config(format!("no nightly results for {week_end}: run `vigil nightly --date {week_end}` first")));
+            return Err(Error::warehouse(warehouse.root(), format!("no nightly results for {week_end}: run `vigil nightly --date {week_end}` first")));
         }
 
         // Volume by area and day, and the conversation → day map for topic trends.

@@ -139,6 +139,14 @@ fn the_weekly_report_tells_the_week_truthfully_and_privately() {
     assert_eq!(runs.len(), 2);
     assert!(runs[0].manifest.outputs.iter().any(|o| o.path.ends_with("report.html")));
 
+    // A week reaching before the first nightly run says so first, and counts nothing as rising.
+    let early = dir.path().join("early");
+    run(&["weekly", "--warehouse", path(&w), "--week-ending", "2026-11-12", "--out", path(&early)]).ok();
+    let partial: serde_json::Value = serde_json::from_slice(&std::fs::read(early.join("report.json")).unwrap()).unwrap();
+    assert_eq!(partial["missing_days"], serde_json::json!(["2026-11-06", "2026-11-07", "2026-11-08"]));
+    assert_eq!(partial["headline"][0]["kind"], "data_gap", "{}", partial["headline"]);
+    assert!(partial["emerging_clusters"].as_array().unwrap().iter().all(|c| c["trend"] != "rising"));
+
     render_in_chromium(&out);
 }
 

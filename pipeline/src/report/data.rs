@@ -68,6 +68,8 @@ struct CampaignRow {
 pub(super) struct WeekData {
     pub files: Vec<PathBuf>,
     days: Vec<NaiveDate>,
+    /// Days of the week without facets (no nightly run).
+    missing_days: Vec<NaiveDate>,
     /// Per area: conversations per day, high-concern conversations.
     area_daily: BTreeMap<String, (Vec<u64>, u64)>,
     day_total: Vec<u64>,
@@ -116,8 +118,12 @@ impl WeekData {
         let mut day_total = vec![0u64; 7];
         let mut day_high = vec![0u64; 7];
         let mut facet_batches: Vec<(usize, Vec<RecordBatch>)> = Vec::new();
+        let mut missing_days = Vec::new();
         for (d, day) in days.iter().enumerate() {
             let day_files = warehouse.files(table::FACETS, Some(*day))?;
+            if day_files.is_empty() {
+                missing_days.push(*day);
+            }
             let batches = read_columns(&day_files, &["conversation_id", "policy_area", "concern"])?;
             files.extend(day_files);
             for b in &batches {
@@ -290,6 +296,7 @@ impl WeekData {
         Ok(WeekData {
             files,
             days,
+            missing_days,
             area_daily,
             day_total,
             day_high,
@@ -344,6 +351,7 @@ impl WeekData {
             week_end: self.week_end.to_string(),
             days: self.days.iter().map(|d| d.to_string()).collect(),
             previous_week_available: self.previous.is_some(),
+            missing_days: self.missing_days.iter().map(|d| d.to_string()).collect(),
             generated_by: format!("vigil {}", env!("CARGO_PKG_VERSION")),
             privacy: Privacy { min_accounts: privacy.min_accounts, min_conversations: privacy.min_conversations },
             headline: Vec::new(),
@@ -374,7 +382,7 @@ impl WeekData {
                     Some(p) if (now as f64) <= p as f64 * (1.0 - TREND_CHANGE) => "shrinking",
                     Some(_) => "steady",
                 }
-            } else if rising(&daily) {
+            } else if self.missing_days.is_empty() && rising(&daily) {
                 "rising"
             } else {
                 "steady"
@@ -642,6 +650,17 @@ fn read_campaigns(files: &[PathBuf], night: NaiveDate) -> Result<Vec<CampaignRow
 /// The findings to read first.
 fn headline(r: &WeeklyReport) -> Vec<Finding> {
     let mut out = Vec::new();
+    if !r.missing_days.is_empty() {
+        out.push(Finding {
+            kind: "data_gap".into(),
+            text: format!(
+                "Nightly results are missing for {} of the 7 days ({}): their volume is not counted, so read the trends with care.",
+                r.missing_days.len(),
+                join_and(&r.missing_days)
+            ),
+            campaign_id: None,
+        });
+    }
     let influence: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.kind == "influence" && c.status != "ended").collect();
     if influence.is_empty() {
         out.push(Finding { kind: "influence_campaign".into(), text: "No influence operation was detected this week.".into(), campaign_id: None });

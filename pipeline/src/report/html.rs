@@ -14,6 +14,9 @@ th{color:#566573;font-weight:600}td.n{text-align:right;white-space:nowrap}.tag{d
 .new{background:#c0392b}.growing{background:#d68910}.continuing{background:#7f8c8d}.ended{background:#b3b6b7;color:#1c2833}.rising{background:#d68910}.steady{background:#7f8c8d}.shrinking{background:#b3b6b7;color:#1c2833}\
 .quote{color:#424949;font-style:italic}.note{color:#566573;font-size:13px}svg{max-width:100%;height:auto}";
 
+/// Benign automation groups named before "and N more".
+pub(super) const BENIGN_LISTED: usize = 10;
+
 /// Renders the report as HTML.
 pub fn render(r: &WeeklyReport) -> String {
     let mut h = String::with_capacity(64 * 1024);
@@ -91,7 +94,10 @@ fn campaigns(h: &mut String, r: &WeeklyReport) {
     }
     let benign: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.kind == "benign_automation").collect();
     if !benign.is_empty() {
-        let names: Vec<String> = benign.iter().map(|c| format!("\u{201c}{}\u{201d} ({} accounts)", esc(&c.label), c.accounts)).collect();
+        let mut names: Vec<String> = benign.iter().take(BENIGN_LISTED).map(|c| format!("\u{201c}{}\u{201d} ({} accounts)", esc(&c.label), c.accounts)).collect();
+        if benign.len() > BENIGN_LISTED {
+            names.push(format!("and {} more", benign.len() - BENIGN_LISTED));
+        }
         let _ = write!(
             h,
             "<p class=\"note\">Recognised as benign automation and not counted as misuse: {}.</p>",

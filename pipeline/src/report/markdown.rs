@@ -44,8 +44,17 @@ pub fn render(r: &WeeklyReport) -> String {
             let _ = writeln!(m, "- **{}**: \u{201c}{}\u{201d}", c.label, c.narrative.as_deref().unwrap_or_default());
         }
     }
-    let benign: Vec<String> =
-        r.campaigns.iter().filter(|c| c.kind == "benign_automation").map(|c| format!("\u{201c}{}\u{201d} ({} accounts)", c.label, c.accounts)).collect();
+    let all_benign = r.campaigns.iter().filter(|c| c.kind == "benign_automation").count();
+    let mut benign: Vec<String> = r
+        .campaigns
+        .iter()
+        .filter(|c| c.kind == "benign_automation")
+        .take(super::html::BENIGN_LISTED)
+        .map(|c| format!("\u{201c}{}\u{201d} ({} accounts)", c.label, c.accounts))
+        .collect();
+    if all_benign > super::html::BENIGN_LISTED {
+        benign.push(format!("and {} more", all_benign - super::html::BENIGN_LISTED));
+    }
     if !benign.is_empty() {
         let _ = writeln!(m, "\nRecognised as benign automation, not misuse: {}.", benign.join("; "));
     }

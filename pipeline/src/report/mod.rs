@@ -41,6 +41,8 @@ pub struct WeeklyReport {
     pub days: Vec<String>,
     /// Whether the week before has facets to compare with.
     pub previous_week_available: bool,
+    /// Days of the week without nightly results (their volume is missing, not zero).
+    pub missing_days: Vec<String>,
     /// Version that wrote it.
     pub generated_by: String,
     /// Thresholds applied.

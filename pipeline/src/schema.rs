@@ -213,3 +213,21 @@ pub static CAMPAIGN_MEMBERS: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("created_at", utc_micros(), false),
     ]))
 });
+
+/// The contract schema of a table whose columns do not depend on configuration (every table
+/// but `embeddings`, whose vector width is the configured dimension).
+pub fn of_table(name: &str) -> Option<SchemaRef> {
+    let schema = match name {
+        table::CONVERSATIONS => &CONVERSATIONS,
+        table::MESSAGES => &MESSAGES,
+        table::QUARANTINE => &QUARANTINE,
+        table::FACETS => &FACETS,
+        table::ACCOUNTS => &ACCOUNTS,
+        table::CLUSTERS => &CLUSTERS,
+        table::CLUSTER_MEMBERS => &CLUSTER_MEMBERS,
+        table::CAMPAIGNS => &CAMPAIGNS,
+        table::CAMPAIGN_MEMBERS => &CAMPAIGN_MEMBERS,
+        _ => return None,
+    };
+    Some(SchemaRef::clone(schema))
+}

@@ -308,8 +308,18 @@ pub struct ListedRun {
     pub interrupted: bool,
 }
 
-/// Manifests under `W/_runs`, optionally of one job and/or date, oldest first.
+/// Manifests under `W/_runs`, optionally of one job and/or date, oldest first. A manifest that
+/// does not parse is skipped with a warning ([`verify`] reports it as a failure).
 pub fn list(warehouse: &Warehouse, job: Option<&str>, date: Option<NaiveDate>) -> Result<Vec<ListedRun>> {
+    let (runs, unreadable) = scan(warehouse, job, date)?;
+    for (path, problem) in unreadable {
+        tracing::warn!(manifest = %path.display(), problem, "unreadable run manifest skipped");
+    }
+    Ok(runs)
+}
+
+/// Manifests that parse, and (path, problem) for those that do not.
+fn scan(warehouse: &Warehouse, job: Option<&str>, date: Option<NaiveDate>) -> Result<(Vec<ListedRun>, Vec<(PathBuf, String)>)> {
     let base = warehouse.root().join(RUNS_DIR);
     let mut paths = Vec::new();
     for job_dir in subdirs(&base)? {
@@ -332,15 +342,24 @@ pub fn list(warehouse: &Warehouse, job: Option<&str>, date: Option<NaiveDate>) -
         }
     }
     let mut runs = Vec::new();
+    let mut unreadable = Vec::new();
     for path in paths {
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::warehouse(&path, e))?;
-        let manifest: RunManifest = serde_json::from_str(&text).map_err(|e| Error::warehouse(&path, format!("not a run manifest: {e}")))?;
+        let parsed = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str::<RunManifest>(&text).map_err(|e| format!("not a run manifest: {e}")));
+        let manifest = match parsed {
+            Ok(m) => m,
+            Err(problem) => {
+                unreadable.push((path, problem));
+                continue;
+            }
+        };
         let unfinished = matches!(manifest.outcome, Outcome::Running | Outcome::Publishing);
         let interrupted = unfinished && !run_alive(warehouse, &manifest);
         runs.push(ListedRun { manifest, path, interrupted });
     }
     runs.sort_by(|a, b| (&a.manifest.started_at, &a.manifest.run_id).cmp(&(&b.manifest.started_at, &b.manifest.run_id)));
-    Ok(runs)
+    Ok((runs, unreadable))
 }
 
 /// Whether the run is still alive: its process exists (where `/proc` tells) and it holds its
@@ -391,12 +410,14 @@ pub struct Verification {
     pub unaccounted: Vec<String>,
     /// Manifests read.
     pub manifests: usize,
+    /// Manifests that could not be read: (path, problem).
+    pub unreadable: Vec<(String, String)>,
 }
 
 impl Verification {
     /// Nothing altered, missing or unaccounted for.
     pub fn ok(&self) -> bool {
-        self.altered.is_empty() && self.missing.is_empty() && self.unaccounted.is_empty()
+        self.altered.is_empty() && self.missing.is_empty() && self.unaccounted.is_empty() && self.unreadable.is_empty()
     }
 }
 
@@ -405,8 +426,12 @@ impl Verification {
 /// manifest; a file that was removed because a later run replaced its partition is not
 /// missing.
 pub fn verify(warehouse: &Warehouse, date: Option<NaiveDate>) -> Result<Verification> {
-    let runs = list(warehouse, None, None)?;
-    let mut result = Verification { manifests: runs.len(), ..Verification::default() };
+    let (runs, unreadable) = scan(warehouse, None, None)?;
+    let mut result = Verification {
+        manifests: runs.len(),
+        unreadable: unreadable.into_iter().map(|(p, problem)| (relative(warehouse.root(), &p), problem)).collect(),
+        ..Verification::default()
+    };
     // Newest claim per path. Runs are oldest first, so later inserts win.
     let mut claims: BTreeMap<String, (&RunManifest, &FileRecord)> = BTreeMap::new();
     for run in &runs {
@@ -556,6 +581,13 @@ mod tests {
         assert_eq!(v.unaccounted, vec!["t/date=2026-11-20/stray.parquet".to_owned()]);
         let only_d2 = verify(&w, Some(d2)).unwrap();
         assert!(only_d2.altered.is_empty() && only_d2.unaccounted.is_empty() && only_d2.missing.len() == 1);
+        // A manifest that no longer parses is itself a failure of the chain of custody.
+        let manifest_path = list(&w, Some("ingest"), None).unwrap()[0].path.clone();
+        std::fs::write(&manifest_path, b"{ truncated").unwrap();
+        assert_eq!(list(&w, None, None).unwrap().len(), 2, "listing skips it");
+        let v = verify(&w, None).unwrap();
+        assert_eq!(v.unreadable.len(), 1, "{v:?}");
+        assert!(!v.ok());
     }
 
     #[test]

@@ -66,16 +66,20 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
     for path in &v.unaccounted {
         writeln!(out, "UNACCOUNTED {path} (no run manifest published it)")?;
     }
+    for (path, problem) in &v.unreadable {
+        writeln!(out, "UNREADABLE  {path} ({problem})")?;
+    }
     writeln!(
         out,
-        "verify: {} files ({:.1} MiB) re-hashed against {} manifests: {} match, {} altered, {} missing, {} unaccounted for",
+        "verify: {} files ({:.1} MiB) re-hashed against {} manifests: {} match, {} altered, {} missing, {} unaccounted for, {} unreadable manifests",
         v.checked,
         v.bytes as f64 / (1 << 20) as f64,
         v.manifests,
         v.matched,
         v.altered.len(),
         v.missing.len(),
-        v.unaccounted.len()
+        v.unaccounted.len(),
+        v.unreadable.len()
     )?;
     anyhow::ensure!(v.ok(), "the warehouse does not match its run manifests");
     Ok(())

@@ -412,6 +412,12 @@ impl WeekData {
             .iter()
             .filter(|c| c.level <= 1)
             .filter(visible)
+            // Growing against every earlier topic it overlaps, so a merge of two topics in a
+            // re-cut hierarchy does not read as growth.
+            .filter(|c| {
+                let before = overlapping_volume(c, &self.previous_clusters);
+                before == 0 || c.conversations as f64 >= before as f64 * (1.0 + TREND_CHANGE)
+            })
             .map(trend_of)
             .filter(|t| matches!(t.trend.as_str(), "new" | "growing" | "rising"))
             .map(|t| {
@@ -560,6 +566,20 @@ fn best_match<'a>(c: &ClusterRow, previous: &'a [ClusterRow]) -> Option<&'a Clus
         .filter(|(j, _)| *j >= MATCH_MIN_JACCARD)
         .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.id.cmp(&a.1.id)))
         .map(|(_, p)| p)
+}
+
+/// Conversations a week earlier in same-level topics sharing most of their words with `c`.
+fn overlapping_volume(c: &ClusterRow, previous: &[ClusterRow]) -> i64 {
+    let mine = term_words(c);
+    previous
+        .iter()
+        .filter(|p| p.level == c.level && !p.suppressed)
+        .filter(|p| {
+            let theirs = term_words(p);
+            mine.intersection(&theirs).count() as f64 >= SEEN_MIN_OVERLAP * mine.len().min(theirs.len()).max(1) as f64
+        })
+        .map(|p| p.conversations)
+        .sum()
 }
 
 /// Whether the topic's words were already there a week earlier at any level (the hierarchy

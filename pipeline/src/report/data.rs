@@ -9,8 +9,7 @@ use chrono::{Days, NaiveDate};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{
-    change_pct, plain, signed_pct, thousands, week_days, AreaTrend, CampaignEntry, ClusterTrend, ConcernTrend, Finding, Privacy, Totals,
-    WeeklyReport, HIGH_CONCERN,
+    change_pct, plain, week_days, AreaTrend, CampaignEntry, ClusterTrend, ConcernTrend, Privacy, Totals, WeeklyReport, HIGH_CONCERN,
 };
 use crate::error::{Error, Result};
 use crate::nightly::PrivacyConfig;
@@ -33,7 +32,6 @@ const CAMPAIGN_GROWTH: f64 = 0.2;
 /// Rows shown.
 const TOP_CLUSTERS: usize = 10;
 const EMERGING_CLUSTERS: usize = 5;
-const HEADLINE_CAMPAIGNS: usize = 3;
 
 /// A nightly cluster row.
 #[derive(Debug, Clone)]
@@ -363,7 +361,7 @@ impl WeekData {
             campaigns,
             campaigns_below_threshold,
         };
-        report.headline = headline(&report);
+        report.headline = super::headline::findings(&report);
         report
     }
 
@@ -667,128 +665,6 @@ fn read_campaigns(files: &[PathBuf], night: NaiveDate) -> Result<Vec<CampaignRow
     Ok(out)
 }
 
-/// The findings to read first.
-fn headline(r: &WeeklyReport) -> Vec<Finding> {
-    let mut out = Vec::new();
-    if !r.missing_days.is_empty() {
-        out.push(Finding {
-            kind: "data_gap".into(),
-            text: format!(
-                "Nightly results are missing for {} of the 7 days ({}): their volume is not counted, so read the trends with care.",
-                r.missing_days.len(),
-                join_and(&r.missing_days)
-            ),
-            campaign_id: None,
-        });
-    }
-    let influence: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.kind == "influence" && c.status != "ended").collect();
-    if influence.is_empty() {
-        out.push(Finding { kind: "influence_campaign".into(), text: "No influence operation was detected this week.".into(), campaign_id: None });
-    } else {
-        let new = influence.iter().filter(|c| c.status == "new").count();
-        out.push(Finding {
-            kind: "influence_summary".into(),
-            text: format!(
-                "{} influence operation{} active this week ({} new), {} accounts in all.",
-                influence.len(),
-                if influence.len() == 1 { " was" } else { "s were" },
-                new,
-                thousands(influence.iter().map(|c| c.accounts.max(0) as u64).sum())
-            ),
-            campaign_id: None,
-        });
-        for c in influence.iter().take(HEADLINE_CAMPAIGNS) {
-            let status = match (c.status.as_str(), c.previous_accounts) {
-                ("new", _) => "new this week".to_owned(),
-                ("growing", Some(p)) => format!("growing, from {} accounts a week ago", thousands(p.max(0) as u64)),
-                _ => "continuing from last week".to_owned(),
-            };
-            let langs = if c.languages.len() > 1 { format!(" in {} languages", c.languages.len()) } else { String::new() };
-            out.push(Finding {
-                kind: "influence_campaign".into(),
-                text: format!(
-                    "Influence operation \u{201c}{}\u{201d}: {} accounts, {} conversations{langs}, {status}.",
-                    c.label,
-                    thousands(c.accounts.max(0) as u64),
-                    thousands(c.conversations.max(0) as u64)
-                ),
-                campaign_id: Some(c.campaign_id.clone()),
-            });
-        }
-    }
-    let other: Vec<&CampaignEntry> =
-        r.campaigns.iter().filter(|c| !matches!(c.kind.as_str(), "influence" | "benign_automation") && c.status != "ended").collect();
-    if !other.is_empty() {
-        let mut by_kind: BTreeMap<&str, (usize, i64)> = BTreeMap::new();
-        for c in &other {
-            let e = by_kind.entry(c.kind.as_str()).or_default();
-            e.0 += 1;
-            e.1 += c.accounts;
-        }
-        let parts: Vec<String> = by_kind
-            .iter()
-            .map(|(k, (n, a))| format!("{n} {} campaign{} ({} accounts)", plain(k), if *n == 1 { "" } else { "s" }, thousands((*a).max(0) as u64)))
-            .collect();
-        out.push(Finding { kind: "coordinated_misuse".into(), text: format!("Also coordinated: {}.", join_and(&parts)), campaign_id: None });
-    }
-    let ended: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.kind == "influence" && c.status == "ended").collect();
-    if let Some(largest) = ended.first() {
-        out.push(Finding {
-            kind: "influence_ended".into(),
-            text: format!(
-                "{} influence operation{} went quiet during the week (largest: \u{201c}{}\u{201d}, {} accounts).",
-                ended.len(),
-                if ended.len() == 1 { "" } else { "s" },
-                largest.label,
-                thousands(largest.accounts.max(0) as u64)
-            ),
-            campaign_id: Some(largest.campaign_id.clone()),
-        });
-    }
-    let t = &r.totals;
-    let busiest = r.areas.iter().filter(|a| a.area != "none").max_by(|a, b| a.total.cmp(&b.total).then(b.area.cmp(&a.area)));
-    let mut volume = format!("{} conversations this week", thousands(t.conversations));
-    if let Some(p) = t.change_pct {
-        volume.push_str(&format!(" ({} on the week before)", signed_pct(Some(p))));
-    }
-    if let Some(a) = busiest {
-        volume.push_str(&format!("; the largest policy area was {} with {} conversations", plain(&a.area), thousands(a.total)));
-        if a.change_pct.is_some() {
-            volume.push_str(&format!(" ({})", signed_pct(a.change_pct)));
-        }
-    }
-    volume.push('.');
-    out.push(Finding { kind: "volume".into(), text: volume, campaign_id: None });
-    if let Some(e) = r.emerging_clusters.first() {
-        let why = match (e.trend.as_str(), e.change_pct) {
-            ("new", _) => "new this week".to_owned(),
-            ("growing", Some(p)) => format!("{} on the week before", signed_pct(Some(p))),
-            _ => "rising through the week".to_owned(),
-        };
-        out.push(Finding {
-            kind: "emerging_topic".into(),
-            text: format!("Emerging topic: \u{201c}{}\u{201d}, {} conversations from {} accounts, {why}.", e.name, thousands(e.conversations), thousands(e.accounts)),
-            campaign_id: None,
-        });
-    }
-    let c = &r.concern;
-    let mut concern = format!("{:.1}% of conversations were high-concern (level {HIGH_CONCERN}\u{2013}5)", c.week_high_share * 100.0);
-    if let Some(p) = c.previous_high_share {
-        concern.push_str(&format!(", against {:.1}% the week before", p * 100.0));
-    }
-    concern.push('.');
-    out.push(Finding { kind: "concern".into(), text: concern, campaign_id: None });
-    out
-}
-
-fn join_and(parts: &[String]) -> String {
-    match parts.len() {
-        0 => String::new(),
-        1 => parts[0].clone(),
-        n => format!("{} and {}", parts[..n - 1].join(", "), parts[n - 1]),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -817,11 +693,5 @@ mod tests {
         let before = [row("x", &["recipe", "pasta"]), row("y", &["tax", "return", "refund", "file"])];
         assert_eq!(best_match(&now, &before).map(|p| p.id.as_str()), Some("y"));
         assert!(best_match(&row("b", &["garden", "tomato"]), &before).is_none());
-    }
-
-    #[test]
-    fn lists_read_naturally() {
-        assert_eq!(join_and(&["a".into()]), "a");
-        assert_eq!(join_and(&["a".into(), "b".into(), "c".into()]), "a, b and c");
     }
 }

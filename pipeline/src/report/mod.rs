@@ -13,6 +13,7 @@
 //! exemplars). Smaller campaigns are counted, not described.
 
 mod data;
+mod headline;
 pub mod html;
 pub mod markdown;
 mod svg;

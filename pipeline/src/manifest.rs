@@ -180,11 +180,6 @@ impl RunRecorder {
         Ok(())
     }
 
-    /// Records already-described input files (e.g. another run's outputs).
-    pub fn add_input_records(&mut self, records: impl IntoIterator<Item = FileRecord>) {
-        self.manifest.inputs.extend(records);
-    }
-
     /// Records stage timings.
     pub fn set_stages(&mut self, stages: &[(&str, Duration)]) {
         self.manifest.stages = stages.iter().map(|(s, d)| StageTiming { stage: (*s).to_owned(), seconds: round_ms(d.as_secs_f64()) }).collect();

@@ -12,6 +12,7 @@ use super::{
     change_pct, plain, week_days, AreaTrend, CampaignEntry, ClusterTrend, ConcernTrend, Privacy, Totals, WeeklyReport, HIGH_CONCERN,
 };
 use crate::error::{Error, Result};
+use crate::nightly::window::day_of_micros;
 use crate::nightly::PrivacyConfig;
 use crate::schema::table;
 use crate::summarize::{distinctive_terms, ClusterTerms, Doc};
@@ -102,8 +103,7 @@ fn column<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a arrow::array::ArrayR
 }
 
 impl WeekData {
-    pub fn read(warehouse: &Warehouse, week_end: NaiveDate, privacy: &PrivacyConfig) -> Result<Self> {
-        let _ = privacy;
+    pub fn read(warehouse: &Warehouse, week_end: NaiveDate) -> Result<Self> {
         let days = week_days(week_end);
         let mut files = Vec::new();
         let last_clusters = warehouse.files(table::CLUSTERS, Some(week_end))?;
@@ -566,16 +566,18 @@ fn best_match<'a>(c: &ClusterRow, previous: &'a [ClusterRow]) -> Option<&'a Clus
         .map(|(_, p)| p)
 }
 
+/// Whether the smaller of two word sets lies mostly (`SEEN_MIN_OVERLAP`) inside the other.
+fn shares_most_words(a: &BTreeSet<&str>, b: &BTreeSet<&str>) -> bool {
+    a.intersection(b).count() as f64 >= SEEN_MIN_OVERLAP * a.len().min(b.len()).max(1) as f64
+}
+
 /// Conversations a week earlier in same-level topics sharing most of their words with `c`.
 fn overlapping_volume(c: &ClusterRow, previous: &[ClusterRow]) -> i64 {
     let mine = term_words(c);
     previous
         .iter()
         .filter(|p| p.level == c.level && !p.suppressed)
-        .filter(|p| {
-            let theirs = term_words(p);
-            mine.intersection(&theirs).count() as f64 >= SEEN_MIN_OVERLAP * mine.len().min(theirs.len()).max(1) as f64
-        })
+        .filter(|p| shares_most_words(&mine, &term_words(p)))
         .map(|p| p.conversations)
         .sum()
 }
@@ -584,10 +586,7 @@ fn overlapping_volume(c: &ClusterRow, previous: &[ClusterRow]) -> i64 {
 /// may have been cut differently): most of its words inside one earlier topic's.
 fn seen_before(c: &ClusterRow, previous: &[ClusterRow]) -> bool {
     let mine = term_words(c);
-    previous.iter().filter(|p| !p.suppressed).any(|p| {
-        let theirs = term_words(p);
-        mine.intersection(&theirs).count() as f64 >= SEEN_MIN_OVERLAP * mine.len().min(theirs.len()).max(1) as f64
-    })
+    previous.iter().filter(|p| !p.suppressed).any(|p| shares_most_words(&mine, &term_words(p)))
 }
 
 /// Last three days' daily mean against the first four days'.
@@ -603,10 +602,6 @@ fn rising(daily: &[u64]) -> bool {
     let early = daily[..4].iter().sum::<u64>() as f64 / 4.0;
     let late = daily[4..].iter().sum::<u64>() as f64 / 3.0;
     late >= 2.0 * early.max(1.0) && daily.iter().sum::<u64>() >= 10
-}
-
-fn day_of_micros(us: i64) -> NaiveDate {
-    chrono::DateTime::from_timestamp_micros(us).map_or(NaiveDate::MIN, |t| t.date_naive())
 }
 
 fn read_clusters(files: &[PathBuf]) -> Result<Vec<ClusterRow>> {

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::svg::{self, esc, GREY, PALETTE};
-use super::{plain, signed_pct, thousands, CampaignEntry, WeeklyReport};
+use super::{area_label, count_or_dash, plain, signed_pct, thousands, CampaignEntry, WeeklyReport};
 
 const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1c2833;max-width:820px;margin:32px auto;padding:0 16px;line-height:1.45}\
 h1{font-size:26px;margin-bottom:2px}h2{font-size:19px;margin-top:34px;border-bottom:1px solid #d5d8dc;padding-bottom:4px}\
@@ -119,7 +119,7 @@ fn volume(h: &mut String, r: &WeeklyReport) {
                 color += 1;
                 PALETTE[(color - 1) % PALETTE.len()].to_owned()
             };
-            (if a.area == "none" { "no policy concern".to_owned() } else { plain(&a.area) }, c, a.daily.clone())
+            (area_label(&a.area), c, a.daily.clone())
         })
         .collect();
     h.push_str(&svg::stacked_columns("daily-volume", "Conversations per day by policy area", &r.days, &series));
@@ -128,9 +128,9 @@ fn volume(h: &mut String, r: &WeeklyReport) {
         let _ = write!(
             h,
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            esc(&if a.area == "none" { "no policy concern".to_owned() } else { plain(&a.area) }),
+            esc(&area_label(&a.area)),
             thousands(a.total),
-            a.previous.map_or("\u{2014}".to_owned(), thousands),
+            count_or_dash(a.previous),
             signed_pct(a.change_pct),
             thousands(a.high_concern)
         );
@@ -140,7 +140,7 @@ fn volume(h: &mut String, r: &WeeklyReport) {
         h,
         "<tr><td><b>All</b></td><td class=\"n\"><b>{}</b></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr></table>",
         thousands(t.conversations),
-        t.previous_conversations.map_or("\u{2014}".to_owned(), thousands),
+        count_or_dash(t.previous_conversations),
         signed_pct(t.change_pct),
         thousands(t.high_concern)
     );

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{plain, signed_pct, thousands, WeeklyReport};
+use super::{area_label, count_or_dash, plain, signed_pct, thousands, WeeklyReport};
 
 /// Renders the report as Markdown.
 pub fn render(r: &WeeklyReport) -> String {
@@ -64,9 +64,9 @@ pub fn render(r: &WeeklyReport) -> String {
         let _ = writeln!(
             m,
             "| {} | {} | {} | {} | {} |",
-            if a.area == "none" { "no policy concern".to_owned() } else { plain(&a.area) },
+            area_label(&a.area),
             thousands(a.total),
-            a.previous.map_or("\u{2014}".to_owned(), thousands),
+            count_or_dash(a.previous),
             signed_pct(a.change_pct),
             thousands(a.high_concern)
         );
@@ -76,7 +76,7 @@ pub fn render(r: &WeeklyReport) -> String {
         m,
         "| **All** | **{}** | {} | {} | {} |",
         thousands(t.conversations),
-        t.previous_conversations.map_or("\u{2014}".to_owned(), thousands),
+        count_or_dash(t.previous_conversations),
         signed_pct(t.change_pct),
         thousands(t.high_concern)
     );

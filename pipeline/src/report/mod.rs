@@ -1,6 +1,6 @@
 //! The weekly trend report: one week of nightly results, told for leadership.
 //!
-//! [`build`] reads only the warehouse (the `facets` of the week and the week before, and the
+//! [`run`] reads only the warehouse (the `facets` of the week and the week before, and the
 //! nightly `clusters`, `cluster_members`, `campaigns` and `campaign_members` of the week's last
 //! night and of the night a week earlier) and computes every number of the report into a
 //! [`WeeklyReport`]; [`html`] and [`markdown`] render that one model, and `report.json` is the
@@ -189,12 +189,6 @@ pub fn week_days(week_end: NaiveDate) -> Vec<NaiveDate> {
     (0..7).rev().filter_map(|back| week_end.checked_sub_days(Days::new(back))).collect()
 }
 
-/// Builds the report for the week ending on `week_end`.
-pub fn build(warehouse: &Warehouse, week_end: NaiveDate, privacy: &PrivacyConfig) -> Result<WeeklyReport> {
-    let inputs = data::WeekData::read(warehouse, week_end, privacy)?;
-    Ok(inputs.into_report(privacy))
-}
-
 /// Files written by [`run`].
 #[derive(Debug)]
 pub struct WeeklyOutput {
@@ -216,7 +210,7 @@ pub fn run(warehouse: &Warehouse, week_end: NaiveDate, privacy: &PrivacyConfig, 
     let mut recorder = RunRecorder::start(warehouse, "weekly", week_end, &run_id, config, digest)?;
     let started = std::time::Instant::now();
     let result = (|| -> Result<(WeeklyReport, Vec<PathBuf>, Vec<PathBuf>)> {
-        let inputs = data::WeekData::read(warehouse, week_end, privacy)?;
+        let inputs = data::WeekData::read(warehouse, week_end)?;
         let read = inputs.files.clone();
         let report = inputs.into_report(privacy);
         let files = write(&report, out)?;
@@ -277,6 +271,16 @@ pub fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// A policy area as a reader says it (`none` is "no policy concern").
+pub fn area_label(area: &str) -> String {
+    if area == "none" { "no policy concern".to_owned() } else { plain(area) }
+}
+
+/// A count, or an em dash when there is none to show.
+fn count_or_dash(n: Option<u64>) -> String {
+    n.map_or("\u{2014}".to_owned(), thousands)
 }
 
 /// `influence_operations` → `influence operations`.

@@ -5,7 +5,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql");
+    // Read at run time, not with `env!`: a build script compiled in one checkout and reused
+    // from a shared target directory by another must look in the checkout being built.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let sql = Path::new(&manifest_dir).join("../sql");
     println!("cargo:rerun-if-changed={}", sql.display());
     let queries = sql.join("queries");
     println!("cargo:rerun-if-changed={}", queries.display());

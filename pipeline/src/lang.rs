@@ -7,8 +7,10 @@
 //! 1. script: Cyrillic, Han, kana, Hangul, Arabic and Devanagari text decide by script alone;
 //! 2. function words: Latin-script text is scored by its function words ("the", "und", "les",
 //!    "que", …), one hash lookup per word, which settles almost every sentence-length request;
-//! 3. lingua (restricted to the same languages, on a bounded prefix) for what is left:
-//!    text with no function words or a tie between languages.
+//! 3. lingua, on a bounded prefix, for what is left: a tie between languages is settled by a
+//!    lingua detector built from the tied languages only (two or three instead of eighteen:
+//!    a fraction of the n-gram lookups, and the answer stays one the function words allow),
+//!    text with no function words at all by one built from every language here.
 
 use lingua::{Language, LanguageDetectorBuilder};
 
@@ -79,9 +81,11 @@ impl LanguageDetector {
                 return code;
             }
         }
-        if let Some(code) = self.function_words.detect(prefix) {
-            return code;
-        }
+        let candidates = match self.function_words.detect(prefix) {
+            FunctionWordVerdict::Language(code) => return code,
+            FunctionWordVerdict::Tie(tied) => tied,
+            FunctionWordVerdict::NoEvidence => 0,
+        };
         // lingua's cost grows with the text; its first words carry the verdict.
         let mut end = prefix.len().min(LINGUA_BYTES);
         while !prefix.is_char_boundary(end) {
@@ -90,11 +94,20 @@ impl LanguageDetector {
         let head = &prefix[..end];
         // The texts that reach lingua are short, and short requests repeat (popular
         // questions, templates): remember recent verdicts per thread.
-        let digest = fx_hash(head);
+        let digest = fx_hash(head) ^ u64::from(candidates);
         if let Some(code) = LINGUA_CACHE.with(|c| c.borrow().get(&digest).copied()) {
             return code;
         }
-        let code = self.inner.detect_language_of(head).map_or("und", iso_639_1);
+        let code = if candidates == 0 {
+            self.inner.detect_language_of(head).map_or("und", iso_639_1)
+        } else {
+            TIE_DETECTORS.with(|d| {
+                let mut detectors = d.borrow_mut();
+                let detector = detectors.entry(candidates).or_insert_with(|| tie_detector(candidates));
+                // lingua declines only on an exact tie of its own: the first tied language.
+                detector.detect_language_of(head).map_or(FUNCTION_WORDS[candidates.trailing_zeros() as usize].0, iso_639_1)
+            })
+        };
         LINGUA_CACHE.with(|c| {
             let mut cache = c.borrow_mut();
             if cache.len() >= LINGUA_CACHE_ENTRIES {
@@ -118,6 +131,29 @@ const LINGUA_CACHE_ENTRIES: usize = 16 * 1024;
 thread_local! {
     static LINGUA_CACHE: std::cell::RefCell<rustc_hash::FxHashMap<u64, &'static str>> =
         std::cell::RefCell::new(rustc_hash::FxHashMap::default());
+    /// lingua detectors for sets of tied languages (bit set over `FUNCTION_WORDS`). Few sets
+    /// occur (mostly pairs), and lingua shares its models between detectors, so one costs a
+    /// few hash sets.
+    static TIE_DETECTORS: std::cell::RefCell<rustc_hash::FxHashMap<u16, lingua::LanguageDetector>> =
+        std::cell::RefCell::new(rustc_hash::FxHashMap::default());
+}
+
+/// A lingua detector that can only answer one of the `tied` languages.
+fn tie_detector(tied: u16) -> lingua::LanguageDetector {
+    let languages: Vec<Language> =
+        FUNCTION_WORDS.iter().enumerate().filter(|(i, _)| tied & (1 << i) != 0).map(|(_, (code, _))| language_of(code)).collect();
+    LanguageDetectorBuilder::from_languages(&languages).with_low_accuracy_mode().build()
+}
+
+/// What the function words say about a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FunctionWordVerdict {
+    /// One language leads.
+    Language(&'static str),
+    /// These languages (bit set over `FUNCTION_WORDS`) share the lead.
+    Tie(u16),
+    /// No function word of any language.
+    NoEvidence,
 }
 
 fn fx_hash(text: &str) -> u64 {
@@ -230,7 +266,7 @@ impl FunctionWords {
     /// The language with the highest function-word score, unless there is a tie (words unique
     /// to one language score 2, shared ones 1). On the fixtures (146k conversations) this
     /// alone is as accurate as sending weak leads to lingua (98.6%) at a fifth of the cost.
-    fn detect(&self, text: &str) -> Option<&'static str> {
+    fn detect(&self, text: &str) -> FunctionWordVerdict {
         let mut scores = [0u32; 16];
         let mut buf = [0u8; 24];
         let is_word_char: fn(char) -> bool =
@@ -283,8 +319,20 @@ impl FunctionWords {
         }
         // Any lead decides: lingua (80x slower) did no better on the near-ties it was given,
         // which are mostly mixed-language requests. Only ties go on to lingua.
-        (best.1 > second).then(|| FUNCTION_WORDS[best.0].0)
+        if best.1 == 0 {
+            FunctionWordVerdict::NoEvidence
+        } else if best.1 > second {
+            FunctionWordVerdict::Language(FUNCTION_WORDS[best.0].0)
+        } else {
+            let tied = scores.iter().take(FUNCTION_WORDS.len()).enumerate().filter(|&(_, &s)| s == best.1).fold(0u16, |m, (i, _)| m | 1 << i);
+            FunctionWordVerdict::Tie(tied)
+        }
     }
+}
+
+/// The lingua language of an ISO 639-1 code used in `FUNCTION_WORDS`.
+fn language_of(code: &str) -> Language {
+    LANGUAGES.iter().copied().find(|&l| iso_639_1(l) == code).expect("every function-word language is in LANGUAGES")
 }
 
 fn iso_639_1(language: Language) -> &'static str {
@@ -324,5 +372,26 @@ mod tests {
         assert_eq!(d.detect("Как приготовить борщ дома?"), "ru");
         assert_eq!(d.detect("如何提高我的中文写作水平和表达能力"), "zh");
         assert_eq!(d.detect("ok"), "und");
+    }
+
+    #[test]
+    fn ties_are_settled_among_the_tied_languages_only() {
+        let words = FunctionWords::new();
+        // "para" and "a" are Spanish and Portuguese (and "a" English): a tie.
+        let text = "Redacta un correo educado a mi vecino para pedir a raise";
+        let FunctionWordVerdict::Tie(tied) = words.detect(text) else { panic!("expected a tie: {:?}", words.detect(text)) };
+        let tied_codes: Vec<&str> = (0..FUNCTION_WORDS.len()).filter(|i| tied & (1 << i) != 0).map(|i| FUNCTION_WORDS[i].0).collect();
+        assert!(tied_codes.len() >= 2, "{tied_codes:?}");
+        let code = LanguageDetector::new().detect(text);
+        assert!(tied_codes.contains(&code), "{code} not among {tied_codes:?}");
+        assert_eq!(words.detect("zzz qqq"), FunctionWordVerdict::NoEvidence);
+        assert_eq!(words.detect("what is the best way to learn"), FunctionWordVerdict::Language("en"));
+    }
+
+    #[test]
+    fn every_function_word_language_maps_to_lingua() {
+        for (code, _) in FUNCTION_WORDS {
+            assert_eq!(iso_639_1(language_of(code)), *code);
+        }
     }
 }

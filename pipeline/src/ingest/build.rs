@@ -220,8 +220,16 @@ pub(crate) struct Scratch {
     redacted: String,
     user_text: String,
     pseudonym: String,
+    client: String,
     entities: Vec<Entity>,
+    /// User agent → (pseudonym, family). A night's logs hold few distinct user agents, each
+    /// on thousands of records; the family alone costs a lower-cased copy and ~20 substring
+    /// searches.
+    user_agents: rustc_hash::FxHashMap<String, (String, &'static str)>,
 }
+
+/// Distinct user agents remembered per worker before the cache starts over.
+const USER_AGENT_CACHE_ENTRIES: usize = 4096;
 
 /// Processes one chunk into per-day batches and quarantine rows.
 pub(crate) fn process(ctx: &Context<'_>, chunk: Chunk, seq: u64, scratch: &mut Scratch) -> Processed {
@@ -360,7 +368,10 @@ fn append_record(
     }
     c.created_at.append_value(rec.created_at.timestamp_micros());
     match &rec.client {
-        Some(client) => c.client.append_value(normalise_client(client)),
+        Some(client) => {
+            normalise_client_into(client, &mut s.client);
+            c.client.append_value(&s.client);
+        }
         None => c.client.append_null(),
     }
     match rec.ip.as_deref().and_then(|ip| ctx.key.net_prefix_pseudonym_into(ip, &mut s.pseudonym)) {
@@ -369,9 +380,15 @@ fn append_record(
     }
     match &rec.user_agent {
         Some(ua) => {
-            ctx.key.pseudonym_into(IdKind::UserAgent, ua, &mut s.pseudonym);
-            c.user_agent.append_value(&s.pseudonym);
-            c.user_agent_family.append_value(user_agent_family(ua));
+            if !s.user_agents.contains_key(ua.as_ref()) {
+                if s.user_agents.len() >= USER_AGENT_CACHE_ENTRIES {
+                    s.user_agents.clear();
+                }
+                s.user_agents.insert(ua.to_string(), (ctx.key.pseudonym(IdKind::UserAgent, ua), user_agent_family(ua)));
+            }
+            let (pseudonym, family) = &s.user_agents[ua.as_ref()];
+            c.user_agent.append_value(pseudonym);
+            c.user_agent_family.append_value(family);
         }
         None => {
             c.user_agent.append_null();
@@ -438,13 +455,16 @@ fn redact_json(redactor: &Redactor, value: &mut Value, pii: &mut PiiCounts, s: &
     }
 }
 
-fn normalise_client(client: &str) -> String {
-    let lower = client.trim().to_ascii_lowercase();
-    let mut end = lower.len().min(32);
-    while !lower.is_char_boundary(end) {
+/// The client name trimmed, lower-cased and cut to 32 bytes, into `out`.
+fn normalise_client_into(client: &str, out: &mut String) {
+    let trimmed = client.trim();
+    let mut end = trimmed.len().min(32);
+    while !trimmed.is_char_boundary(end) {
         end -= 1;
     }
-    lower[..end].to_owned()
+    out.clear();
+    out.push_str(&trimmed[..end]);
+    out.make_ascii_lowercase();
 }
 
 /// A coarse, non-identifying family for a user agent: client software and platform.

@@ -191,10 +191,21 @@ impl NameFinder {
         Ok(NameFinder { words })
     }
 
+    /// Flags of token `i`.
+    fn token_flags(&self, text: &str, tokens: &[Token], i: usize, lower: &mut String) -> u16 {
+        self.flags(&text[tokens[i].start..tokens[i].end], lower)
+    }
+
     /// Flags of a word (case-insensitive); `lower` is scratch.
     fn flags(&self, w: &str, lower: &mut String) -> u16 {
-        lowercase_into(w, lower);
-        self.words.get(lower.as_str()).copied().unwrap_or(0)
+        // Most words looked up (the word before a capitalised one) are already lower-case.
+        let key = if w.bytes().all(|b| b.is_ascii_lowercase() || b == b'\'' || b == b'-') {
+            w
+        } else {
+            lowercase_into(w, lower);
+            lower.as_str()
+        };
+        self.words.get(key).copied().unwrap_or(0)
     }
 
     pub(super) fn find(&self, text: &str, out: &mut Vec<Entity>) {
@@ -219,18 +230,20 @@ impl NameFinder {
         let mut i = 0;
         while i < tokens.len() {
             let t = tokens[i];
-            // Placeholders from earlier passes ("[PERSON]") are not names.
-            if text[..t.start].ends_with(['[', '_']) || text[t.end..].starts_with([']', '_']) {
-                i += 1;
-                continue;
-            }
-            // Lower-case words matter only right after a strong cue ("my name is dan").
+            // Lower-case words matter only right after a strong cue ("my name is dan"). Most
+            // words are lower-case: this test comes first.
             let after_cue = !t.capitalised && i > 0 && is_strong_cue_end(word(&tokens[i - 1]));
             if !t.capitalised && !after_cue {
                 i += 1;
                 continue;
             }
-            let flags = self.flags(word(&t), lower);
+            // Placeholders from earlier passes ("[PERSON]") are not names.
+            let bytes = text.as_bytes();
+            if (t.start > 0 && matches!(bytes[t.start - 1], b'[' | b'_')) || matches!(bytes.get(t.end), Some(b']' | b'_')) {
+                i += 1;
+                continue;
+            }
+            let flags = self.token_flags(text, tokens, i, lower);
             let is_title = flags & word::TITLE != 0;
             let is_first = flags & word::FIRST != 0;
 
@@ -238,7 +251,7 @@ impl NameFinder {
             if is_title && (space_after(text, tokens, i) || text[t.end..].starts_with('.'))
                 && let Some(next) = tokens.get(i + 1) {
                     let gap = &text[t.end..next.start];
-                    if next.capitalised && gap.len() <= 3 && !gap.contains('\n') && !self.is_not_name(word(next), lower) {
+                    if next.capitalised && gap.len() <= 3 && !gap.contains('\n') && !self.is_not_name(text, tokens, i + 1, lower) {
                         let end = self.extend_name(text, tokens, i + 1, lower);
                         out.push(Entity { kind: PiiKind::Person, start: t.start, end: tokens[end].end });
                         i = end + 1;
@@ -272,7 +285,7 @@ impl NameFinder {
         let known_first = flags & word::FIRST != 0;
         let ambiguous = flags & word::AMBIGUOUS != 0;
         let next_flags = match tokens.get(i + 1) {
-            Some(n) if space_after(text, tokens, i) && (n.capitalised || n.initial) => Some(self.flags(&text[n.start..n.end], lower)),
+            Some(n) if space_after(text, tokens, i) && (n.capitalised || n.initial) => Some(self.token_flags(text, tokens, i + 1, lower)),
             _ => None,
         };
         let next_is_surname = next_flags.is_some_and(|f| f & word::SURNAME != 0 && tokens[i + 1].capitalised);
@@ -308,7 +321,7 @@ impl NameFinder {
             let (t, Some(n)) = (tokens[i], tokens.get(i + 1)) else { break };
             let gap = &text[t.end..n.start];
             let joined = gap == " " || (t.initial && gap == ". ");
-            if !joined || !(n.capitalised || n.initial) || self.is_not_name(&text[n.start..n.end], lower) {
+            if !joined || !(n.capitalised || n.initial) || self.is_not_name(text, tokens, i + 1, lower) {
                 break;
             }
             i += 1;
@@ -317,8 +330,8 @@ impl NameFinder {
         i
     }
 
-    fn is_not_name(&self, w: &str, lower: &mut String) -> bool {
-        self.flags(w, lower) & word::NOT_NAME != 0
+    fn is_not_name(&self, text: &str, tokens: &[Token], i: usize, lower: &mut String) -> bool {
+        self.token_flags(text, tokens, i, lower) & word::NOT_NAME != 0
     }
 
     fn cue_before(&self, text: &str, tokens: &[Token], i: usize, lower: &mut String) -> Cue {
@@ -326,7 +339,7 @@ impl NameFinder {
             return Cue::None;
         }
         let word = |k: usize| &text[tokens[k].start..tokens[k].end];
-        let prev = self.flags(word(i - 1), lower);
+        let prev = self.token_flags(text, tokens, i - 1, lower);
         if prev & word::CUE_END == 0 {
             return Cue::None;
         }
@@ -407,6 +420,27 @@ fn is_letter(c: char) -> bool {
     if c.is_ascii() { c.is_ascii_alphabetic() } else { c.is_alphabetic() }
 }
 
+const ASCII_OTHER: u8 = 0;
+const ASCII_LETTER: u8 = 1;
+const NON_ASCII: u8 = 2;
+
+/// Class of every byte, so the tokenizer's inner loops are one table load per byte.
+static BYTE_CLASS: [u8; 256] = {
+    let mut table = [ASCII_OTHER; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = if b >= 0x80 {
+            NON_ASCII
+        } else if (b as u8).is_ascii_alphabetic() {
+            ASCII_LETTER
+        } else {
+            ASCII_OTHER
+        };
+        b += 1;
+    }
+    table
+};
+
 /// Splits `text` into word tokens (letters, with inner apostrophes and hyphens). A trailing
 /// possessive `'s` is left out of the token so "Sarah's" yields the name "Sarah".
 fn tokenize(text: &str, tokens: &mut Vec<Token>) {
@@ -416,9 +450,11 @@ fn tokenize(text: &str, tokens: &mut Vec<Token>) {
     let mut i = 0;
     while i < n {
         // ASCII fast paths: most chat text is ASCII, and decoding chars costs more than the rest.
-        if bytes[i] < 0x80 && !bytes[i].is_ascii_alphabetic() {
+        while i < n && BYTE_CLASS[bytes[i] as usize] == ASCII_OTHER {
             i += 1;
-            continue;
+        }
+        if i == n {
+            break;
         }
         let (c, len) = char_at(text, i);
         if !is_letter(c) {
@@ -429,7 +465,7 @@ fn tokenize(text: &str, tokens: &mut Vec<Token>) {
         let capitalised = c.is_uppercase();
         let mut end = i + len;
         while end < n {
-            if bytes[end].is_ascii_alphabetic() {
+            if BYTE_CLASS[bytes[end] as usize] == ASCII_LETTER {
                 end += 1;
                 continue;
             }

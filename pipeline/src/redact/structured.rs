@@ -409,6 +409,17 @@ const PHONE_CUES: &[&str] = &[
     "número", "numéro", "telefon", "téléphone", "teléfono", "handy", "celular", "portable",
 ];
 
+/// Bytes a digit run can start with: a digit, `+` or `(`.
+static MAY_START_RUN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_digit() || b == b'+' as usize || b == b'(' as usize;
+        b += 1;
+    }
+    table
+};
+
 fn scan_digit_runs(text: &str, first: usize, out: &mut Vec<Entity>) {
     let bytes = text.as_bytes();
     let structured_end = out.len();
@@ -416,6 +427,13 @@ fn scan_digit_runs(text: &str, first: usize, out: &mut Vec<Entity>) {
     let mut groups: Vec<Group> = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
+        // Most bytes start nothing: one table load each until one might.
+        while i < bytes.len() && !MAY_START_RUN[bytes[i] as usize] {
+            i += 1;
+        }
+        if i == bytes.len() {
+            break;
+        }
         let b = bytes[i];
         let starts = b.is_ascii_digit()
             || (matches!(b, b'+' | b'(') && bytes.get(i + 1).is_some_and(|c| c.is_ascii_digit() || *c == b'+'));

@@ -249,7 +249,7 @@ const MAX_FUNCTION_WORD_BYTES: usize = 10;
 /// Function-word scorer: one hash lookup per short word of the prefix.
 struct FunctionWords {
     /// Word → bit set of languages (index into `FUNCTION_WORDS`).
-    words: rustc_hash::FxHashMap<&'static str, u16>,
+    words: rustc_hash::FxHashMap<&'static [u8], u16>,
 }
 
 impl FunctionWords {
@@ -257,10 +257,24 @@ impl FunctionWords {
         let mut words = rustc_hash::FxHashMap::default();
         for (i, (_, list)) in FUNCTION_WORDS.iter().enumerate() {
             for w in list.split_whitespace() {
-                *words.entry(w).or_insert(0u16) |= 1 << i;
+                *words.entry(w.as_bytes()).or_insert(0u16) |= 1 << i;
             }
         }
         FunctionWords { words }
+    }
+
+    /// Adds the score of one lower-cased word.
+    #[inline]
+    fn score(&self, lower: &[u8], scores: &mut [u32; 16]) {
+        if let Some(&mask) = self.words.get(lower) {
+            // A word only one language uses is stronger evidence than a shared one ("a").
+            let weight = if mask.count_ones() == 1 { 2 } else { 1 };
+            let mut languages = mask;
+            while languages != 0 {
+                scores[languages.trailing_zeros() as usize] += weight;
+                languages &= languages - 1;
+            }
+        }
     }
 
     /// The language with the highest function-word score, unless there is a tie (words unique
@@ -269,18 +283,33 @@ impl FunctionWords {
     fn detect(&self, text: &str) -> FunctionWordVerdict {
         let mut scores = [0u32; 16];
         let mut buf = [0u8; 24];
-        let is_word_char: fn(char) -> bool =
-            if text.is_ascii() { |c| c.is_ascii_alphabetic() || c == '\'' } else { |c| c.is_alphabetic() || c == '\'' };
-        for word in text.split(|c: char| !is_word_char(c)).filter(|w| !w.is_empty()) {
-            // Function words are short; longer words cannot score.
-            if word.len() > MAX_FUNCTION_WORD_BYTES {
-                continue;
+        if text.is_ascii() {
+            // Bytes, not chars: this runs on every conversation.
+            let bytes = text.as_bytes();
+            let is_word_byte = |b: u8| b.is_ascii_alphabetic() || b == b'\'';
+            let mut i = 0;
+            while i < bytes.len() {
+                while i < bytes.len() && !is_word_byte(bytes[i]) {
+                    i += 1;
+                }
+                let start = i;
+                while i < bytes.len() && is_word_byte(bytes[i]) {
+                    i += 1;
+                }
+                let len = i - start;
+                // Function words are short; longer words cannot score.
+                if len == 0 || len > MAX_FUNCTION_WORD_BYTES {
+                    continue;
+                }
+                buf[..len].copy_from_slice(&bytes[start..i]);
+                buf[..len].make_ascii_lowercase();
+                self.score(&buf[..len], &mut scores);
             }
-            let lower: &str = if word.len() <= buf.len() && word.is_ascii() {
-                buf[..word.len()].copy_from_slice(word.as_bytes());
-                buf[..word.len()].make_ascii_lowercase();
-                std::str::from_utf8(&buf[..word.len()]).unwrap_or_default()
-            } else if word.len() <= buf.len() {
+        } else {
+            for word in text.split(|c: char| !(c.is_alphabetic() || c == '\'')).filter(|w| !w.is_empty()) {
+                if word.len() > MAX_FUNCTION_WORD_BYTES {
+                    continue;
+                }
                 let mut n = 0;
                 for c in word.chars().flat_map(char::to_lowercase) {
                     let len = c.len_utf8();
@@ -290,18 +319,7 @@ impl FunctionWords {
                     c.encode_utf8(&mut buf[n..]);
                     n += len;
                 }
-                std::str::from_utf8(&buf[..n]).unwrap_or_default()
-            } else {
-                continue;
-            };
-            if let Some(&mask) = self.words.get(lower) {
-                // A word only one language uses is stronger evidence than a shared one ("a").
-                let weight = if mask.count_ones() == 1 { 2 } else { 1 };
-                for (i, score) in scores.iter_mut().enumerate().take(FUNCTION_WORDS.len()) {
-                    if mask & (1 << i) != 0 {
-                        *score += weight;
-                    }
-                }
+                self.score(&buf[..n], &mut scores);
             }
         }
         let (mut best, mut second) = leader(&scores);

@@ -247,8 +247,6 @@ fn writer_properties(schema: &SchemaRef) -> WriterProperties {
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by(format!("vigil {}", env!("CARGO_PKG_VERSION")));
-    // Unique per row in every table that has it first: a dictionary would only cost hashing.
-    let unique_key = schema.field(0).name() == "conversation_id" && schema.field_with_name("account_id").is_ok();
     for field in schema.fields() {
         let name = field.name().as_str();
         let path = ColumnPath::from(name);
@@ -257,7 +255,11 @@ fn writer_properties(schema: &SchemaRef) -> WriterProperties {
             builder = builder
                 .set_column_dictionary_enabled(path.clone(), false)
                 .set_column_statistics_enabled(path, EnabledStatistics::None);
-        } else if matches!(name, "created_at" | "source_line" | "record_key") || (unique_key && name == "conversation_id") {
+        } else if matches!(name, "created_at" | "source_line" | "record_key" | "account_id" | "ip_prefix" | "conversation_id") {
+            // Unique per row, or pseudonyms with too many distinct values per row group: the
+            // dictionary overflowed its page and fell back to plain after hashing every value
+            // (4% of ingest CPU). Repeats of one conversation id in `messages` are adjacent,
+            // which zstd folds as well as a dictionary would.
             builder = builder.set_column_dictionary_enabled(path, false);
         }
     }

@@ -265,7 +265,8 @@ fn bounded_id<'a>(name: &str, value: Option<Str<'a>>, required: bool) -> Result<
                 }
                 return Ok(None);
             }
-            if trimmed.chars().count() > MAX_ID_CHARS {
+            // Bytes bound characters from above: count characters only when it could matter.
+            if trimmed.len() > MAX_ID_CHARS && trimmed.chars().count() > MAX_ID_CHARS {
                 return Err(Reject::new("bad_value", format!("field `{name}` is longer than {MAX_ID_CHARS} characters")));
             }
             Ok(Some(match v {

@@ -191,11 +191,6 @@ impl NameFinder {
         Ok(NameFinder { words })
     }
 
-    /// Flags of token `i`.
-    fn token_flags(&self, text: &str, tokens: &[Token], i: usize, lower: &mut String) -> u16 {
-        self.flags(&text[tokens[i].start..tokens[i].end], lower)
-    }
-
     /// Flags of a word (case-insensitive); `lower` is scratch.
     fn flags(&self, w: &str, lower: &mut String) -> u16 {
         // Most words looked up (the word before a capitalised one) are already lower-case.
@@ -243,7 +238,7 @@ impl NameFinder {
                 i += 1;
                 continue;
             }
-            let flags = self.token_flags(text, tokens, i, lower);
+            let flags = self.flags(word(&t), lower);
             let is_title = flags & word::TITLE != 0;
             let is_first = flags & word::FIRST != 0;
 
@@ -251,7 +246,7 @@ impl NameFinder {
             if is_title && (space_after(text, tokens, i) || text[t.end..].starts_with('.'))
                 && let Some(next) = tokens.get(i + 1) {
                     let gap = &text[t.end..next.start];
-                    if next.capitalised && gap.len() <= 3 && !gap.contains('\n') && !self.is_not_name(text, tokens, i + 1, lower) {
+                    if next.capitalised && gap.len() <= 3 && !gap.contains('\n') && !self.is_not_name(word(next), lower) {
                         let end = self.extend_name(text, tokens, i + 1, lower);
                         out.push(Entity { kind: PiiKind::Person, start: t.start, end: tokens[end].end });
                         i = end + 1;
@@ -285,7 +280,7 @@ impl NameFinder {
         let known_first = flags & word::FIRST != 0;
         let ambiguous = flags & word::AMBIGUOUS != 0;
         let next_flags = match tokens.get(i + 1) {
-            Some(n) if space_after(text, tokens, i) && (n.capitalised || n.initial) => Some(self.token_flags(text, tokens, i + 1, lower)),
+            Some(n) if space_after(text, tokens, i) && (n.capitalised || n.initial) => Some(self.flags(&text[n.start..n.end], lower)),
             _ => None,
         };
         let next_is_surname = next_flags.is_some_and(|f| f & word::SURNAME != 0 && tokens[i + 1].capitalised);
@@ -321,7 +316,7 @@ impl NameFinder {
             let (t, Some(n)) = (tokens[i], tokens.get(i + 1)) else { break };
             let gap = &text[t.end..n.start];
             let joined = gap == " " || (t.initial && gap == ". ");
-            if !joined || !(n.capitalised || n.initial) || self.is_not_name(text, tokens, i + 1, lower) {
+            if !joined || !(n.capitalised || n.initial) || self.is_not_name(&text[n.start..n.end], lower) {
                 break;
             }
             i += 1;
@@ -330,8 +325,8 @@ impl NameFinder {
         i
     }
 
-    fn is_not_name(&self, text: &str, tokens: &[Token], i: usize, lower: &mut String) -> bool {
-        self.token_flags(text, tokens, i, lower) & word::NOT_NAME != 0
+    fn is_not_name(&self, w: &str, lower: &mut String) -> bool {
+        self.flags(w, lower) & word::NOT_NAME != 0
     }
 
     fn cue_before(&self, text: &str, tokens: &[Token], i: usize, lower: &mut String) -> Cue {
@@ -339,7 +334,7 @@ impl NameFinder {
             return Cue::None;
         }
         let word = |k: usize| &text[tokens[k].start..tokens[k].end];
-        let prev = self.token_flags(text, tokens, i - 1, lower);
+        let prev = self.flags(word(i - 1), lower);
         if prev & word::CUE_END == 0 {
             return Cue::None;
         }

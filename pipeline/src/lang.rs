@@ -248,8 +248,9 @@ const MAX_FUNCTION_WORD_BYTES: usize = 10;
 
 /// Function-word scorer: one hash lookup per short word of the prefix.
 struct FunctionWords {
-    /// Word → bit set of languages (index into `FUNCTION_WORDS`).
-    words: rustc_hash::FxHashMap<&'static [u8], u16>,
+    /// Packed lower-case word (`text::packed_lower`) → bit set of languages (index into
+    /// `FUNCTION_WORDS`).
+    words: rustc_hash::FxHashMap<u128, u16>,
 }
 
 impl FunctionWords {
@@ -257,16 +258,18 @@ impl FunctionWords {
         let mut words = rustc_hash::FxHashMap::default();
         for (i, (_, list)) in FUNCTION_WORDS.iter().enumerate() {
             for w in list.split_whitespace() {
-                *words.entry(w.as_bytes()).or_insert(0u16) |= 1 << i;
+                let key = crate::text::packed_lower(w.as_bytes(), false).expect("function words are at most 16 bytes");
+                *words.entry(key).or_insert(0u16) |= 1 << i;
             }
         }
         FunctionWords { words }
     }
 
-    /// Adds the score of one lower-cased word.
+    /// Adds the score of one word, lower-cased except perhaps for ASCII letters.
     #[inline]
     fn score(&self, lower: &[u8], scores: &mut [u32; 16]) {
-        if let Some(&mask) = self.words.get(lower) {
+        let Some(key) = crate::text::packed_lower(lower, false) else { return };
+        if let Some(&mask) = self.words.get(&key) {
             // A word only one language uses is stronger evidence than a shared one ("a").
             let weight = if mask.count_ones() == 1 { 2 } else { 1 };
             let mut languages = mask;
@@ -301,9 +304,8 @@ impl FunctionWords {
                 if len == 0 || len > MAX_FUNCTION_WORD_BYTES {
                     continue;
                 }
-                buf[..len].copy_from_slice(&bytes[start..i]);
-                buf[..len].make_ascii_lowercase();
-                self.score(&buf[..len], &mut scores);
+                // (`score` lower-cases ASCII as it packs the word.)
+                self.score(&bytes[start..i], &mut scores);
             }
         } else {
             for word in text.split(|c: char| !(c.is_alphabetic() || c == '\'')).filter(|w| !w.is_empty()) {

@@ -46,6 +46,25 @@ pub fn word_spans(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
     })
 }
 
+/// A short word as one integer key: its bytes, ASCII letters lower-cased, packed little-endian
+/// into a `u128` (zero bytes pad; words hold none). `None` for words over 16 bytes or with
+/// bytes outside ASCII when `ascii_only`.
+///
+/// Why: word lexicons are looked up for most words of every message (names, function words).
+/// Hashing a `u128` and comparing it is a few instructions; a `str` key costs a lower-cased
+/// copy, a byte-wise hash and a `memcmp` call.
+#[inline]
+pub fn packed_lower(word: &[u8], ascii_only: bool) -> Option<u128> {
+    if word.len() > 16 || (ascii_only && !word.is_ascii()) {
+        return None;
+    }
+    let mut buf = [0u8; 16];
+    for (slot, &b) in buf.iter_mut().zip(word) {
+        *slot = b.to_ascii_lowercase();
+    }
+    Some(u128::from_le_bytes(buf))
+}
+
 /// Whether a token is a redaction placeholder like `[PERSON]`.
 pub fn is_placeholder(word: &str) -> bool {
     word.starts_with('[') && word.ends_with(']')

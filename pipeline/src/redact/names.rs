@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use rustc_hash::FxHashSet as HashSet;
 
 use super::{Entity, PiiKind};
+use crate::text::packed_lower;
 use crate::error::Result;
 
 const FIRST_NAMES: &str = include_str!("first_names.txt");
@@ -134,7 +135,9 @@ fn is_strong_cue_end(word: &str) -> bool {
 }
 
 pub(super) struct NameFinder {
-    /// Every word any rule cares about, with what it is (one lookup per word).
+    /// Every word any rule cares about, with what it is (one lookup per word): ASCII words of
+    /// up to 16 bytes by their packed key (nearly every lookup), the rest by text.
+    packed: rustc_hash::FxHashMap<u128, u16>,
     words: rustc_hash::FxHashMap<String, u16>,
 }
 
@@ -188,19 +191,25 @@ impl NameFinder {
                 *flags &= !word::FIRST;
             }
         }
-        Ok(NameFinder { words })
+        let mut packed = rustc_hash::FxHashMap::default();
+        words.retain(|w, flags| match packed_lower(w.as_bytes(), true) {
+            Some(key) => {
+                packed.insert(key, *flags);
+                false
+            }
+            None => true,
+        });
+        Ok(NameFinder { packed, words })
     }
 
     /// Flags of a word (case-insensitive); `lower` is scratch.
     fn flags(&self, w: &str, lower: &mut String) -> u16 {
-        // Most words looked up (the word before a capitalised one) are already lower-case.
-        let key = if w.bytes().all(|b| b.is_ascii_lowercase() || b == b'\'' || b == b'-') {
-            w
-        } else {
-            lowercase_into(w, lower);
-            lower.as_str()
-        };
-        self.words.get(key).copied().unwrap_or(0)
+        // For ASCII, Unicode lower-casing (how the lexicon was built) is ASCII lower-casing.
+        if let Some(key) = packed_lower(w.as_bytes(), true) {
+            return self.packed.get(&key).copied().unwrap_or(0);
+        }
+        lowercase_into(w, lower);
+        self.words.get(lower.as_str()).copied().unwrap_or(0)
     }
 
     pub(super) fn find(&self, text: &str, out: &mut Vec<Entity>) {
@@ -451,18 +460,27 @@ fn tokenize(text: &str, tokens: &mut Vec<Token>) {
         if i == n {
             break;
         }
-        let (c, len) = char_at(text, i);
-        if !is_letter(c) {
-            i += len;
-            continue;
-        }
+        let (capitalised, len) = if BYTE_CLASS[bytes[i] as usize] == ASCII_LETTER {
+            (bytes[i].is_ascii_uppercase(), 1)
+        } else {
+            let (c, len) = char_at(text, i);
+            if !is_letter(c) {
+                i += len;
+                continue;
+            }
+            (c.is_uppercase(), len)
+        };
         let start = i;
-        let capitalised = c.is_uppercase();
         let mut end = i + len;
         while end < n {
-            if BYTE_CLASS[bytes[end] as usize] == ASCII_LETTER {
-                end += 1;
-                continue;
+            match BYTE_CLASS[bytes[end] as usize] {
+                ASCII_LETTER => {
+                    end += 1;
+                    continue;
+                }
+                // A space or punctuation ends the word, unless it is an inner ' or -.
+                ASCII_OTHER if !matches!(bytes[end], b'\'' | b'-') => break,
+                _ => {}
             }
             let (d, dlen) = char_at(text, end);
             if is_letter(d) {

@@ -392,7 +392,7 @@ fn confirm_ipv4(text: &str, start: usize, end: usize) -> Option<Entity> {
 }
 
 /// One group of digits inside a digit run: "(415)", "555", "+44".
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Group {
     start: usize,
     end: usize,
@@ -404,33 +404,85 @@ struct Group {
     sep: u8,
 }
 
+/// Most groups one run is cut into.
+const MAX_GROUPS: usize = 12;
+
+/// The groups of one run, on the stack: a heap `Vec` here cost an allocation for every text
+/// with a digit in it.
+struct Groups {
+    items: [Group; MAX_GROUPS],
+    len: usize,
+}
+
+impl Groups {
+    fn new() -> Self {
+        Groups { items: [Group::default(); MAX_GROUPS], len: 0 }
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Adds a group and returns whether the run is now full.
+    fn push(&mut self, group: Group) -> bool {
+        self.items[self.len] = group;
+        self.len += 1;
+        self.len == MAX_GROUPS
+    }
+
+    fn as_slice(&self) -> &[Group] {
+        &self.items[..self.len]
+    }
+}
+
 const PHONE_CUES: &[&str] = &[
     "phone", "tel", "call", "number", "mobile", "cell", "whatsapp", "fax", "sms", "text me", "contact",
     "número", "numéro", "telefon", "téléphone", "teléfono", "handy", "celular", "portable",
 ];
 
-/// Bytes a digit run can start with: a digit, `+` or `(`.
-static MAY_START_RUN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = (b as u8).is_ascii_digit() || b == b'+' as usize || b == b'(' as usize;
-        b += 1;
+/// Index of the first byte at or after `from` that may start a digit run (a digit, `+` or
+/// `(`), or `bytes.len()`.
+///
+/// Eight bytes per step (SWAR): most text has no digit for dozens of bytes, and the byte loop
+/// this replaces was 3% of ingest instructions. `memchr` only finds up to three exact bytes;
+/// this needs a range.
+fn next_run_start(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // High bit of each byte of `x` that equals `b`, exactly (no carries cross bytes).
+    let eq = |x: u64, b: u8| {
+        let y = x ^ (ONES * u64::from(b));
+        !(((y & LOW7) + LOW7) | y) & HIGH
+    };
+    let mut i = from;
+    while let Some(word) = bytes.get(i..i + 8) {
+        let x = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let low = x & LOW7;
+        // `low + (0x80 - k)` sets a byte's high bit iff that byte is >= k (it stays < 0x100).
+        let at_least_0 = (low + ONES * (0x80 - u64::from(b'0'))) & HIGH;
+        let above_9 = (low + ONES * (0x80 - u64::from(b'9') - 1)) & HIGH;
+        let digit = at_least_0 & !above_9 & !x & HIGH;
+        let hit = digit | eq(x, b'+') | eq(x, b'(');
+        if hit != 0 {
+            return i + (hit.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
     }
-    table
-};
+    while i < bytes.len() && !(bytes[i].is_ascii_digit() || matches!(bytes[i], b'+' | b'(')) {
+        i += 1;
+    }
+    i
+}
 
 fn scan_digit_runs(text: &str, first: usize, out: &mut Vec<Entity>) {
     let bytes = text.as_bytes();
     let structured_end = out.len();
     let mut covered = first;
-    let mut groups: Vec<Group> = Vec::new();
+    let mut run = Groups::new();
     let mut i = 0;
     while i < bytes.len() {
-        // Most bytes start nothing: one table load each until one might.
-        while i < bytes.len() && !MAY_START_RUN[bytes[i] as usize] {
-            i += 1;
-        }
+        i = next_run_start(bytes, i);
         if i == bytes.len() {
             break;
         }
@@ -450,13 +502,14 @@ fn scan_digit_runs(text: &str, first: usize, out: &mut Vec<Entity>) {
             continue;
         }
         let prev = prev_char(text, i);
-        let run_end = collect_groups(bytes, i, &mut groups);
+        let run_end = collect_groups(bytes, i, &mut run);
+        let groups = run.as_slice();
         let glued = prev.is_some_and(|c| c.is_ascii_digit() || matches!(c, '_' | '.' | ','));
         // A letter glued to a run ("is415-555-0132") is tolerated only for formatted numbers;
         // "AB12345678" is a product code.
         let glued_to_letter = prev.is_some_and(|c| c.is_alphabetic() && !c.is_lowercase()) || (prev.is_some_and(char::is_alphabetic) && groups.len() < 2);
         if !glued && !glued_to_letter && !groups.is_empty() {
-            let usable = trim_dirty_tail(text, &groups);
+            let usable = trim_dirty_tail(text, groups);
             classify_run(text, &groups[..usable], out);
         }
         i = run_end.max(i + 1);
@@ -464,7 +517,7 @@ fn scan_digit_runs(text: &str, first: usize, out: &mut Vec<Entity>) {
 }
 
 /// Collects groups starting at `i`, returns the end of the run.
-fn collect_groups(bytes: &[u8], mut i: usize, groups: &mut Vec<Group>) -> usize {
+fn collect_groups(bytes: &[u8], mut i: usize, groups: &mut Groups) -> usize {
     groups.clear();
     let mut sep = 0u8;
     loop {
@@ -482,7 +535,7 @@ fn collect_groups(bytes: &[u8], mut i: usize, groups: &mut Vec<Group>) -> usize 
             i += 1;
         }
         let d_end = i;
-        if d_end == d_start || (plus && !groups.is_empty()) {
+        if d_end == d_start || (plus && groups.len > 0) {
             return g_start;
         }
         if paren {
@@ -491,8 +544,7 @@ fn collect_groups(bytes: &[u8], mut i: usize, groups: &mut Vec<Group>) -> usize 
             }
             i += 1;
         }
-        groups.push(Group { start: g_start, end: i, digits_start: d_start, digits_end: d_end, plus, paren, sep });
-        if groups.len() >= 12 {
+        if groups.push(Group { start: g_start, end: i, digits_start: d_start, digits_end: d_end, plus, paren, sep }) {
             return i;
         }
         match (bytes.get(i), bytes.get(i + 1)) {
@@ -504,7 +556,7 @@ fn collect_groups(bytes: &[u8], mut i: usize, groups: &mut Vec<Group>) -> usize 
             (Some(n), _) if n.is_ascii_digit() => sep = 0,
             _ => return i,
         }
-        if groups.last().is_some_and(|g| !g.paren) && bytes.get(i) == Some(&b'(') && sep == 0 {
+        if groups.as_slice().last().is_some_and(|g| !g.paren) && bytes.get(i) == Some(&b'(') && sep == 0 {
             return i;
         }
     }
@@ -637,4 +689,38 @@ fn phone_cue_before(text: &str, at: usize) -> bool {
     }
     let before = text[from..at].to_lowercase();
     PHONE_CUES.iter().any(|cue| before.contains(cue))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::next_run_start;
+
+    fn naive(bytes: &[u8], from: usize) -> usize {
+        (from..bytes.len()).find(|&i| bytes[i].is_ascii_digit() || matches!(bytes[i], b'+' | b'(')).unwrap_or(bytes.len())
+    }
+
+    #[test]
+    fn run_start_finds_digits_plus_and_paren_only() {
+        assert_eq!(next_run_start(b"no digits here, none at all", 0), 27);
+        assert_eq!(next_run_start(b"call +44 now", 0), 5);
+        assert_eq!(next_run_start(b"abcdefghij(12)", 0), 10);
+        assert_eq!(next_run_start(b"abcdefghijklmnop9", 3), 16);
+        // Neighbours of the range and high bytes never match.
+        assert_eq!(next_run_start("/:*),'\u{b0}\u{e9}\u{b9}".as_bytes(), 0), "/:*),'\u{b0}\u{e9}\u{b9}".len());
+    }
+
+    proptest! {
+        #[test]
+        fn run_start_matches_a_byte_loop(bytes in proptest::collection::vec(any::<u8>(), 0..64), from in 0usize..64) {
+            let from = from.min(bytes.len());
+            prop_assert_eq!(next_run_start(&bytes, from), naive(&bytes, from));
+        }
+
+        #[test]
+        fn run_start_matches_on_sparse_text(text in "[a-z ,.:/*)'\u{e9}]{0,40}[0-9+(]?[a-z ]{0,20}") {
+            prop_assert_eq!(next_run_start(text.as_bytes(), 0), naive(text.as_bytes(), 0));
+        }
+    }
 }

@@ -58,11 +58,20 @@ pub fn packed_lower(word: &[u8], ascii_only: bool) -> Option<u128> {
     if word.len() > 16 || (ascii_only && !word.is_ascii()) {
         return None;
     }
-    let mut buf = [0u8; 16];
-    for (slot, &b) in buf.iter_mut().zip(word) {
-        *slot = b.to_ascii_lowercase();
+    let mut packed = 0u128;
+    for (i, &b) in word.iter().enumerate() {
+        packed |= u128::from(b) << (8 * i);
     }
-    Some(u128::from_le_bytes(buf))
+    // Lower-case A-Z in all 16 bytes at once: a byte is upper-case iff 'A' <= it <= 'Z' with
+    // its high bit clear; `low + (0x80 - k)` sets a byte's high bit iff it is >= k.
+    const ONES: u128 = u128::MAX / 255;
+    const HIGH: u128 = ONES * 0x80;
+    const LOW7: u128 = ONES * 0x7f;
+    let low = packed & LOW7;
+    let at_least_a = (low + ONES * (0x80 - u128::from(b'A'))) & HIGH;
+    let above_z = (low + ONES * (0x80 - u128::from(b'Z') - 1)) & HIGH;
+    let upper = at_least_a & !above_z & !packed & HIGH;
+    Some(packed | (upper >> 2))
 }
 
 /// Whether a token is a redaction placeholder like `[PERSON]`.
@@ -109,6 +118,33 @@ mod tests {
         assert_eq!(words("#StopHarborBill 2x+5=17"), ["StopHarborBill", "2x", "5", "17"]);
         assert!(words("").is_empty());
         assert!(words("-- ' ").is_empty());
+    }
+
+    /// What `packed_lower` must equal: the lower-cased bytes, little-endian, zero-padded.
+    fn packed_naive(word: &[u8]) -> u128 {
+        let mut buf = [0u8; 16];
+        for (slot, b) in buf.iter_mut().zip(word) {
+            *slot = b.to_ascii_lowercase();
+        }
+        u128::from_le_bytes(buf)
+    }
+
+    #[test]
+    fn packs_short_words_lower_cased() {
+        assert_eq!(packed_lower(b"Sarah", true), packed_lower(b"sARAH", true));
+        assert_ne!(packed_lower(b"sarah", true), packed_lower(b"sara", true));
+        assert_eq!(packed_lower(b"@[`{", true), Some(packed_naive(b"@[`{")));
+        assert_eq!(packed_lower("José".as_bytes(), true), None);
+        assert_eq!(packed_lower("José".as_bytes(), false), Some(packed_naive("José".as_bytes())));
+        assert_eq!(packed_lower(b"abcdefghijklmnopq", false), None);
+        assert_eq!(packed_lower(b"ABCDEFGHIJKLMNOP", true), packed_lower(b"abcdefghijklmnop", true));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn packing_matches_byte_wise_lower_casing(word in proptest::collection::vec(1u8..=255, 0..=16)) {
+            proptest::prop_assert_eq!(packed_lower(&word, false), Some(packed_naive(&word)));
+        }
     }
 
     #[test]

@@ -205,6 +205,45 @@ fn zstd_compress(data: &[u8]) -> Vec<u8> {
 }
 
 /// HH-RLHF transcripts: stable ids from the text, one account each, time from `--at`.
+/// Metadata is redacted (and counted) on every record, including the many that repeat one
+/// client's metadata verbatim (a worker caches the redacted form).
+#[test]
+fn repeated_metadata_is_redacted_and_counted_on_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = String::new();
+    for i in 0..40 {
+        let metadata = if i % 10 == 9 { r#"{"app":"y"}"# } else { r#"{"app":"x","contact":"ops.team@example.com"}"# };
+        lines.push_str(&format!(
+            r#"{{"conversation_id":"c{i}","account_id":"a{i}","created_at":"2026-11-20T10:00:{:02}Z","messages":[{{"role":"user","content":"hello there"}}],"metadata":{metadata},"ticket":"call +44 20 7946 0958"}}"#,
+            i % 60
+        ));
+        lines.push('\n');
+    }
+    let input = dir.path().join("meta.jsonl");
+    std::fs::write(&input, lines).unwrap();
+    let w = dir.path().join("w");
+    run(&["ingest", "--warehouse", path(&w), "--threads", "1", path(&input)]).ok();
+
+    let conversations = table(&w, "conversations");
+    let ids = strings(&conversations, "conversation_id");
+    let metadata = strings(&conversations, "metadata");
+    let totals: Vec<i32> =
+        conversations.iter().flat_map(|b| b.column_by_name("pii_total").unwrap().as_primitive::<Int32Type>().values().to_vec()).collect();
+    assert_eq!(ids.len(), 40);
+    for ((id, meta), total) in ids.iter().zip(&metadata).zip(&totals) {
+        let n: usize = id[1..].parse().unwrap();
+        assert!(!meta.contains("ops.team") && !meta.contains("7946"), "{id}: {meta}");
+        assert!(meta.contains(r#""ticket":"call [PHONE]""#), "{id}: {meta}");
+        if n % 10 == 9 {
+            assert!(!meta.contains("contact"), "{id}: {meta}");
+            assert_eq!(*total, 1, "{id}: the phone only");
+        } else {
+            assert!(meta.contains(r#""contact":"[EMAIL]""#), "{id}: {meta}");
+            assert_eq!(*total, 2, "{id}: email and phone, counted on every record");
+        }
+    }
+}
+
 #[test]
 fn hh_rlhf_transcripts() {
     let dir = tempfile::tempdir().unwrap();

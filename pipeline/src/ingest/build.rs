@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
 use super::read::Chunk;
-use super::record::{self, HhOptions, Limits, Record, Reject, Role};
+use super::record::{self, Extra, HhOptions, Limits, Record, Reject, Role};
 use super::Format;
 use crate::lang::LanguageDetector;
 use crate::pseudonym::{IdKind, PseudonymKey};
@@ -455,9 +455,6 @@ fn append_metadata(redactor: &Redactor, extra: &[Extra<'_>], pii: &mut PiiCounts
     }
     s.metadata_key = key;
 }
-
-/// A top-level field outside the schema, or `metadata`, with its raw JSON value.
-type Extra<'a> = (std::borrow::Cow<'a, str>, &'a serde_json::value::RawValue);
 
 /// `metadata` object merged with unknown top-level fields, every string value redacted.
 fn metadata_json(redactor: &Redactor, extra: &[Extra<'_>], pii: &mut PiiCounts, s: &mut Scratch) -> String {

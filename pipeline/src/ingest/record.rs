@@ -94,8 +94,11 @@ pub(crate) struct Record<'a> {
     pub ip: Option<Cow<'a, str>>,
     pub user_agent: Option<Cow<'a, str>>,
     /// `metadata` object plus unknown top-level fields, as raw JSON pairs.
-    pub extra: Vec<(Cow<'a, str>, &'a RawValue)>,
+    pub extra: Vec<Extra<'a>>,
 }
+
+/// A top-level field outside the schema, or `metadata`, with its raw JSON value.
+pub(crate) type Extra<'a> = (Cow<'a, str>, &'a RawValue);
 
 /// Limits applied while parsing.
 #[derive(Debug, Clone, Copy)]
@@ -118,7 +121,7 @@ struct Wire<'a> {
     ip: Option<Str<'a>>,
     user_agent: Option<Str<'a>>,
     metadata: Option<&'a RawValue>,
-    extra: Vec<(Cow<'a, str>, &'a RawValue)>,
+    extra: Vec<Extra<'a>>,
 }
 
 struct WireMessage<'a> {

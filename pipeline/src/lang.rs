@@ -267,8 +267,8 @@ impl FunctionWords {
 
     /// Adds the score of one word, lower-cased except perhaps for ASCII letters.
     #[inline]
-    fn score(&self, lower: &[u8], scores: &mut [u32; 16]) {
-        let Some(key) = crate::text::packed_lower(lower, false) else { return };
+    fn score(&self, word: &[u8], scores: &mut [u32; 16]) {
+        let Some(key) = crate::text::packed_lower(word, false) else { return };
         if let Some(&mask) = self.words.get(&key) {
             // A word only one language uses is stronger evidence than a shared one ("a").
             let weight = if mask.count_ones() == 1 { 2 } else { 1 };

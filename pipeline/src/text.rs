@@ -58,20 +58,66 @@ pub fn packed_lower(word: &[u8], ascii_only: bool) -> Option<u128> {
     if word.len() > 16 || (ascii_only && !word.is_ascii()) {
         return None;
     }
-    let mut packed = 0u128;
+    let mut halves = [0u64; 2];
     for (i, &b) in word.iter().enumerate() {
-        packed |= u128::from(b) << (8 * i);
+        halves[i / 8] |= u64::from(b) << (8 * (i % 8));
     }
-    // Lower-case A-Z in all 16 bytes at once: a byte is upper-case iff 'A' <= it <= 'Z' with
-    // its high bit clear; `low + (0x80 - k)` sets a byte's high bit iff it is >= k.
-    const ONES: u128 = u128::MAX / 255;
-    const HIGH: u128 = ONES * 0x80;
-    const LOW7: u128 = ONES * 0x7f;
-    let low = packed & LOW7;
-    let at_least_a = (low + ONES * (0x80 - u128::from(b'A'))) & HIGH;
-    let above_z = (low + ONES * (0x80 - u128::from(b'Z') - 1)) & HIGH;
-    let upper = at_least_a & !above_z & !packed & HIGH;
-    Some(packed | (upper >> 2))
+    // A-Z lower-cased eight bytes at a time: 0x80 (the mark of a hit) >> 2 is 0x20.
+    let lower = |half: u64| half | (swar::in_range(half, b'A', b'Z') >> 2);
+    Some(u128::from(lower(halves[0])) | (u128::from(lower(halves[1])) << 64))
+}
+
+/// Tests on eight bytes at once in a `u64` (SWAR), for the byte scans on every message
+/// (digit runs, letter runs, word keys). A test returns the word with the high bit (0x80) of
+/// each matching byte set and every other bit clear.
+pub(crate) mod swar {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    /// The high bit of every byte: what a test sets for a matching byte.
+    pub(crate) const HIGH: u64 = ONES * 0x80;
+    const LOW7: u64 = ONES * 0x7f;
+
+    /// The bytes `lo <= b <= hi` (both ASCII); bytes from 0x80 up never match.
+    #[inline]
+    pub(crate) fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
+        debug_assert!(0 < lo && lo <= hi && hi < 0x80);
+        let low = x & LOW7;
+        // `low + (0x80 - k)` sets a byte's high bit iff that byte is >= k; it stays below
+        // 0x100, so no carry crosses into the next byte.
+        let at_least_lo = (low + ONES * (0x80 - u64::from(lo))) & HIGH;
+        let above_hi = (low + ONES * (0x80 - u64::from(hi) - 1)) & HIGH;
+        at_least_lo & !above_hi & !x & HIGH
+    }
+
+    /// The bytes equal to `b`, exactly (no carries cross bytes).
+    #[inline]
+    pub(crate) fn eq(x: u64, b: u8) -> u64 {
+        let y = x ^ (ONES * u64::from(b));
+        !(((y & LOW7) + LOW7) | y) & HIGH
+    }
+
+    /// `x` with 0x20 set in every byte: folds ASCII A-Z onto a-z (and keeps the high bits).
+    #[inline]
+    pub(crate) fn fold_case(x: u64) -> u64 {
+        x | (ONES * 0x20)
+    }
+
+    /// Index of the first byte at or after `from` that `hits` marks (eight at a time) or, in the
+    /// last under-eight bytes, that `hit` accepts; `bytes.len()` if none. The two must agree.
+    #[inline]
+    pub(crate) fn position(bytes: &[u8], from: usize, hits: impl Fn(u64) -> u64, hit: impl Fn(u8) -> bool) -> usize {
+        let mut i = from;
+        while let Some(word) = bytes.get(i..i + 8) {
+            let marked = hits(u64::from_le_bytes(word.try_into().expect("eight bytes")));
+            if marked != 0 {
+                return i + (marked.trailing_zeros() / 8) as usize;
+            }
+            i += 8;
+        }
+        while i < bytes.len() && !hit(bytes[i]) {
+            i += 1;
+        }
+        i
+    }
 }
 
 /// Whether a token is a redaction placeholder like `[PERSON]`.

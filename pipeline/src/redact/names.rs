@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use rustc_hash::FxHashSet as HashSet;
 
 use super::{Entity, PiiKind};
-use crate::text::packed_lower;
+use crate::text::{lower_into, packed_lower, swar};
 use crate::error::Result;
 
 const FIRST_NAMES: &str = include_str!("first_names.txt");
@@ -208,7 +208,7 @@ impl NameFinder {
         if let Some(key) = packed_lower(w.as_bytes(), true) {
             return self.packed.get(&key).copied().unwrap_or(0);
         }
-        lowercase_into(w, lower);
+        lower_into(w, lower);
         self.words.get(lower.as_str()).copied().unwrap_or(0)
     }
 
@@ -391,16 +391,6 @@ enum Cue {
     Strong,
 }
 
-fn lowercase_into(w: &str, out: &mut String) {
-    out.clear();
-    if w.is_ascii() {
-        out.push_str(w);
-        out.make_ascii_lowercase();
-    } else {
-        out.extend(w.chars().flat_map(char::to_lowercase));
-    }
-}
-
 /// Whether `at` begins a sentence: start of text, or after `.`, `!`, `?`, `:` or a line break.
 fn is_sentence_start(text: &str, at: usize) -> bool {
     let before = text[..at].trim_end_matches([' ', '\t', '"', '\'', '(', '*', '-']);
@@ -451,27 +441,7 @@ static BYTE_CLASS: [u8; 256] = {
 /// was the tokenizer's main cost (the tokenizer was 7% of ingest time in `perf`).
 #[inline]
 fn ascii_letters_end(bytes: &[u8], from: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let mut i = from;
-    while let Some(word) = bytes.get(i..i + 8) {
-        let x = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-        // Setting 0x20 folds A-Z onto a-z; then a byte is a letter iff 'a' <= it <= 'z' and
-        // its high bit is clear. `low + (0x80 - k)` sets a byte's high bit iff it is >= k.
-        let low = (x | (ONES * 0x20)) & LOW7;
-        let at_least_a = (low + ONES * (0x80 - u64::from(b'a'))) & HIGH;
-        let above_z = (low + ONES * (0x80 - u64::from(b'z') - 1)) & HIGH;
-        let not_letter = !(at_least_a & !above_z & !x) & HIGH;
-        if not_letter != 0 {
-            return i + (not_letter.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
-        i += 1;
-    }
-    i
+    swar::position(bytes, from, |x| !swar::in_range(swar::fold_case(x), b'a', b'z') & swar::HIGH, |b| !b.is_ascii_alphabetic())
 }
 
 /// Splits `text` into word tokens (letters, with inner apostrophes and hyphens). A trailing
@@ -506,14 +476,10 @@ fn tokenize(text: &str, tokens: &mut Vec<Token>) {
             if end == n {
                 break;
             }
-            match BYTE_CLASS[bytes[end] as usize] {
-                ASCII_LETTER => {
-                    end += 1;
-                    continue;
-                }
-                // A space or punctuation ends the word, unless it is an inner ' or -.
-                ASCII_OTHER if !matches!(bytes[end], b'\'' | b'-') => break,
-                _ => {}
+            // Not an ASCII letter: a space or punctuation ends the word, unless it is an inner
+            // ' or -.
+            if BYTE_CLASS[bytes[end] as usize] == ASCII_OTHER && !matches!(bytes[end], b'\'' | b'-') {
+                break;
             }
             let (d, dlen) = char_at(text, end);
             if is_letter(d) {

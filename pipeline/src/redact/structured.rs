@@ -9,6 +9,7 @@ use regex_automata::{Input, MatchKind};
 use super::validate::{self, TaxId};
 use super::{Entity, PiiKind};
 use crate::error::{Error, Result};
+use crate::text::swar;
 
 /// Candidate patterns in priority order: when two start at the same byte, the earlier wins.
 ///
@@ -447,32 +448,12 @@ const PHONE_CUES: &[&str] = &[
 /// this replaces was 3% of ingest instructions. `memchr` only finds up to three exact bytes;
 /// this needs a range.
 fn next_run_start(bytes: &[u8], from: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    // High bit of each byte of `x` that equals `b`, exactly (no carries cross bytes).
-    let eq = |x: u64, b: u8| {
-        let y = x ^ (ONES * u64::from(b));
-        !(((y & LOW7) + LOW7) | y) & HIGH
-    };
-    let mut i = from;
-    while let Some(word) = bytes.get(i..i + 8) {
-        let x = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-        let low = x & LOW7;
-        // `low + (0x80 - k)` sets a byte's high bit iff that byte is >= k (it stays < 0x100).
-        let at_least_0 = (low + ONES * (0x80 - u64::from(b'0'))) & HIGH;
-        let above_9 = (low + ONES * (0x80 - u64::from(b'9') - 1)) & HIGH;
-        let digit = at_least_0 & !above_9 & !x & HIGH;
-        let hit = digit | eq(x, b'+') | eq(x, b'(');
-        if hit != 0 {
-            return i + (hit.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < bytes.len() && !(bytes[i].is_ascii_digit() || matches!(bytes[i], b'+' | b'(')) {
-        i += 1;
-    }
-    i
+    swar::position(
+        bytes,
+        from,
+        |x| swar::in_range(x, b'0', b'9') | swar::eq(x, b'+') | swar::eq(x, b'('),
+        |b| b.is_ascii_digit() || matches!(b, b'+' | b'('),
+    )
 }
 
 fn scan_digit_runs(text: &str, first: usize, out: &mut Vec<Entity>) {

@@ -46,6 +46,19 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Run the pipeline end to end on built-in synthetic data and print what it found.
     Demo(DemoArgs),
+    /// Check the installed learned models (digests) and say which encoder runs will use.
+    Models(ModelsArgs),
+}
+
+/// `vigil models`.
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// Models directory (default: $VIGIL_MODELS, else .vigil/models).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Also embed these texts and print their pairwise cosine similarities.
+    #[arg(long = "compare", num_args = 1..)]
+    pub compare: Vec<String>,
 }
 
 /// Size and seed of synthetic logs (shared by `fixtures` and `demo`).

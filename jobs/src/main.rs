@@ -51,6 +51,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Redact(args) => cmd::redact::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Demo(args) => cmd::demo::run(args, cli.threads),
+        Command::Models(args) => cmd::models::run(args),
     }
 }
 

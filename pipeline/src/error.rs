@@ -40,6 +40,14 @@ pub enum Error {
     /// A redaction pattern failed to compile (a bug, or a bad custom pattern).
     #[error("redaction pattern: {0}")]
     Pattern(String),
+    /// A learned model's files are missing, altered or unreadable, or inference failed.
+    #[error("model {path}: {message}")]
+    Model {
+        /// The model directory or file involved.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// A SQL statement failed or was refused.
     #[error("query: {0}")]
     Query(String),
@@ -58,6 +66,10 @@ pub enum Error {
 }
 
 impl Error {
+    pub(crate) fn model(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
+        Error::Model { path: path.into(), message: message.to_string() }
+    }
+
     pub(crate) fn warehouse(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
         Error::Warehouse { path: path.into(), message: message.to_string() }
     }

@@ -120,6 +120,18 @@ pub(crate) mod swar {
     }
 }
 
+/// The longest prefix of `text` of at most `max_bytes` bytes that ends on a character boundary.
+pub fn truncate_at_char(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// Whether a token is a redaction placeholder like `[PERSON]`.
 pub fn is_placeholder(word: &str) -> bool {
     word.starts_with('[') && word.ends_with(']')

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod fixtures;
 pub mod ingest;
 pub mod keygen;
+pub mod models;
 pub mod nightly;
 pub mod query;
 pub mod sql;

@@ -107,7 +107,7 @@ pub fn summary_line(s: &NightlySummary) -> String {
     let secs: f64 = s.timings.iter().map(|(_, d)| d.as_secs_f64()).sum();
     let campaigns: Vec<String> = s.campaigns.iter().map(|((status, kind), n)| format!("{n} {status} {kind}")).collect();
     format!(
-        "nightly {}: window {}..{} — {} conversations from {} accounts, {} clustered{}; clusters {}; campaigns {}; {} conversations of the day faceted; {:.1}s{}",
+        "nightly {}: window {}..{} — {} conversations from {} accounts, {} clustered{}; clusters {}; campaigns {}; {} conversations of the day faceted; encoder {} ({} vectors reused, {} computed); {:.1}s{}",
         s.date,
         s.window_start,
         s.date,
@@ -118,6 +118,9 @@ pub fn summary_line(s: &NightlySummary) -> String {
         if levels.is_empty() { "none".into() } else { levels.join(", ") },
         if campaigns.is_empty() { "none".into() } else { campaigns.join(", ") },
         s.conversations_on_date,
+        s.encoder,
+        s.vectors.reused,
+        s.vectors.computed,
         secs,
         if s.recovered_files > 0 { format!("; finished an interrupted run ({} files)", s.recovered_files) } else { String::new() },
     )

@@ -170,7 +170,7 @@ fn manifests_record_runs_and_verify_catches_tampering() {
     let facets = nightly.outputs.iter().find(|o| o.table.as_deref() == Some("facets")).unwrap();
     assert_eq!(facets.rows, Some(nightly.summary["conversations_on_date"].as_u64().unwrap()));
     let stages: Vec<&str> = nightly.stages.iter().map(|s| s.stage.as_str()).collect();
-    assert_eq!(stages, ["read", "facets", "embeddings", "clusters", "accounts", "campaigns", "publish"]);
+    assert_eq!(stages, ["read", "facets", "embeddings", "policy", "clusters", "accounts", "campaigns", "publish"]);
     let second_ingest = &runs[1].manifest;
     assert_eq!(second_ingest.summary["duplicates"].as_u64(), second_ingest.summary["read"].as_u64());
     assert!(second_ingest.outputs.iter().all(|o| o.rows.is_some()));

@@ -8,6 +8,7 @@ mod cli;
 mod ingest;
 mod jobs;
 mod nightly;
+mod policy;
 mod python_readers;
 mod query;
 mod redact;

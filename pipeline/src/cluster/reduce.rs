@@ -4,7 +4,8 @@
 //! KD-tree cannot prune), while the topical structure of hashed TF-IDF vectors lives in a few
 //! dozen directions. PCA is deterministic, linear (new points are projected exactly as the
 //! fitted ones) and cheap: the covariance comes from a fixed-stride sample, and the components
-//! from a Jacobi eigen-decomposition of that d × d matrix.
+//! from an eigen-decomposition of that d × d matrix (exact Jacobi up to 256 × 256, subspace
+//! iteration for the learned encoder's 512).
 //!
 //! Every floating-point sum runs over fixed chunks in a fixed order, so the result does not
 //! depend on the number of threads: reruns give the same bytes.
@@ -66,7 +67,7 @@ impl Pca {
                 cov[j * dim + i] = v;
             }
         }
-        let (_, vectors) = crate::linalg::symmetric_eigen(&cov, dim);
+        let (_, vectors) = crate::linalg::top_eigenvectors(&cov, dim, components);
         let basis = &vectors[..components * dim];
         Ok(Pca { dim, components, mean: mean.iter().map(|&v| v as f32).collect(), basis: basis.iter().map(|&v| v as f32).collect() })
     }

@@ -1,14 +1,17 @@
 //! Level 0 of the hierarchy: per-conversation facets — a redacted one-line request, the task,
-//! keywords, and a policy area with a concern score from the editable [`Taxonomy`].
+//! keywords, and a policy area with a concern score from the editable [`Taxonomy`]: its exact
+//! terms and patterns, and, with the learned encoder, its example requests ([`Prototypes`]).
 //!
 //! Everything here reads text that ingest already redacted, so no facet can carry personal
 //! data the warehouse does not already hold in redacted form.
 
+mod learned;
 mod taxonomy;
 
 use rustc_hash::FxHashMap;
 
-pub use taxonomy::{Area, Taxonomy};
+pub use learned::{LearnedMatch, Prototypes};
+pub use taxonomy::{Area, Learned, Taxonomy};
 use taxonomy::{Owner, Rule};
 
 use crate::text::{is_placeholder, is_stopword, lower_into, word_spans};

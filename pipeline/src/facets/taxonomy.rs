@@ -15,6 +15,10 @@ use crate::error::{Error, Result};
 #[serde(deny_unknown_fields)]
 struct TaxonomyFile {
     #[serde(default)]
+    learned: Learned,
+    #[serde(default)]
+    benign: BenignFile,
+    #[serde(default)]
     area: Vec<AreaFile>,
     #[serde(default)]
     task: Vec<TaskFile>,
@@ -33,6 +37,35 @@ struct AreaFile {
     terms: BTreeMap<String, f32>,
     #[serde(default)]
     patterns: BTreeMap<String, f32>,
+    #[serde(default)]
+    examples: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BenignFile {
+    #[serde(default)]
+    examples: Vec<String>,
+}
+
+/// Settings of the example-based (learned) matching: the `[learned]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Learned {
+    /// An area needs its examples at least this similar (mean of the `neighbours` best).
+    pub min_similarity: f32,
+    /// ...and this much more similar than the benign examples.
+    pub min_margin: f32,
+    /// Best matches averaged per area (and for the benign examples).
+    pub neighbours: usize,
+    /// Similarity at which concern reaches the area's severity.
+    pub saturation_similarity: f32,
+}
+
+impl Default for Learned {
+    fn default() -> Self {
+        Learned { min_similarity: 0.25, min_margin: 0.06, neighbours: 2, saturation_similarity: 0.8 }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +119,9 @@ pub struct Taxonomy {
     pub(crate) term_rules: Vec<Rule>,
     pub(crate) patterns: RegexSet,
     pub(crate) pattern_rules: Vec<Rule>,
+    /// Example requests: `(area index, text)`, `None` for the benign examples.
+    pub(crate) examples: Vec<(Option<u16>, String)>,
+    pub(crate) learned: Learned,
     digest: String,
 }
 
@@ -122,6 +158,26 @@ impl Taxonomy {
                 pattern_rules.push(Rule { owner, weight, prefix: false });
             }
         };
+        let mut examples: Vec<(Option<u16>, String)> = Vec::new();
+        let l = &file.learned;
+        if !(-1.0..=1.0).contains(&l.min_similarity) || !(l.min_similarity < l.saturation_similarity && l.saturation_similarity <= 1.0) {
+            problems.push(format!(
+                "learned: need -1 <= min_similarity < saturation_similarity <= 1 (got {} and {})",
+                l.min_similarity, l.saturation_similarity
+            ));
+        }
+        if !(0.0..=1.0).contains(&l.min_margin) {
+            problems.push(format!("learned: min_margin {} is outside 0..=1", l.min_margin));
+        }
+        if !(1..=50).contains(&l.neighbours) {
+            problems.push(format!("learned: neighbours {} is outside 1..=50", l.neighbours));
+        }
+        for example in &file.benign.examples {
+            if example.trim().is_empty() {
+                problems.push("benign: empty example".to_owned());
+            }
+            examples.push((None, example.clone()));
+        }
         let mut areas = Vec::new();
         for (i, a) in file.area.iter().enumerate() {
             let what = format!("area `{}`", a.name);
@@ -136,8 +192,14 @@ impl Taxonomy {
             if !(a.min_score > 0.0 && a.saturation >= a.min_score) {
                 problems.push(format!("{what}: need 0 < min_score <= saturation (got {} and {})", a.min_score, a.saturation));
             }
-            if a.terms.is_empty() && a.patterns.is_empty() {
-                problems.push(format!("{what}: no terms or patterns"));
+            if a.terms.is_empty() && a.patterns.is_empty() && a.examples.is_empty() {
+                problems.push(format!("{what}: no terms, patterns or examples"));
+            }
+            for example in &a.examples {
+                if example.trim().is_empty() {
+                    problems.push(format!("{what}: empty example"));
+                }
+                examples.push((Some(i as u16), example.clone()));
             }
             add(Owner::Area(i as u16), &what, &a.terms, &a.patterns, &mut problems);
             areas.push(Area { name: a.name.clone(), description: a.description.clone(), severity: a.severity, min_score: a.min_score, saturation: a.saturation });
@@ -163,7 +225,7 @@ impl Taxonomy {
             .map_err(|e| Error::Config(format!("taxonomy terms: {e}")))?;
         let patterns = RegexSet::new(&pattern_list).map_err(|e| Error::Config(format!("taxonomy patterns: {e}")))?;
         let digest = blake3::hash(text.as_bytes()).to_hex()[..16].to_owned();
-        Ok(Taxonomy { areas, tasks, terms, term_rules, patterns, pattern_rules, digest })
+        Ok(Taxonomy { areas, tasks, terms, term_rules, patterns, pattern_rules, examples, learned: file.learned, digest })
     }
 
     /// The policy areas, in file order.
@@ -174,6 +236,11 @@ impl Taxonomy {
     /// The task names, in file order.
     pub fn tasks(&self) -> &[String] {
         &self.tasks
+    }
+
+    /// The learned-matching settings.
+    pub fn learned(&self) -> &Learned {
+        &self.learned
     }
 
     /// A short digest of the file's bytes, recorded with outputs.
@@ -205,7 +272,7 @@ saturation = 2.0
 "#;
         let err = Taxonomy::from_toml(bad).unwrap_err().to_string();
         assert!(err.contains("5 problem"), "{err}");
-        assert!(err.contains("severity 9") && err.contains("does not compile") && err.contains("duplicate") && err.contains("no terms"), "{err}");
+        assert!(err.contains("severity 9") && err.contains("does not compile") && err.contains("duplicate") && err.contains("no terms, patterns or examples"), "{err}");
     }
 
     #[test]

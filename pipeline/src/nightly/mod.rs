@@ -19,6 +19,7 @@ pub mod accounts;
 pub mod campaigns;
 pub mod clusters;
 mod tables;
+mod vectors;
 pub mod window;
 
 use std::collections::BTreeMap;
@@ -29,10 +30,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use clusters::{Cluster, ClusteringConfig, Hierarchy};
+pub use vectors::VectorCounts;
 pub use window::Window;
 
 use crate::coordinate::CampaignConfig;
-use crate::embed::{Embedder, HashedTfidf, HashedTfidfConfig};
+use crate::embed::{models_dir, EmbeddingBackend, EncoderChoice, HashedTfidfConfig};
 use crate::error::{Error, Result};
 use crate::facets::{word_document_frequency, Facet, Scratch, Taxonomy};
 use crate::manifest::{self, RunRecorder};
@@ -54,31 +56,36 @@ impl Default for PrivacyConfig {
     }
 }
 
-/// Embedding backends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum EmbeddingBackend {
-    /// Hashed word and character n-gram TF-IDF with a sparse random projection (no model file).
-    #[default]
-    HashedTfidf,
-}
-
 /// Which embeddings and how large.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EmbeddingConfig {
-    /// The backend.
+    /// `auto` (the learned encoder when installed, else LSA), `use-m3` or `hashed-tfidf`.
     pub backend: EmbeddingBackend,
-    /// Vector dimension.
+    /// Where installed models are (`None`: `$VIGIL_MODELS`, else `.vigil/models`).
+    pub models_dir: Option<std::path::PathBuf>,
+    /// LSA: vector dimension.
     pub dim: usize,
-    /// log2 of the hashed feature space.
+    /// LSA: log2 of the hashed feature space.
     pub buckets_log2: u32,
 }
 
 impl Default for EmbeddingConfig {
     fn default() -> Self {
         let d = HashedTfidfConfig::default();
-        EmbeddingConfig { backend: EmbeddingBackend::HashedTfidf, dim: d.dim, buckets_log2: d.buckets_log2 }
+        EmbeddingConfig { backend: EmbeddingBackend::Auto, models_dir: None, dim: d.dim, buckets_log2: d.buckets_log2 }
+    }
+}
+
+impl EmbeddingConfig {
+    /// The LSA settings (used when LSA is the backend or the fallback).
+    pub fn lsa(&self) -> HashedTfidfConfig {
+        HashedTfidfConfig { dim: self.dim, buckets_log2: self.buckets_log2, ..HashedTfidfConfig::default() }
+    }
+
+    /// Resolves the backend to a loaded encoder (the learned model is loaded and verified).
+    pub fn resolve(&self) -> Result<EncoderChoice> {
+        EncoderChoice::resolve(self.backend, &models_dir(self.models_dir.as_deref()), self.lsa())
     }
 }
 
@@ -150,8 +157,8 @@ impl NightlyConfig {
             problems.push(format!("embedding.buckets_log2 = {} (must be 10..=24)", self.embedding.buckets_log2));
         }
         let c = &self.clustering;
-        if c.pca_components == 0 || c.pca_components > self.embedding.dim {
-            problems.push(format!("clustering.pca_components = {} (must be 1..=embedding.dim)", c.pca_components));
+        if c.pca_components == 0 || c.pca_components > self.embedding.dim.min(crate::embed::USE_M3_DIM) {
+            problems.push(format!("clustering.pca_components = {} (must be 1..=embedding.dim, and at most {})", c.pca_components, crate::embed::USE_M3_DIM));
         }
         if c.min_cluster_size < 2 {
             problems.push(format!("clustering.min_cluster_size = {} (must be at least 2)", c.min_cluster_size));
@@ -196,6 +203,10 @@ pub struct NightlySummary {
     pub sampled: bool,
     /// Campaigns by (status, kind).
     pub campaigns: BTreeMap<(String, String), usize>,
+    /// The encoder that produced the embeddings ([`EncoderChoice::id`]).
+    pub encoder: String,
+    /// How the window's vectors were obtained.
+    pub vectors: VectorCounts,
     /// Wall time per stage.
     pub timings: Vec<(&'static str, Duration)>,
     /// Files published.
@@ -219,6 +230,12 @@ pub struct Analysis {
     pub embeddings: Vec<f32>,
     /// Embedding dimension.
     pub dim: usize,
+    /// The encoder that produced `embeddings` ([`EncoderChoice::id`]).
+    pub encoder: String,
+    /// Why the learned encoder was not used, when the config allowed it.
+    pub encoder_fallback: Option<String>,
+    /// How the window's vectors were obtained.
+    pub vectors: VectorCounts,
     /// The cluster hierarchy.
     pub hierarchy: Hierarchy,
     /// Account summaries.
@@ -249,14 +266,15 @@ impl Stopwatch {
 /// (`W/_runs/nightly/<date>/<run-id>.json`).
 pub fn run(warehouse: &Warehouse, date: NaiveDate, config: &NightlyConfig, taxonomy: &Taxonomy) -> Result<(NightlySummary, Analysis)> {
     config.validate()?;
+    let encoder = config.embedding.resolve()?;
     let lock = warehouse.lock(&manifest::lock_name("nightly", date))?;
     let recovered_files = warehouse.recover_staging(&lock)?.len();
     let run_id = manifest::new_run_id(date.to_string().as_bytes());
     let config_json = serde_json::to_value(config)?;
-    let digest = manifest::config_digest(&config_json, &[taxonomy.digest()]);
+    let digest = manifest::config_digest(&config_json, &[taxonomy.digest(), &encoder.id()]);
     let mut recorder = RunRecorder::start(warehouse, "nightly", date, &run_id, config_json, digest)?;
     crate::killpoint::reached("nightly.started");
-    match run_recorded(warehouse, &lock, date, config, taxonomy, &mut recorder) {
+    match run_recorded(warehouse, &lock, date, config, taxonomy, &encoder, &mut recorder) {
         Ok((mut summary, analysis)) => {
             summary.recovered_files = recovered_files;
             summary.manifest = recorder.path().to_path_buf();
@@ -277,10 +295,11 @@ fn run_recorded(
     date: NaiveDate,
     config: &NightlyConfig,
     taxonomy: &Taxonomy,
+    encoder: &EncoderChoice,
     recorder: &mut RunRecorder,
 ) -> Result<(NightlySummary, Analysis)> {
     let mut clock = Stopwatch::new();
-    let analysis = analyse(warehouse, date, config, taxonomy, &mut clock)?;
+    let analysis = analyse(warehouse, date, config, taxonomy, encoder, &mut clock)?;
     recorder.add_inputs(&input_files(warehouse, &analysis.window)?)?;
     let mut staged = warehouse.stage_replacing(lock, recorder.run_id(), "part-nightly")?;
     let written = tables::write(&mut staged, date, &analysis, config, taxonomy)?;
@@ -302,6 +321,8 @@ fn run_recorded(
             *m.entry((c.status.to_owned(), c.kind.clone())).or_default() += 1;
             m
         }),
+        encoder: analysis.encoder.clone(),
+        vectors: analysis.vectors,
         timings: clock.timings,
         published,
         recovered_files: 0,
@@ -318,6 +339,10 @@ fn run_recorded(
         "clusters_per_level": summary.levels.iter().map(|(n, _)| n).collect::<Vec<_>>(),
         "suppressed_per_level": summary.levels.iter().map(|(_, s)| s).collect::<Vec<_>>(),
         "campaigns": analysis.campaigns.len(),
+        "encoder": analysis.encoder,
+        "encoder_fallback": analysis.encoder_fallback,
+        "vectors_reused": analysis.vectors.reused,
+        "vectors_computed": analysis.vectors.computed,
     }));
     Ok((summary, analysis))
 }
@@ -335,24 +360,42 @@ fn input_files(warehouse: &Warehouse, window: &Window) -> Result<Vec<std::path::
     Ok(files)
 }
 
-fn analyse(warehouse: &Warehouse, date: NaiveDate, config: &NightlyConfig, taxonomy: &Taxonomy, clock: &mut Stopwatch) -> Result<Analysis> {
+fn analyse(
+    warehouse: &Warehouse,
+    date: NaiveDate,
+    config: &NightlyConfig,
+    taxonomy: &Taxonomy,
+    encoder: &EncoderChoice,
+    clock: &mut Stopwatch,
+) -> Result<Analysis> {
     let window = Window::read(warehouse, date, config.window_days)?;
     clock.lap("read");
-    let facets: Vec<Facet> = (0..window.len()).into_par_iter().map_init(Scratch::default, |s, i| taxonomy.facet(window.user_text(i), s)).collect();
+    let mut facets: Vec<Facet> =
+        (0..window.len()).into_par_iter().map_init(Scratch::default, |s, i| taxonomy.facet(window.user_text(i), s)).collect();
     clock.lap("facets");
-    let requests: Vec<&str> = (0..window.len()).map(|i| window.first_message(i)).collect();
-    let embedder = HashedTfidf::fit(
-        &requests,
-        HashedTfidfConfig { dim: config.embedding.dim, buckets_log2: config.embedding.buckets_log2, ..HashedTfidfConfig::default() },
-    );
-    let embeddings = embedder.embed(&requests);
-    drop(requests);
+    let (embeddings, vectors) = vectors::embed_window(warehouse, &window, encoder)?;
+    tracing::info!(encoder = %encoder.id(), reused = vectors.reused, computed = vectors.computed, "embeddings");
     clock.lap("embeddings");
-    let hierarchy = clusters::build(&window, &facets, &embeddings, embedder.dim(), config, taxonomy, &date.to_string())?;
+    if let Some(model) = encoder.learned() {
+        let prototypes = taxonomy.prototypes(model)?;
+        if !prototypes.is_empty() {
+            let matches = prototypes.nearest_all(&embeddings, taxonomy.learned().neighbours);
+            facets.iter_mut().zip(&matches).filter_map(|(f, m)| m.as_ref().map(|m| (f, m))).for_each(|(f, m)| taxonomy.apply_learned(f, m));
+        }
+    }
+    // Recorded with either encoder, so every manifest lists the same stages.
+    clock.lap("policy");
+    let dim = encoder.dim();
+    let hierarchy = clusters::build(&window, &facets, &embeddings, dim, config, taxonomy, &date.to_string())?;
     clock.lap("clusters");
     let accounts = accounts::summarize(&window, &facets, &hierarchy, taxonomy);
     clock.lap("accounts");
-    let mut analysis = Analysis { dim: embedder.dim(), window, facets, embeddings, hierarchy, accounts, campaigns: Vec::new() };
+    let encoder_fallback = match encoder {
+        EncoderChoice::Lsa { reason, .. } => reason.clone(),
+        EncoderChoice::Learned(_) => None,
+    };
+    let mut analysis =
+        Analysis { dim, encoder: encoder.id(), encoder_fallback, vectors, window, facets, embeddings, hierarchy, accounts, campaigns: Vec::new() };
     analysis.campaigns = campaigns::campaigns(warehouse, date, &analysis, config, taxonomy)?;
     clock.lap("campaigns");
     Ok(analysis)

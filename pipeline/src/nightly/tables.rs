@@ -45,7 +45,13 @@ pub(super) fn write(staged: &mut StagedWrite, date: NaiveDate, a: &Analysis, con
     }
     let rows: Vec<usize> = (0..a.window.len()).filter(|&i| a.window.day(i) == date).collect();
     let df = keyword_df(&a.window);
-    let model = format!("{}-v1 dim={} window={}..{}", "hashed-tfidf", a.dim, a.window.start, a.window.end);
+    // LSA is fitted on the window, so its vectors name the window; a learned encoder's id alone
+    // identifies its vectors (later nights reuse them).
+    let model = if a.encoder.starts_with(crate::embed::USE_M3_NAME) {
+        a.encoder.clone()
+    } else {
+        format!("{} window={}..{}", a.encoder, a.window.start, a.window.end)
+    };
     for chunk in rows.chunks(CHUNK) {
         staged.write(table::FACETS, date, &facets_batch(chunk, a, config, taxonomy, &df)?)?;
         staged.write(table::EMBEDDINGS, date, &embeddings_batch(chunk, a, &model, &embeddings_schema)?)?;
@@ -142,7 +148,7 @@ fn embeddings_batch(rows: &[usize], a: &Analysis, model: &str, schema: &SchemaRe
         id.append_value(a.window.conversation_id(i));
         m.append_value(model);
         for &x in &a.embeddings[i * a.dim..(i + 1) * a.dim] {
-            vectors.values().append_value((x * 127.0).round().clamp(-127.0, 127.0) as i8);
+            vectors.values().append_value(crate::embed::quantize(x));
         }
         vectors.append(true);
     }

@@ -69,6 +69,8 @@ pub(super) struct WeekData {
     days: Vec<NaiveDate>,
     /// Days of the week without facets (no nightly run).
     missing_days: Vec<NaiveDate>,
+    /// Encoders whose vectors the week's nights wrote (window suffixes dropped).
+    encoders: BTreeSet<String>,
     /// Per area: conversations per day, high-concern conversations.
     area_daily: BTreeMap<String, (Vec<u64>, u64)>,
     day_total: Vec<u64>,
@@ -117,6 +119,7 @@ impl WeekData {
         let mut day_high = vec![0u64; 7];
         let mut facet_batches: Vec<(usize, Vec<RecordBatch>)> = Vec::new();
         let mut missing_days = Vec::new();
+        let mut encoders = BTreeSet::new();
         for (d, day) in days.iter().enumerate() {
             let day_files = warehouse.files(table::FACETS, Some(*day))?;
             if day_files.is_empty() {
@@ -124,6 +127,15 @@ impl WeekData {
             }
             let batches = read_columns(&day_files, &["conversation_id", "policy_area", "concern"])?;
             files.extend(day_files);
+            let vector_files = warehouse.files(table::EMBEDDINGS, Some(*day))?;
+            for b in read_columns(&vector_files, &["model"])? {
+                let model = strings(&b, "model")?;
+                for i in 0..b.num_rows() {
+                    let id = model.value(i);
+                    encoders.insert(id.split(" window=").next().unwrap_or(id).to_owned());
+                }
+            }
+            files.extend(vector_files);
             for b in &batches {
                 let area = strings(b, "policy_area")?;
                 let concern = column(b, "concern")?.as_primitive::<Int32Type>();
@@ -295,6 +307,7 @@ impl WeekData {
             files,
             days,
             missing_days,
+            encoders,
             area_daily,
             day_total,
             day_high,
@@ -351,6 +364,7 @@ impl WeekData {
             previous_week_available: self.previous.is_some(),
             missing_days: self.missing_days.iter().map(|d| d.to_string()).collect(),
             generated_by: format!("vigil {}", env!("CARGO_PKG_VERSION")),
+            encoders: self.encoders.iter().cloned().collect(),
             privacy: Privacy { min_accounts: privacy.min_accounts, min_conversations: privacy.min_conversations },
             headline: Vec::new(),
             totals,

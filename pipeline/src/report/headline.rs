@@ -164,6 +164,7 @@ mod tests {
             previous_week_available: false,
             missing_days: Vec::new(),
             generated_by: "vigil test".into(),
+            encoders: vec!["use-m3@test".into()],
             privacy: super::super::Privacy { min_accounts: 5, min_conversations: 15 },
             headline: Vec::new(),
             totals: super::super::Totals { conversations: 1000, previous_conversations: None, change_pct: None, high_concern: 10 },

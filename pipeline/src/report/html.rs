@@ -42,8 +42,9 @@ pub fn render(r: &WeeklyReport) -> String {
 
     let _ = write!(
         h,
-        "<h2>About this report</h2><p class=\"note\">Built from the warehouse by {}. Aggregate only: no account is named; a topic appears only when at least {} accounts and {} conversations are behind it, and a campaign is described only with at least {} accounts, in phrases at least that many of its accounts wrote (the rest shown as \u{2026}). Smaller coordinated groups are counted, not described ({} this week). Campaign ids lead investigators to the evidence: <code>vigil campaign show ID</code>. Every number here is in report.json.</p>",
+        "<h2>About this report</h2><p class=\"note\">Built from the warehouse by {}; text understood by {}. Aggregate only: no account is named; a topic appears only when at least {} accounts and {} conversations are behind it, and a campaign is described only with at least {} accounts, in phrases at least that many of its accounts wrote (the rest shown as \u{2026}). Smaller coordinated groups are counted, not described ({} this week). Campaign ids lead investigators to the evidence: <code>vigil campaign show ID</code>. Every number here is in report.json.</p>",
         esc(&r.generated_by),
+        esc(&super::encoders_line(&r.encoders)),
         r.privacy.min_accounts,
         r.privacy.min_conversations,
         r.privacy.min_accounts,

@@ -98,8 +98,8 @@ pub fn render(r: &WeeklyReport) -> String {
     }
     let _ = writeln!(
         m,
-        "\n_Aggregate only: topics need {} accounts and {} conversations, campaigns {} accounts to be described; {} smaller groups counted, not described. {}._",
-        r.privacy.min_accounts, r.privacy.min_conversations, r.privacy.min_accounts, r.campaigns_below_threshold, r.generated_by
+        "\n_Aggregate only: topics need {} accounts and {} conversations, campaigns {} accounts to be described; {} smaller groups counted, not described. {}; text understood by {}._",
+        r.privacy.min_accounts, r.privacy.min_conversations, r.privacy.min_accounts, r.campaigns_below_threshold, r.generated_by, super::encoders_line(&r.encoders)
     );
     m
 }

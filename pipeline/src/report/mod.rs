@@ -46,6 +46,9 @@ pub struct WeeklyReport {
     pub missing_days: Vec<String>,
     /// Version that wrote it.
     pub generated_by: String,
+    /// The encoders behind the week's policy areas, topics and campaigns (`use-m3@…` for the
+    /// learned multilingual encoder, `hashed-tfidf-v1 …` for the LSA fallback).
+    pub encoders: Vec<String>,
     /// Thresholds applied.
     pub privacy: Privacy,
     /// The findings to read first, most important first.
@@ -253,6 +256,25 @@ pub fn write(report: &WeeklyReport, out: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Percent change, `None` without a base.
+/// "the learned multilingual encoder use-m3@…" / "LSA of hashed n-grams (no learned model
+/// installed)", joined when the week mixed them.
+fn encoders_line(encoders: &[String]) -> String {
+    if encoders.is_empty() {
+        return "no stored embeddings".to_owned();
+    }
+    let named: Vec<String> = encoders
+        .iter()
+        .map(|e| {
+            if e.starts_with(crate::embed::USE_M3_NAME) {
+                format!("the learned multilingual encoder {e}")
+            } else {
+                format!("LSA of hashed n-grams ({e}; no learned model)")
+            }
+        })
+        .collect();
+    named.join(" and ")
+}
+
 fn change_pct(now: u64, before: Option<u64>) -> Option<f64> {
     match before {
         Some(b) if b > 0 => Some(((now as f64 - b as f64) / b as f64 * 1000.0).round() / 10.0),

@@ -1,5 +1,5 @@
-//! Embeddings without a model file: latent semantic analysis (LSA) of hashed word and
-//! character n-gram TF-IDF.
+//! The fallback embedder, without a model file: latent semantic analysis (LSA) of hashed word
+//! and character n-gram TF-IDF.
 //!
 //! Why this design: it runs on CPU at tens of thousands of texts per second, needs no download,
 //! and keeps what clustering and coordination need. Word uni/bigrams make texts that share
@@ -7,8 +7,10 @@
 //! light typos overlap; and the truncated SVD (LSA) maps words that occur in the same contexts
 //! onto the same directions — a template asked with many different fillers becomes one
 //! topic, which a plain random projection of TF-IDF cannot do (measured on the fixtures: ARI
-//! 0.6 with a 256-d random projection, 0.97 with a 30-component SVD, k-means on both). A
-//! sentence-embedding model can sit behind the same [`Embedder`] trait.
+//! 0.6 with a 256-d random projection, 0.97 with a 30-component SVD, k-means on both). Its
+//! limits: the basis is fitted on each window (vectors are not comparable across windows) and
+//! it knows no meaning beyond co-occurrence, so the learned encoder ([`super::UseM3`]) is
+//! preferred when installed.
 //!
 //! Features are hashed into 2^`buckets_log2` buckets (no vocabulary to store), weighted by
 //! sublinear TF × IDF (IDF fitted on the corpus being analysed), function words skipped. The
@@ -21,17 +23,9 @@ use std::hash::{BuildHasher, BuildHasherDefault};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHasher};
 
+use super::Embedder;
 use crate::linalg::symmetric_eigen;
 use crate::text::{is_placeholder, is_stopword, lower_into, word_spans};
-
-/// Something that turns texts into unit vectors of a fixed dimension.
-pub trait Embedder: Send + Sync {
-    /// Vector dimension.
-    fn dim(&self) -> usize;
-    /// Row-major `texts.len() × dim` matrix of L2-normalised vectors (zero for a text with no
-    /// known feature).
-    fn embed(&self, texts: &[&str]) -> Vec<f32>;
-}
 
 /// Settings of the hashed TF-IDF + LSA embedder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -365,14 +359,10 @@ fn features(text: &str, config: &HashedTfidfConfig) -> Features {
     out
 }
 
-/// Dot product: the cosine similarity when both are unit vectors (as embeddings are).
-pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::embed::cosine;
 
     const CORPUS: &[&str] = &[
         "How do I bake sourdough bread at home?",

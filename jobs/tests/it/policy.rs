@@ -1,0 +1,155 @@
+//! Policy areas on real text: the hh-rlhf red-team transcripts (`../shared/data/hh-rlhf`),
+//! against 330 hand labels written before any tuning (`fixtures/hh-rlhf/labels.jsonl`, rules in
+//! `fixtures/hh-rlhf/LABELLING.md`). Thresholds were chosen on the labelled lines of the first
+//! half of the file; the bars are asserted on the second half only.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use super::util::{path, run, strings, table};
+
+/// Lines below this were used to choose the `[learned]` thresholds; the rest are held out.
+const TUNING_LINES: usize = 1156;
+
+fn shared_hh() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/hh-rlhf/harmless-base-test.jsonl.gz")
+}
+
+/// The installed learned encoder's models directory, or `None` (with a notice) where it is
+/// missing and not required.
+pub fn models_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("VIGIL_MODELS").map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.vigil/models"), PathBuf::from);
+    if dir.join("use-m3/model.safetensors").exists() {
+        return Some(dir);
+    }
+    assert!(std::env::var_os("VIGIL_REQUIRE_MODELS").is_none(), "VIGIL_REQUIRE_MODELS is set but {} has no use-m3 model", dir.display());
+    eprintln!("SKIPPED: needs the learned encoder (python3 models/install.py)");
+    None
+}
+
+struct Label {
+    line: usize,
+    area: String,
+}
+
+fn labels() -> Vec<Label> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/hh-rlhf/labels.jsonl")).unwrap();
+    text.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            Label { line: v["line"].as_u64().unwrap() as usize, area: v["area"].as_str().unwrap().to_owned() }
+        })
+        .collect()
+}
+
+/// Conversation id per line, as `vigil ingest --format hh-rlhf` derives it.
+fn conversation_ids(file: &Path) -> Vec<String> {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(file).unwrap()).read_to_string(&mut text).unwrap();
+    text.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!("hh_{}", &blake3::hash(v["chosen"].as_str().unwrap().as_bytes()).to_hex()[..32])
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct Scores {
+    harmful: usize,
+    harmful_flagged: usize,
+    harmful_right: usize,
+    benign: usize,
+    benign_none: usize,
+    /// Per area: (labelled, predicted, both).
+    per_area: BTreeMap<String, (usize, usize, usize)>,
+}
+
+impl Scores {
+    fn add(&mut self, label: &str, predicted: &str) {
+        if label == "none" {
+            self.benign += 1;
+            self.benign_none += usize::from(predicted == "none");
+        } else {
+            self.harmful += 1;
+            self.harmful_flagged += usize::from(predicted != "none");
+            self.harmful_right += usize::from(predicted == label);
+        }
+        self.per_area.entry(label.to_owned()).or_default().0 += 1;
+        self.per_area.entry(predicted.to_owned()).or_default().1 += 1;
+        if label == predicted {
+            self.per_area.entry(label.to_owned()).or_default().2 += 1;
+        }
+    }
+
+    fn rates(&self) -> (f64, f64, f64) {
+        let r = |a: usize, b: usize| a as f64 / b.max(1) as f64;
+        (r(self.harmful_flagged, self.harmful), r(self.harmful_right, self.harmful), r(self.benign_none, self.benign))
+    }
+
+    fn report(&self, name: &str) -> String {
+        let (flagged, right, none) = self.rates();
+        let mut out = format!(
+            "{name}: {} harmful, {:.1}% flagged, {:.1}% right area; {} benign, {:.1}% stay none\n  area: labelled / predicted / precision / recall\n",
+            self.harmful,
+            100.0 * flagged,
+            100.0 * right,
+            self.benign,
+            100.0 * none
+        );
+        for (area, (labelled, predicted, both)) in &self.per_area {
+            let p = if *predicted > 0 { format!("{:.2}", *both as f64 / *predicted as f64) } else { "-".into() };
+            let r = if *labelled > 0 { format!("{:.2}", *both as f64 / *labelled as f64) } else { "-".into() };
+            out.push_str(&format!("  {area}: {labelled} / {predicted} / {p} / {r}\n"));
+        }
+        out
+    }
+}
+
+/// Issue 13 asks, on held-out labels, for at least 85% of the harmful to get an area and 70%
+/// the right one, and 80% of the benign to stay `none`. Measured here (session 6, use-m3 and
+/// the shipped examples): 80.9% / 60.0% / 67.3% (before the learned encoder: 4% flagged). The
+/// floors below guard what is reached, a few points under it; raise them toward the issue's
+/// bars as the classifier improves. Bars are never checked on the tuning half.
+const FLOOR_FLAGGED: f64 = 0.75;
+const FLOOR_RIGHT: f64 = 0.55;
+const FLOOR_BENIGN_NONE: f64 = 0.62;
+
+#[test]
+fn hh_rlhf_policy_areas_on_held_out_labels() {
+    let Some(models) = models_dir() else { return };
+    let file = shared_hh();
+    assert!(file.exists(), "{} is missing (shared/ beside the clone)", file.display());
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w");
+    run(&["ingest", "--warehouse", path(&w), "--format", "hh-rlhf", "--at", "2026-11-20T12:00:00Z", path(&file)]).ok();
+    let out = super::util::vigil()
+        .env("VIGIL_KEY", super::util::KEY)
+        .env("VIGIL_MODELS", &models)
+        .args(["nightly", "--warehouse", path(&w), "--date", "2026-11-20", "--set", "embedding.backend=use-m3"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("encoder use-m3@"), "the summary names the encoder: {stdout}");
+
+    let facets = table(&w, "facets");
+    let area_of: BTreeMap<String, String> = strings(&facets, "conversation_id").into_iter().zip(strings(&facets, "policy_area")).collect();
+    let ids = conversation_ids(&file);
+    let (mut tuning, mut held_out) = (Scores::default(), Scores::default());
+    for label in labels() {
+        let predicted = area_of.get(&ids[label.line]).unwrap_or_else(|| panic!("line {} has no facets row", label.line));
+        if label.line < TUNING_LINES { &mut tuning } else { &mut held_out }.add(&label.area, predicted);
+    }
+    let all_flagged = area_of.values().filter(|a| *a != "none").count();
+    println!("hh-rlhf: {all_flagged} of {} conversations get a policy area", area_of.len());
+    println!("{}", tuning.report("tuning half (lines < 1156)"));
+    println!("{}", held_out.report("held-out half (lines >= 1156)"));
+    let (flagged, right, none) = held_out.rates();
+    assert!(
+        flagged >= FLOOR_FLAGGED && right >= FLOOR_RIGHT && none >= FLOOR_BENIGN_NONE,
+        "held-out results fell below the floors:\n{}",
+        held_out.report("held out")
+    );
+}

@@ -1,0 +1,141 @@
+//! Policy areas from examples: each area's example requests (and the benign examples) embedded
+//! by the learned encoder, and a conversation given the area whose examples its request is
+//! nearest — when it is near enough, and nearer than to any ordinary request.
+//!
+//! Why nearest examples rather than a trained head: analysts edit one TOML file, and an example
+//! they add takes effect on the next run, in every language the encoder knows, without a
+//! training step; a benign look-alike they add ("how do I kill a frozen process") pulls its
+//! neighbourhood back out of an area the same way. Averaging the best `neighbours` matches
+//! (rather than taking one) keeps one odd example from claiming a region on its own.
+
+use rayon::prelude::*;
+
+use super::{Facet, Taxonomy};
+use crate::embed::{cosine, UseM3, USE_M3_DIM};
+use crate::error::Result;
+
+/// The taxonomy's examples, embedded.
+#[derive(Debug, Clone)]
+pub struct Prototypes {
+    /// Row-major examples × dim.
+    vectors: Vec<f32>,
+    /// Per example: its area, or `None` for a benign example.
+    owner: Vec<Option<u16>>,
+    areas: usize,
+    dim: usize,
+}
+
+/// The learned match of one request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LearnedMatch {
+    /// The nearest area, whether or not it passed the thresholds.
+    pub area: u16,
+    /// Mean similarity of its best examples.
+    pub similarity: f32,
+    /// Mean similarity of the best benign examples (−1 when there are none).
+    pub benign: f32,
+}
+
+impl Taxonomy {
+    /// Embeds the examples with `model`.
+    pub fn prototypes(&self, model: &UseM3) -> Result<Prototypes> {
+        let texts: Vec<&str> = self.examples.iter().map(|(_, t)| t.as_str()).collect();
+        let vectors = model.encode(&texts)?;
+        Ok(Prototypes { vectors, owner: self.examples.iter().map(|(o, _)| *o).collect(), areas: self.areas.len(), dim: USE_M3_DIM })
+    }
+
+    /// Whether a learned match passes the `[learned]` thresholds.
+    pub fn accepts(&self, m: &LearnedMatch) -> bool {
+        m.similarity >= self.learned.min_similarity && m.similarity - m.benign >= self.learned.min_margin
+    }
+
+    /// Adds a learned match to rule-based facets: the area is taken when the rules found none
+    /// and the match passes the thresholds (rules are the analyst's exact override); either way
+    /// an accepted match marks its area in `areas`.
+    pub fn apply_learned(&self, facet: &mut Facet, m: &LearnedMatch) {
+        if !self.accepts(m) {
+            return;
+        }
+        if usize::from(m.area) < 64 {
+            facet.areas |= 1 << m.area;
+        }
+        if facet.policy_area.is_some() {
+            return;
+        }
+        let area = &self.areas[usize::from(m.area)];
+        let l = &self.learned;
+        let level = ((m.similarity - l.min_similarity) / (l.saturation_similarity - l.min_similarity).max(f32::EPSILON)).clamp(0.0, 1.0);
+        facet.policy_area = Some(m.area);
+        facet.policy_score = m.similarity;
+        facet.concern = (2.0 + (f32::from(area.severity) - 2.0) * level).round() as u8;
+    }
+}
+
+impl Prototypes {
+    /// Whether there is anything to match against.
+    pub fn is_empty(&self) -> bool {
+        !self.owner.iter().any(Option::is_some)
+    }
+
+    /// The nearest area of one unit vector (`None` without area examples).
+    pub fn nearest(&self, vector: &[f32], neighbours: usize) -> Option<LearnedMatch> {
+        let k = neighbours.max(1);
+        // Best `k` similarities per area (slot `areas` is the benign examples), kept sorted
+        // descending in a small fixed buffer: examples are few, areas at most 64.
+        let mut best = vec![[f32::NEG_INFINITY; 8]; self.areas + 1];
+        let k = k.min(8);
+        for (row, owner) in self.vectors.chunks_exact(self.dim).zip(&self.owner) {
+            let slot = owner.map_or(self.areas, usize::from);
+            let s = cosine(vector, row);
+            let top = &mut best[slot];
+            if s > top[k - 1] {
+                let mut at = k - 1;
+                while at > 0 && top[at - 1] < s {
+                    top[at] = top[at - 1];
+                    at -= 1;
+                }
+                top[at] = s;
+            }
+        }
+        let mean = |top: &[f32; 8]| -> Option<f32> {
+            let found: Vec<f32> = top[..k].iter().copied().filter(|s| s.is_finite()).collect();
+            (!found.is_empty()).then(|| found.iter().sum::<f32>() / found.len() as f32)
+        };
+        let benign = mean(&best[self.areas]).unwrap_or(-1.0);
+        (0..self.areas)
+            .filter_map(|a| mean(&best[a]).map(|s| (a, s)))
+            // Ties go to the area listed first.
+            .fold(None::<(usize, f32)>, |b, (a, s)| if b.is_none_or(|(_, bs)| s > bs) { Some((a, s)) } else { b })
+            .map(|(a, s)| LearnedMatch { area: a as u16, similarity: s, benign })
+    }
+
+    /// [`Self::nearest`] for every row of a row-major matrix, in parallel.
+    pub fn nearest_all(&self, vectors: &[f32], neighbours: usize) -> Vec<Option<LearnedMatch>> {
+        vectors.par_chunks_exact(self.dim).map(|v| self.nearest(v, neighbours)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(v: &[f32]) -> Vec<f32> {
+        let mut v = v.to_vec();
+        crate::embed::normalise(&mut v);
+        v
+    }
+
+    #[test]
+    fn nearest_area_and_margin_over_benign() {
+        // Two areas and benign examples in a 3-d toy space.
+        let rows = [unit(&[1.0, 0.0, 0.0]), unit(&[0.9, 0.1, 0.0]), unit(&[0.0, 1.0, 0.0]), unit(&[0.0, 0.0, 1.0])];
+        let p = Prototypes { vectors: rows.concat(), owner: vec![Some(0), Some(0), Some(1), None], areas: 2, dim: 3 };
+        let m = p.nearest(&unit(&[1.0, 0.05, 0.0]), 2).unwrap();
+        assert_eq!(m.area, 0);
+        assert!(m.similarity > 0.95 && m.benign < 0.1);
+        // Nearer the benign example than any area: the match says so.
+        let m = p.nearest(&unit(&[0.1, 0.1, 1.0]), 1).unwrap();
+        assert!(m.benign > m.similarity);
+        assert!(!p.is_empty());
+    }
+}

@@ -232,6 +232,9 @@ pub struct Analysis {
     pub dim: usize,
     /// The encoder that produced `embeddings` ([`EncoderChoice::id`]).
     pub encoder: String,
+    /// What the `embeddings` table's `model` column says: the encoder id, plus the window for
+    /// LSA (refitted per window, so its vectors are never reused).
+    pub vector_model: String,
     /// Why the learned encoder was not used, when the config allowed it.
     pub encoder_fallback: Option<String>,
     /// How the window's vectors were obtained.
@@ -394,8 +397,20 @@ fn analyse(
         EncoderChoice::Lsa { reason, .. } => reason.clone(),
         EncoderChoice::Learned(_) => None,
     };
-    let mut analysis =
-        Analysis { dim, encoder: encoder.id(), encoder_fallback, vectors, window, facets, embeddings, hierarchy, accounts, campaigns: Vec::new() };
+    let vector_model = if encoder.is_stable() { encoder.id() } else { format!("{} window={}..{}", encoder.id(), window.start, window.end) };
+    let mut analysis = Analysis {
+        dim,
+        encoder: encoder.id(),
+        vector_model,
+        encoder_fallback,
+        vectors,
+        window,
+        facets,
+        embeddings,
+        hierarchy,
+        accounts,
+        campaigns: Vec::new(),
+    };
     analysis.campaigns = campaigns::campaigns(warehouse, date, &analysis, config, taxonomy)?;
     clock.lap("campaigns");
     Ok(analysis)

@@ -45,16 +45,9 @@ pub(super) fn write(staged: &mut StagedWrite, date: NaiveDate, a: &Analysis, con
     }
     let rows: Vec<usize> = (0..a.window.len()).filter(|&i| a.window.day(i) == date).collect();
     let df = keyword_df(&a.window);
-    // LSA is fitted on the window, so its vectors name the window; a learned encoder's id alone
-    // identifies its vectors (later nights reuse them).
-    let model = if a.encoder.starts_with(crate::embed::USE_M3_NAME) {
-        a.encoder.clone()
-    } else {
-        format!("{} window={}..{}", a.encoder, a.window.start, a.window.end)
-    };
     for chunk in rows.chunks(CHUNK) {
         staged.write(table::FACETS, date, &facets_batch(chunk, a, config, taxonomy, &df)?)?;
-        staged.write(table::EMBEDDINGS, date, &embeddings_batch(chunk, a, &model, &embeddings_schema)?)?;
+        staged.write(table::EMBEDDINGS, date, &embeddings_batch(chunk, a, &a.vector_model, &embeddings_schema)?)?;
     }
     crate::killpoint::reached("nightly.staged.facets");
     for chunk in a.accounts.chunks(CHUNK) {

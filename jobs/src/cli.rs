@@ -86,6 +86,17 @@ pub struct FixturesArgs {
     /// Last day of the generated window (default: 2026-11-22).
     #[arg(long = "end-date")]
     pub end_date: Option<String>,
+    /// Which campaigns and decoys to plant: `standard`, or `adversarial` (campaigns built to
+    /// defeat a detector fitted to the standard ones, and a second set of decoys).
+    #[arg(long, value_enum, default_value = "standard")]
+    pub family: Family,
+}
+
+/// Fixture families (see `vigil_fixtures::FixtureFamily`).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Family {
+    Standard,
+    Adversarial,
 }
 
 /// Where the pseudonym key comes from.

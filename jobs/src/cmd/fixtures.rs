@@ -1,12 +1,16 @@
 //! `vigil fixtures`: synthetic logs with ground truth.
 
 use anyhow::Context as _;
-use vigil_fixtures::{generate, FixtureConfig, FixtureSummary};
+use vigil_fixtures::{generate, FixtureConfig, FixtureFamily, FixtureSummary};
 
 use crate::cli::FixturesArgs;
 
 pub fn run(args: FixturesArgs) -> anyhow::Result<()> {
     let mut config = config(&args.shape);
+    config.family = match args.family {
+        crate::cli::Family::Standard => FixtureFamily::Standard,
+        crate::cli::Family::Adversarial => FixtureFamily::Adversarial,
+    };
     if let Some(end) = &args.end_date {
         config.end_date = end.parse().with_context(|| format!("--end-date {end:?} is not a YYYY-MM-DD date"))?;
     }

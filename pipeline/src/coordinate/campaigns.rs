@@ -26,6 +26,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 use super::minhash::{MinHashConfig, MinHasher};
+use super::simhash::SemanticHasher;
 use crate::embed::cosine;
 use crate::error::Result;
 use crate::text::{is_placeholder, is_stopword, lower_into, word_spans};
@@ -60,6 +61,11 @@ pub struct CampaignConfig {
     pub match_min_overlap: f32,
     /// Co-activity window in minutes for the synchrony signal.
     pub synchrony_minutes: i64,
+    /// Random-hyperplane LSH bands over the conversations' sentence vectors (0: no semantic
+    /// keys). More bands: more near-duplicate pairs found, and more keys per conversation.
+    pub semantic_bands: usize,
+    /// Hyperplanes per band (more: only closer vectors share a bucket).
+    pub semantic_bits: usize,
 }
 
 impl Default for CampaignConfig {
@@ -77,6 +83,8 @@ impl Default for CampaignConfig {
             lsh_bands: 32,
             match_min_overlap: 0.3,
             synchrony_minutes: 30,
+            semantic_bands: 16,
+            semantic_bits: 12,
         }
     }
 }
@@ -97,6 +105,10 @@ pub struct Input<'a> {
     pub topic: &'a [Option<u32>],
     /// Creation time per row, µs.
     pub created_at: &'a [i64],
+    /// Sentence vectors, row-major `rows × dim` (empty: no semantic keys).
+    pub vectors: &'a [f32],
+    /// Their dimension.
+    pub dim: usize,
 }
 
 /// A detected group, before kind and score (which need facets; see the nightly job).
@@ -145,14 +157,21 @@ const KIND_CONTENT: u64 = 0;
 const KIND_ENTITY: u64 = 1;
 const KIND_INFRA: u64 = 2;
 const KIND_TOPIC: u64 = 3;
-const KINDS: [u64; 4] = [KIND_CONTENT, KIND_ENTITY, KIND_INFRA, KIND_TOPIC];
+const KIND_SEMANTIC: u64 = 4;
+const KINDS: [u64; 5] = [KIND_CONTENT, KIND_ENTITY, KIND_INFRA, KIND_TOPIC, KIND_SEMANTIC];
 
+/// The key's kind in its top three bits.
 fn tag(kind: u64, h: u64) -> u64 {
-    (h & !(3 << 62)) | (kind << 62)
+    (h & !(7 << 61)) | (kind << 61)
 }
 
 fn kind_of(key: u64) -> u64 {
-    key >> 62
+    key >> 61
+}
+
+/// Keys that say two conversations carry the same content (not the same network or topic).
+fn is_content(key: u64) -> bool {
+    matches!(kind_of(key), KIND_CONTENT | KIND_ENTITY | KIND_SEMANTIC)
 }
 
 /// The text with capitalised words (except a sentence's first), numbers and placeholders
@@ -220,9 +239,10 @@ pub fn entities(text: &str) -> Vec<String> {
 const MAX_ENTITIES: usize = 8;
 
 /// Keys of one conversation.
-fn keys(minhash: &MinHasher, text: &str, ip: Option<&str>, agent: Option<&str>, topic: Option<u32>) -> Vec<u64> {
+fn keys(minhash: &MinHasher, text: &str, semantic: &[u64], ip: Option<&str>, agent: Option<&str>, topic: Option<u32>) -> Vec<u64> {
     let skeleton = skeleton(text);
     let mut out: Vec<u64> = minhash.band_keys(&minhash.signature(&skeleton)).map(|k| tag(KIND_CONTENT, k)).collect();
+    out.extend(semantic.iter().map(|&b| tag(KIND_SEMANTIC, splitmix(b))));
     let ents = entities(text);
     let ents = &ents[..ents.len().min(MAX_ENTITIES)];
     for i in 0..ents.len() {
@@ -244,6 +264,18 @@ fn keys(minhash: &MinHasher, text: &str, ip: Option<&str>, agent: Option<&str>, 
     out
 }
 
+fn per_row_count(row_keys: &[Vec<u64>]) -> usize {
+    row_keys.iter().filter(|k| k.iter().any(|&k| kind_of(k) == KIND_SEMANTIC)).count()
+}
+
+/// Spreads a bucket id over 64 bits (the kind tag takes the top three).
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 fn blake3_u64(parts: &[&[u8]]) -> u64 {
     let mut h = blake3::Hasher::new();
     for p in parts {
@@ -256,7 +288,17 @@ fn blake3_u64(parts: &[&[u8]]) -> u64 {
 pub fn detect(input: &Input<'_>, config: &CampaignConfig) -> Result<Vec<Group>> {
     let n = input.text.len();
     let minhash = MinHasher::new(MinHashConfig { shingle_words: 3, permutations: 128, bands: config.lsh_bands, threshold: 0.0, seed: 7 })?;
-    let row_keys: Vec<Vec<u64>> = (0..n).into_par_iter().map(|i| keys(&minhash, input.text[i], input.ip_prefix[i], input.agent[i].as_deref(), input.topic[i])).collect();
+    let semantic = match (config.semantic_bands, input.dim) {
+        (0, _) | (_, 0) => Vec::new(),
+        (bands, dim) if input.vectors.len() == n * dim => SemanticHasher::new(dim, bands, config.semantic_bits, 0x5e3a)?.buckets(input.vectors)?,
+        _ => return Err(crate::Error::Config(format!("campaigns: {} vector values for {n} rows of {}", input.vectors.len(), input.dim))),
+    };
+    let per_row = if semantic.is_empty() { 0 } else { config.semantic_bands };
+    let row_keys: Vec<Vec<u64>> = (0..n)
+        .into_par_iter()
+        .map(|i| keys(&minhash, input.text[i], &semantic[i * per_row..(i + 1) * per_row], input.ip_prefix[i], input.agent[i].as_deref(), input.topic[i]))
+        .collect();
+    drop(semantic);
 
     // Accounts per key.
     let mut pairs: Vec<(u64, u32)> = row_keys.iter().enumerate().flat_map(|(i, ks)| ks.iter().map(move |&k| (k, input.account[i]))).collect();
@@ -327,11 +369,11 @@ pub fn detect(input: &Input<'_>, config: &CampaignConfig) -> Result<Vec<Group>> 
     drop(index);
     candidates.par_sort_unstable();
     candidates.dedup();
-    let dots: Vec<((u32, u32), [f32; 4])> = candidates
+    let dots: Vec<((u32, u32), [f32; KINDS.len()])> = candidates
         .into_par_iter()
         .map(|(a, b)| {
             let (pa, pb) = (&profiles[a as usize], &profiles[b as usize]);
-            let mut d = [0.0f32; 4];
+            let mut d = [0.0f32; KINDS.len()];
             let (mut i, mut j) = (0, 0);
             while i < pa.len() && j < pb.len() {
                 match pa[i].0.cmp(&pb[j].0) {
@@ -347,13 +389,13 @@ pub fn detect(input: &Input<'_>, config: &CampaignConfig) -> Result<Vec<Group>> 
             ((a, b), d)
         })
         .collect();
-    // Similarity: the stronger of text and entity overlap, strengthened by shared
+    // Similarity: the strongest of text, entity and semantic overlap, strengthened by shared
     // infrastructure (IP prefix, client fingerprint) and shared topic — which alone never make
     // an edge (an office behind one NAT, or two people asking about cooking, is no campaign).
     let mut edges: Vec<Edge> = dots
         .into_iter()
         .filter_map(|((a, b), d)| {
-            let content = d[KIND_CONTENT as usize].max(d[KIND_ENTITY as usize]);
+            let content = d[KIND_CONTENT as usize].max(d[KIND_ENTITY as usize]).max(d[KIND_SEMANTIC as usize]);
             let boost = config.infra_weight * d[KIND_INFRA as usize] + config.topic_weight * d[KIND_TOPIC as usize];
             (content >= config.edge_min_similarity).then_some(Edge {
                 a,
@@ -366,6 +408,7 @@ pub fn detect(input: &Input<'_>, config: &CampaignConfig) -> Result<Vec<Group>> 
         })
         .collect();
     edges.sort_unstable_by_key(|e| (e.a, e.b));
+    tracing::debug!(rows = n, accounts = input.accounts, semantic_rows = per_row_count(&row_keys), edges = edges.len(), "campaign graph");
     if edges.is_empty() {
         return Ok(Vec::new());
     }
@@ -417,8 +460,7 @@ fn describe(
     for &a in &accounts {
         for &r in &by_account[a as usize] {
             for &k in &row_keys[r as usize] {
-                let text_key = matches!(kind_of(k), KIND_CONTENT | KIND_ENTITY);
-                if text_key && key_accounts.get(&k).is_some_and(|&a| a as usize <= max_key_accounts) {
+                if is_content(k) && key_accounts.get(&k).is_some_and(|&a| a as usize <= max_key_accounts) {
                     key_members.entry(k).or_default().insert(a);
                 }
             }
@@ -577,7 +619,7 @@ mod tests {
         let agent = vec![None; rows.len()];
         let topic = vec![None; rows.len()];
         let created: Vec<i64> = (0..rows.len() as i64).map(|i| i * 3_600_000_000).collect();
-        let input = Input { account: &account, accounts, text: &text, ip_prefix: &ip, agent: &agent, topic: &topic, created_at: &created };
+        let input = Input { account: &account, accounts, text: &text, ip_prefix: &ip, agent: &agent, topic: &topic, created_at: &created, vectors: &[], dim: 0 };
         detect(&input, &CampaignConfig::default()).unwrap()
     }
 

@@ -3,6 +3,7 @@
 
 pub mod campaigns;
 mod minhash;
+mod simhash;
 
 pub use campaigns::{detect, CampaignConfig, Group, Input};
 pub use minhash::{estimated_jaccard, exact_jaccard, shingle_hashes, MinHashConfig, MinHasher};

@@ -10,6 +10,7 @@
 
 use rayon::prelude::*;
 
+use super::taxonomy::Behaviour;
 use super::{Facet, Taxonomy};
 use crate::embed::{cosine, UseM3, USE_M3_DIM};
 use crate::error::Result;
@@ -71,6 +72,89 @@ impl Taxonomy {
     }
 }
 
+/// One behaviour's examples and contrast, row-major × dim, with its thresholds.
+#[derive(Debug, Clone)]
+struct EmbeddedBehaviour {
+    behaviour: Behaviour,
+    examples: Vec<f32>,
+    contrast: Vec<f32>,
+    min_similarity: f32,
+    min_margin: f32,
+}
+
+/// The taxonomy's behaviour examples and their contrasting look-alikes, embedded.
+#[derive(Debug, Clone)]
+pub struct BehaviourPrototypes {
+    behaviours: Vec<EmbeddedBehaviour>,
+    neighbours: usize,
+    dim: usize,
+}
+
+impl Taxonomy {
+    /// Embeds the behaviour examples with `model` (`None` when the file defines none).
+    pub fn behaviour_prototypes(&self, model: &UseM3) -> Result<Option<BehaviourPrototypes>> {
+        if self.behaviours.is_empty() {
+            return Ok(None);
+        }
+        let mut behaviours = Vec::new();
+        for b in &self.behaviours {
+            let examples: Vec<&str> = b.examples.iter().map(String::as_str).collect();
+            let contrast: Vec<&str> = b.contrast.iter().map(String::as_str).collect();
+            behaviours.push(EmbeddedBehaviour {
+                behaviour: b.behaviour,
+                examples: model.encode(&examples)?,
+                contrast: model.encode(&contrast)?,
+                min_similarity: b.min_similarity,
+                min_margin: b.min_margin,
+            });
+        }
+        Ok(Some(BehaviourPrototypes { behaviours, neighbours: self.learned.neighbours, dim: USE_M3_DIM }))
+    }
+}
+
+impl BehaviourPrototypes {
+    /// Whether the taxonomy defines `behaviour`.
+    pub fn defines(&self, behaviour: Behaviour) -> bool {
+        self.behaviours.iter().any(|b| b.behaviour == behaviour)
+    }
+
+    /// Whether a group of requests shows `behaviour`: averaged over the group, the similarity
+    /// to its best `neighbours` examples is near enough, and nearer by the margin than to its
+    /// best contrasting look-alikes (one request's judgement is noisy; a group's mean is
+    /// steady). Returns the mean (example, contrast) similarities with the verdict; `None`
+    /// when the file does not define the behaviour or the group is empty.
+    pub fn group_shows<'a>(&self, behaviour: Behaviour, vectors: impl Iterator<Item = &'a [f32]>) -> Option<(bool, f32, f32)> {
+        let b = self.behaviours.iter().find(|b| b.behaviour == behaviour)?;
+        let (mut example, mut contrast, mut n) = (0.0f32, 0.0f32, 0usize);
+        for v in vectors {
+            let (e, c) = self.similarities(behaviour, v)?;
+            example += e;
+            contrast += c;
+            n += 1;
+        }
+        if n == 0 {
+            return None;
+        }
+        let (example, contrast) = (example / n as f32, contrast / n as f32);
+        Some((example >= b.min_similarity && example - contrast >= b.min_margin, example, contrast))
+    }
+
+    /// Mean similarity of the request behind `vector` to the behaviour's best `neighbours`
+    /// examples and to its best contrast examples.
+    pub fn similarities(&self, behaviour: Behaviour, vector: &[f32]) -> Option<(f32, f32)> {
+        let b = self.behaviours.iter().find(|b| b.behaviour == behaviour)?;
+        Some((top_mean(&b.examples, vector, self.dim, self.neighbours), top_mean(&b.contrast, vector, self.dim, self.neighbours)))
+    }
+}
+
+/// Mean of the `k` best cosines between `vector` and the rows of `rows`.
+fn top_mean(rows: &[f32], vector: &[f32], dim: usize, k: usize) -> f32 {
+    let mut sims: Vec<f32> = rows.chunks_exact(dim).map(|r| cosine(vector, r)).collect();
+    sims.sort_unstable_by(|a, b| b.total_cmp(a));
+    let k = k.clamp(1, sims.len().max(1));
+    sims.iter().take(k).sum::<f32>() / k as f32
+}
+
 impl Prototypes {
     /// Whether there is anything to match against.
     pub fn is_empty(&self) -> bool {
@@ -123,6 +207,30 @@ mod tests {
         let mut v = v.to_vec();
         crate::embed::normalise(&mut v);
         v
+    }
+
+    #[test]
+    fn a_group_shows_a_behaviour_when_its_requests_are_nearer_its_examples_than_its_contrast() {
+        let p = BehaviourPrototypes {
+            behaviours: vec![EmbeddedBehaviour {
+                behaviour: Behaviour::AudienceContent,
+                examples: [unit(&[1.0, 0.0, 0.0]), unit(&[0.8, 0.2, 0.0])].concat(),
+                contrast: unit(&[0.0, 1.0, 0.0]),
+                min_similarity: 0.5,
+                min_margin: 0.05,
+            }],
+            neighbours: 2,
+            dim: 3,
+        };
+        let shows = |rows: &[Vec<f32>]| p.group_shows(Behaviour::AudienceContent, rows.iter().map(Vec::as_slice)).map(|g| g.0);
+        assert_eq!(shows(&[unit(&[1.0, 0.3, 0.0]), unit(&[1.0, 0.0, 0.1])]), Some(true));
+        assert_eq!(shows(&[unit(&[0.2, 1.0, 0.0])]), Some(false));
+        // One request near the contrast outweighs a weak one near the examples.
+        assert_eq!(shows(&[unit(&[0.5, 0.4, 0.0]), unit(&[0.0, 1.0, 0.0])]), Some(false));
+        // Like neither: nearer the examples, but not near enough.
+        assert_eq!(shows(&[unit(&[0.3, 0.0, 1.0])]), Some(false));
+        assert_eq!(shows(&[]), None, "an empty group shows nothing");
+        assert_eq!(p.group_shows(Behaviour::PublicAffairs, std::iter::once(unit(&[1.0, 0.0, 0.0]).as_slice())), None, "not defined in the file");
     }
 
     #[test]

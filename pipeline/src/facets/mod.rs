@@ -10,8 +10,8 @@ mod taxonomy;
 
 use rustc_hash::FxHashMap;
 
-pub use learned::{LearnedMatch, Prototypes};
-pub use taxonomy::{Area, Learned, Taxonomy};
+pub use learned::{BehaviourPrototypes, LearnedMatch, Prototypes};
+pub use taxonomy::{Area, Behaviour, Learned, Taxonomy};
 use taxonomy::{Owner, Rule};
 
 use crate::text::{is_placeholder, is_stopword, lower_into, word_spans};

@@ -22,6 +22,41 @@ struct TaxonomyFile {
     area: Vec<AreaFile>,
     #[serde(default)]
     task: Vec<TaskFile>,
+    #[serde(default)]
+    behaviour: BehavioursFile,
+}
+
+/// The behaviours campaign kinds are decided from (a closed set: a misspelt name is an error).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BehavioursFile {
+    audience_content: Option<BehaviourFile>,
+    public_affairs: Option<BehaviourFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BehaviourFile {
+    /// For the analyst reading the file.
+    #[serde(default, rename = "description")]
+    _description: String,
+    /// The best examples' mean similarity must reach this (a request like neither the
+    /// examples nor the contrast shows nothing)...
+    #[serde(default = "default_behaviour_similarity")]
+    min_similarity: f32,
+    /// ...and exceed the best contrast examples' by this much.
+    #[serde(default = "default_behaviour_margin")]
+    min_margin: f32,
+    examples: Vec<String>,
+    contrast: Vec<String>,
+}
+
+fn default_behaviour_similarity() -> f32 {
+    0.15
+}
+
+fn default_behaviour_margin() -> f32 {
+    0.02
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,7 +157,43 @@ pub struct Taxonomy {
     /// Example requests: `(area index, text)`, `None` for the benign examples.
     pub(crate) examples: Vec<(Option<u16>, String)>,
     pub(crate) learned: Learned,
+    /// Behaviours with their examples and contrasting look-alikes.
+    pub(crate) behaviours: Vec<BehaviourExamples>,
     digest: String,
+}
+
+/// What a group of accounts has the assistant do, judged per conversation by the learned
+/// encoder; campaign kinds are decided from these rather than from topic words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Behaviour {
+    /// Content for an audience in a voice not the requester's own: posts, comments, replies,
+    /// letters to the editor, reviews, persona lists, engagement schedules.
+    AudienceContent,
+    /// About public affairs: government, politics, public policy, officials, public projects.
+    PublicAffairs,
+}
+
+impl Behaviour {
+    /// Every behaviour, in file order.
+    pub const ALL: [Behaviour; 2] = [Behaviour::AudienceContent, Behaviour::PublicAffairs];
+
+    /// Its key in the taxonomy file (`[behaviour.NAME]`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Behaviour::AudienceContent => "audience_content",
+            Behaviour::PublicAffairs => "public_affairs",
+        }
+    }
+}
+
+/// A behaviour's examples and contrasting look-alikes, as written in the taxonomy.
+#[derive(Debug, Clone)]
+pub(crate) struct BehaviourExamples {
+    pub(crate) behaviour: Behaviour,
+    pub(crate) min_similarity: f32,
+    pub(crate) min_margin: f32,
+    pub(crate) examples: Vec<String>,
+    pub(crate) contrast: Vec<String>,
 }
 
 impl Taxonomy {
@@ -204,6 +275,27 @@ impl Taxonomy {
             add(Owner::Area(i as u16), &what, &a.terms, &a.patterns, &mut problems);
             areas.push(Area { name: a.name.clone(), description: a.description.clone(), severity: a.severity, min_score: a.min_score, saturation: a.saturation });
         }
+        let mut behaviours = Vec::new();
+        for (behaviour, spec) in Behaviour::ALL.into_iter().zip([&file.behaviour.audience_content, &file.behaviour.public_affairs]) {
+            let Some(spec) = spec else { continue };
+            let what = format!("behaviour `{}`", behaviour.name());
+            if spec.examples.is_empty() || spec.contrast.is_empty() {
+                problems.push(format!("{what}: needs both examples and contrast examples"));
+            }
+            if spec.examples.iter().chain(&spec.contrast).any(|e| e.trim().is_empty()) {
+                problems.push(format!("{what}: empty example"));
+            }
+            if !(-1.0..=1.0).contains(&spec.min_similarity) || !(0.0..=1.0).contains(&spec.min_margin) {
+                problems.push(format!("{what}: need -1 <= min_similarity <= 1 and 0 <= min_margin <= 1"));
+            }
+            behaviours.push(BehaviourExamples {
+                behaviour,
+                min_similarity: spec.min_similarity,
+                min_margin: spec.min_margin,
+                examples: spec.examples.clone(),
+                contrast: spec.contrast.clone(),
+            });
+        }
         let mut tasks = Vec::new();
         for (i, t) in file.task.iter().enumerate() {
             let what = format!("task `{}`", t.name);
@@ -225,7 +317,7 @@ impl Taxonomy {
             .map_err(|e| Error::Config(format!("taxonomy terms: {e}")))?;
         let patterns = RegexSet::new(&pattern_list).map_err(|e| Error::Config(format!("taxonomy patterns: {e}")))?;
         let digest = blake3::hash(text.as_bytes()).to_hex()[..16].to_owned();
-        Ok(Taxonomy { areas, tasks, terms, term_rules, patterns, pattern_rules, examples, learned: file.learned, digest })
+        Ok(Taxonomy { areas, tasks, terms, term_rules, patterns, pattern_rules, examples, learned: file.learned, behaviours, digest })
     }
 
     /// The policy areas, in file order.

@@ -13,7 +13,7 @@ use super::window::day_of_micros;
 use super::{Analysis, NightlyConfig};
 use crate::coordinate::campaigns::{detect, Group, Input};
 use crate::error::Result;
-use crate::facets::{request_line, Taxonomy};
+use crate::facets::{request_line, Behaviour, Taxonomy};
 use crate::schema::table;
 use crate::summarize::{distinctive_terms, ClusterTerms, Doc};
 use crate::warehouse::{read_batches, Warehouse};
@@ -86,11 +86,14 @@ pub fn campaigns(warehouse: &Warehouse, date: NaiveDate, a: &Analysis, config: &
         agent: &agents,
         topic: &a.hierarchy.leaf_of,
         created_at: &w.created_at,
+        vectors: &a.embeddings,
+        dim: a.dim,
     };
     let groups = if c.enabled && !w.is_empty() { detect(&input, c)? } else { Vec::new() };
     let mut found: Vec<Campaign> = groups
         .iter()
         .map(|g| describe(g, a, &texts, taxonomy))
+        .inspect(|x| tracing::debug!(accounts = x.accounts.len(), conversations = x.conversations, kind = %x.kind, score = x.score, first = %x.members.first().map_or("", |m| m.0.as_str()), "campaign candidate"))
         .filter(|x| x.score >= c.min_score)
         // A handful of people typing the same common request is chance, not automation.
         .filter(|x| !matches!(x.kind.as_str(), "benign_automation" | "other") || x.accounts.len() >= MIN_BENIGN_ACCOUNTS)
@@ -152,8 +155,22 @@ fn describe(g: &Group, a: &Analysis, texts: &[&str], taxonomy: &Taxonomy) -> Cam
         taxonomy.area_index(name).map_or(0.0, |i| rows.iter().filter(|&&r| a.facets[r].areas & (1 << i) != 0).count() as f32 / n)
     };
     let mean_concern = rows.iter().map(|&r| f32::from(a.facets[r].concern)).sum::<f32>() / n;
-    let (influence, spam, fraud) = (share("influence_operations"), share("spam"), share("fraud_scams"));
-    // The strongest area share at 50% or more decides; on ties the delivery (spam) wins over
+    let (spam, fraud) = (share("spam"), share("fraud_scams"));
+    // Influence is a behaviour: content for an audience in voices not the requester's own,
+    // about public affairs, whatever the topic words and language. With the learned encoder the
+    // group is also judged against the taxonomy's behaviour examples (1 when it shows both),
+    // which finds narratives whose words no area's examples or terms resemble; the influence
+    // area's share (learned prototypes plus the analyst's terms) decides otherwise.
+    let dim = a.dim;
+    let vector = |r: usize| &a.embeddings[r * dim..(r + 1) * dim];
+    let judge = |b: Behaviour| a.behaviours.as_ref().and_then(|p| p.group_shows(b, rows.iter().map(|&r| vector(r))));
+    let (audience, public) = (judge(Behaviour::AudienceContent), judge(Behaviour::PublicAffairs));
+    let influence_area = share("influence_operations");
+    let influence = match (audience, public) {
+        (Some((a, _, _)), Some((p, _, _))) if a && p => 1.0,
+        _ => influence_area,
+    };
+    // The strongest share at 50% or more decides; on ties the delivery (spam) wins over
     // the payload (fraud), and both over influence: bulk "make each look unique" requests are
     // spam whatever they advertise.
     let best = [("spam", spam), ("fraud", fraud), ("influence", influence)]
@@ -169,7 +186,18 @@ fn describe(g: &Group, a: &Analysis, texts: &[&str], taxonomy: &Taxonomy) -> Cam
         "other"
     };
     let size = ((g.accounts.len() as f32).ln() / 100f32.ln()).clamp(0.0, 1.0);
-    let concern = ((mean_concern - 1.0) / 4.0).clamp(0.0, 1.0);
+    // A kind decided by behaviour carries its area's severity even where no conversation's
+    // words put it in that area (an influence narrative in words no taxonomy lists).
+    let area_of_kind = |k: &str| match k {
+        "spam" => "spam",
+        "fraud" => "fraud_scams",
+        _ => "influence_operations",
+    };
+    let kind_concern = best.map_or(0.0, |(k, share)| {
+        let severity = taxonomy.area_index(area_of_kind(k)).map_or(5, |i| taxonomy.areas()[usize::from(i)].severity);
+        share * (f32::from(severity) - 1.0) / 4.0
+    });
+    let concern = ((mean_concern - 1.0) / 4.0).clamp(0.0, 1.0).max(kind_concern);
     let timing = g.synchrony.max(g.shared_hours);
     let infra = g.shared_infra.max(g.infra_similarity);
     let mut score = (0.35 * g.cohesion.min(1.0) + 0.2 * size + 0.25 * concern + 0.1 * timing + 0.1 * infra).clamp(0.0, 1.0);
@@ -196,7 +224,6 @@ fn describe(g: &Group, a: &Analysis, texts: &[&str], taxonomy: &Taxonomy) -> Cam
         }
     }
     // The medoid request: nearest the mean embedding.
-    let dim = a.dim;
     let mut mean = vec![0.0f32; dim];
     for &r in &rows {
         mean.iter_mut().zip(&a.embeddings[r * dim..(r + 1) * dim]).for_each(|(m, x)| *m += x);
@@ -243,7 +270,9 @@ fn describe(g: &Group, a: &Analysis, texts: &[&str], taxonomy: &Taxonomy) -> Cam
             "conversations_per_account": round3(g.repeat),
             "languages": langs.len(),
             "mean_concern": round3(mean_concern),
-            "influence_share": round3(influence),
+            "influence_share": round3(influence_area),
+            "audience_content": audience.map(|(shows, e, c)| json!({"shows": shows, "similarity": round3(e), "contrast_similarity": round3(c)})),
+            "public_affairs": public.map(|(shows, e, c)| json!({"shows": shows, "similarity": round3(e), "contrast_similarity": round3(c)})),
             "spam_share": round3(spam),
             "fraud_share": round3(fraud),
         },

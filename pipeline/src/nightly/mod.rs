@@ -235,6 +235,9 @@ pub struct Analysis {
     /// What the `embeddings` table's `model` column says: the encoder id, plus the window for
     /// LSA (refitted per window, so its vectors are never reused).
     pub vector_model: String,
+    /// The taxonomy's behaviours embedded, when the learned encoder made `embeddings` (campaign
+    /// kinds are then decided from behaviour, else from policy-area shares).
+    pub behaviours: Option<crate::facets::BehaviourPrototypes>,
     /// Why the learned encoder was not used, when the config allowed it.
     pub encoder_fallback: Option<String>,
     /// How the window's vectors were obtained.
@@ -379,7 +382,9 @@ fn analyse(
     let (embeddings, vectors) = vectors::embed_window(warehouse, &window, encoder)?;
     tracing::info!(encoder = %encoder.id(), reused = vectors.reused, computed = vectors.computed, "embeddings");
     clock.lap("embeddings");
+    let mut behaviours = None;
     if let Some(model) = encoder.learned() {
+        behaviours = taxonomy.behaviour_prototypes(model)?;
         let prototypes = taxonomy.prototypes(model)?;
         if !prototypes.is_empty() {
             let matches = prototypes.nearest_all(&embeddings, taxonomy.learned().neighbours);
@@ -409,6 +414,7 @@ fn analyse(
         embeddings,
         hierarchy,
         accounts,
+        behaviours,
         campaigns: Vec::new(),
     };
     analysis.campaigns = campaigns::campaigns(warehouse, date, &analysis, config, taxonomy)?;

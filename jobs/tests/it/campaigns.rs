@@ -28,8 +28,8 @@ fn detected(w: &Path, date: &str) -> (CampaignRows, HashMap<String, HashSet<Stri
     (rows, by)
 }
 
-fn check_detection(days: u32, per_day: u32, seed: u64) -> String {
-    let (dir, w, _, _) = fixture_warehouse(days, per_day, seed);
+fn check_detection(family: &str, days: u32, per_day: u32, seed: u64) -> String {
+    let (dir, w, _, _) = family_warehouse(family, days, per_day, seed);
     let date = "2026-11-22";
     run(&["nightly", "--warehouse", path(&w), "--date", date]).ok();
     let truth = ground_truth(dir.path());
@@ -75,13 +75,22 @@ fn check_detection(days: u32, per_day: u32, seed: u64) -> String {
 
 #[test]
 fn planted_influence_campaigns_are_found_and_decoys_are_not_called_influence() {
-    check_detection(7, 1200, 42);
+    check_detection("standard", 7, 1200, 42);
 }
 
 #[test]
 fn detection_generalises_to_other_seeds_and_shapes() {
-    check_detection(5, 2500, 9);
-    check_detection(7, 600, 1234);
+    check_detection("standard", 5, 2500, 9);
+    check_detection("standard", 7, 600, 1234);
+}
+
+/// The adversarial family (slot-filled Spanish personas, a 0-2/day trickle, a narrative in
+/// words no taxonomy lists, persona spam, influence-genre decoys). Thresholds were decided on
+/// seeds 42, 7 and 99; these seeds are held out.
+#[test]
+fn detection_holds_on_the_adversarial_family() {
+    check_detection("adversarial", 5, 2000, 2024);
+    check_detection("adversarial", 5, 2000, 31);
 }
 
 #[test]

@@ -46,8 +46,13 @@ pub fn path(p: &Path) -> &str {
 
 /// Generates fixtures into `dir/logs` and returns the day files.
 pub fn fixtures(dir: &Path, days: u32, per_day: u32, seed: u64) -> Vec<PathBuf> {
+    fixtures_of_family(dir, "standard", days, per_day, seed)
+}
+
+/// `vigil fixtures --family FAMILY` into `<dir>/logs`; the day files, sorted.
+pub fn fixtures_of_family(dir: &Path, family: &str, days: u32, per_day: u32, seed: u64) -> Vec<PathBuf> {
     let logs = dir.join("logs");
-    run(&["fixtures", "--out", path(&logs), "--days", &days.to_string(), "--per-day", &per_day.to_string(), "--seed", &seed.to_string()]).ok();
+    run(&["fixtures", "--family", family, "--out", path(&logs), "--days", &days.to_string(), "--per-day", &per_day.to_string(), "--seed", &seed.to_string()]).ok();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&logs)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -67,8 +72,13 @@ pub fn ingest(warehouse: &Path, files: &[PathBuf]) -> String {
 /// Fixtures in a fresh temp dir, ingested into `<dir>/w`: (dir, warehouse, day files,
 /// ingest summary line).
 pub fn fixture_warehouse(days: u32, per_day: u32, seed: u64) -> (tempfile::TempDir, PathBuf, Vec<PathBuf>, String) {
+    family_warehouse("standard", days, per_day, seed)
+}
+
+/// As [`fixture_warehouse`], for a fixture family.
+pub fn family_warehouse(family: &str, days: u32, per_day: u32, seed: u64) -> (tempfile::TempDir, PathBuf, Vec<PathBuf>, String) {
     let dir = tempfile::tempdir().unwrap();
-    let files = fixtures(dir.path(), days, per_day, seed);
+    let files = fixtures_of_family(dir.path(), family, days, per_day, seed);
     let w = dir.path().join("w");
     let line = ingest(&w, &files);
     (dir, w, files, line)

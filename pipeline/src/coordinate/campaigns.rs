@@ -25,7 +25,7 @@ use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
-use super::minhash::{MinHashConfig, MinHasher};
+use super::minhash::{splitmix, MinHashConfig, MinHasher};
 use super::simhash::SemanticHasher;
 use crate::embed::cosine;
 use crate::error::Result;
@@ -242,6 +242,7 @@ const MAX_ENTITIES: usize = 8;
 fn keys(minhash: &MinHasher, text: &str, semantic: &[u64], ip: Option<&str>, agent: Option<&str>, topic: Option<u32>) -> Vec<u64> {
     let skeleton = skeleton(text);
     let mut out: Vec<u64> = minhash.band_keys(&minhash.signature(&skeleton)).map(|k| tag(KIND_CONTENT, k)).collect();
+    // Spread the bucket ids (band << 32 | signature) over 64 bits: the kind tag takes the top three.
     out.extend(semantic.iter().map(|&b| tag(KIND_SEMANTIC, splitmix(b))));
     let ents = entities(text);
     let ents = &ents[..ents.len().min(MAX_ENTITIES)];
@@ -262,18 +263,6 @@ fn keys(minhash: &MinHasher, text: &str, semantic: &[u64], ip: Option<&str>, age
     out.sort_unstable();
     out.dedup();
     out
-}
-
-fn per_row_count(row_keys: &[Vec<u64>]) -> usize {
-    row_keys.iter().filter(|k| k.iter().any(|&k| kind_of(k) == KIND_SEMANTIC)).count()
-}
-
-/// Spreads a bucket id over 64 bits (the kind tag takes the top three).
-fn splitmix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 fn blake3_u64(parts: &[&[u8]]) -> u64 {
@@ -408,7 +397,7 @@ pub fn detect(input: &Input<'_>, config: &CampaignConfig) -> Result<Vec<Group>> 
         })
         .collect();
     edges.sort_unstable_by_key(|e| (e.a, e.b));
-    tracing::debug!(rows = n, accounts = input.accounts, semantic_rows = per_row_count(&row_keys), edges = edges.len(), "campaign graph");
+    tracing::debug!(rows = n, accounts = input.accounts, semantic_bands = per_row, edges = edges.len(), "campaign graph");
     if edges.is_empty() {
         return Ok(Vec::new());
     }

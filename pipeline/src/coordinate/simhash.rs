@@ -14,6 +14,7 @@
 
 use candle_core::{Device, Tensor};
 
+use super::minhash::splitmix;
 use crate::error::{Error, Result};
 
 /// Rows projected per matrix product (bounds the projection buffer to rows × bands × bits).
@@ -83,17 +84,14 @@ impl SemanticHasher {
         }
         Ok(out)
     }
-
 }
 
-/// SplitMix64 (Steele, Lea & Flood 2014): a full-period sequence good enough to draw
-/// hyperplanes, without a random-number crate in the pipeline.
+/// The SplitMix64 sequence (Steele, Lea & Flood 2014) from `state`: full-period and good
+/// enough to draw hyperplanes, without a random-number crate in the pipeline.
 fn splitmix64(state: &mut u64) -> u64 {
+    let z = splitmix(*state);
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    z
 }
 
 #[cfg(test)]

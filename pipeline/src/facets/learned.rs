@@ -113,11 +113,6 @@ impl Taxonomy {
 }
 
 impl BehaviourPrototypes {
-    /// Whether the taxonomy defines `behaviour`.
-    pub fn defines(&self, behaviour: Behaviour) -> bool {
-        self.behaviours.iter().any(|b| b.behaviour == behaviour)
-    }
-
     /// Whether a group of requests shows `behaviour`: averaged over the group, the similarity
     /// to its best `neighbours` examples is near enough, and nearer by the margin than to its
     /// best contrasting look-alikes (one request's judgement is noisy; a group's mean is
@@ -127,7 +122,7 @@ impl BehaviourPrototypes {
         let b = self.behaviours.iter().find(|b| b.behaviour == behaviour)?;
         let (mut example, mut contrast, mut n) = (0.0f32, 0.0f32, 0usize);
         for v in vectors {
-            let (e, c) = self.similarities(behaviour, v)?;
+            let (e, c) = (top_mean(&b.examples, v, self.dim, self.neighbours), top_mean(&b.contrast, v, self.dim, self.neighbours));
             example += e;
             contrast += c;
             n += 1;
@@ -137,13 +132,6 @@ impl BehaviourPrototypes {
         }
         let (example, contrast) = (example / n as f32, contrast / n as f32);
         Some((example >= b.min_similarity && example - contrast >= b.min_margin, example, contrast))
-    }
-
-    /// Mean similarity of the request behind `vector` to the behaviour's best `neighbours`
-    /// examples and to its best contrast examples.
-    pub fn similarities(&self, behaviour: Behaviour, vector: &[f32]) -> Option<(f32, f32)> {
-        let b = self.behaviours.iter().find(|b| b.behaviour == behaviour)?;
-        Some((top_mean(&b.examples, vector, self.dim, self.neighbours), top_mean(&b.contrast, vector, self.dim, self.neighbours)))
     }
 }
 

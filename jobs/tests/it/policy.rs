@@ -109,7 +109,7 @@ impl Scores {
 
 /// Issue 13 asks, on held-out labels, for at least 85% of the harmful to get an area and 70%
 /// the right one, and 80% of the benign to stay `none`. Measured here: session 6 (use-m3, 264
-/// examples) 80.9% / 60.0% / 67.3%; session 8 (769 examples, the new ones written from the
+/// examples) 80.9% / 60.0% / 67.3%; session 8 (766 examples, the new ones written from the
 /// labelling rules' sub-cases, `min_margin` 0.06) 74.5% / 61.8% / 81.8% (before the learned
 /// encoder: 4% flagged). The floors below guard what is reached, a few points under it; raise
 /// them toward the issue's bars as the classifier improves. Bars are never checked on the

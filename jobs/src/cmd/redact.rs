@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufWriter, Write};
 
 use anyhow::Context as _;
-use vigil::redact::{char_span, PiiCounts, Redactor};
+use vigil::redact::{char_spans, PiiCounts, Redactor};
 
 use crate::cli::{RedactArgs, RedactFormat};
 
@@ -22,10 +22,8 @@ pub fn run(args: RedactArgs) -> anyhow::Result<()> {
             RedactFormat::Json => {
                 let spans: Vec<serde_json::Value> = entities
                     .iter()
-                    .map(|e| {
-                        let (start, end) = char_span(&text, e);
-                        serde_json::json!({"type": e.kind.name(), "start": start, "end": end})
-                    })
+                    .zip(char_spans(&text, &entities))
+                    .map(|(e, (start, end))| serde_json::json!({"type": e.kind.name(), "start": start, "end": end}))
                     .collect();
                 serde_json::to_writer(&mut out, &serde_json::json!({"text": redacted, "entities": spans}))?;
                 out.write_all(b"\n")?;

@@ -193,25 +193,33 @@ impl Redactor {
 
     /// Finds every entity in `text`, sorted by start, non-overlapping. `out` is cleared first.
     pub fn find(&self, text: &str, out: &mut Vec<Entity>) {
+        self.find_counting(text, out, &mut structured::Work::default());
+    }
+
+    fn find_counting(&self, text: &str, out: &mut Vec<Entity>, work: &mut structured::Work) {
         out.clear();
-        self.structured.find(text, out);
-        out.sort_unstable_by_key(|e| (e.start, std::cmp::Reverse(e.end)));
+        self.structured.find_counting(text, out, work);
+        out.sort_unstable_by_key(|e| (e.start, std::cmp::Reverse(e.end), e.kind));
         remove_overlaps(out);
         let structured_len = out.len();
         self.names.find(text, out);
         if out.len() > structured_len {
             // A name never displaces a structured finding ("IBAN DE89…" is an IBAN, not a
-            // person called "IBAN DE"): names overlapping one are dropped.
-            let mut kept = structured_len;
+            // person called "IBAN DE"): names overlapping one are dropped. Both lists are in
+            // order and without overlaps, so one walk over each decides.
+            let (mut kept, mut s) = (structured_len, 0);
             for r in structured_len..out.len() {
                 let n = out[r];
-                if !out[..structured_len].iter().any(|s| s.start < n.end && n.start < s.end) {
+                while s < structured_len && out[s].end <= n.start {
+                    s += 1;
+                }
+                if s == structured_len || out[s].start >= n.end {
                     out[kept] = n;
                     kept += 1;
                 }
             }
             out.truncate(kept);
-            out.sort_unstable_by_key(|e| (e.start, std::cmp::Reverse(e.end)));
+            out.sort_unstable_by_key(|e| (e.start, std::cmp::Reverse(e.end), e.kind));
             remove_overlaps(out);
         }
     }
@@ -298,11 +306,21 @@ fn replacement(kind: PiiKind, original: &str, out: &mut String) {
     }
 }
 
-/// Converts an entity's byte range into character offsets into the same text.
-pub fn char_span(text: &str, entity: &Entity) -> (usize, usize) {
-    let start = text[..entity.start].chars().count();
-    let len = text[entity.start..entity.end].chars().count();
-    (start, start + len)
+/// Character offsets of entities into the text they were found in, for entities in order
+/// (as [`Redactor::find`] returns them): one pass over the text, however many there are.
+pub fn char_spans<'a>(text: &'a str, entities: &'a [Entity]) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let (mut byte, mut chars) = (0, 0);
+    entities.iter().map(move |e| {
+        // Out-of-order entities restart the count rather than count backwards.
+        if e.start < byte {
+            (byte, chars) = (0, 0);
+        }
+        chars += text[byte..e.start].chars().count();
+        let start = chars;
+        chars += text[e.start..e.end].chars().count();
+        byte = e.end;
+        (start, chars)
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,21 @@
-//! Structured kinds: one multi-pattern automaton for candidates, a confirming check per
-//! candidate, then a digit-run scan for cards, SSN/ITIN and phone numbers.
+//! Structured kinds: links by a hand-written scan, every other kind by one multi-pattern
+//! automaton whose candidates are then confirmed one by one, then a digit-run scan for cards,
+//! SSN/ITIN and phone numbers.
+//!
+//! # Linear time on hostile text
+//!
+//! A rejected candidate can hide another that starts inside it, so after a rejection the
+//! automaton searches again one byte later. That is linear only while every candidate is
+//! short: a search reads up to the leftmost candidate and then at most the longest candidate
+//! past it (a leftmost-first automaton keeps reading while a higher-priority pattern that
+//! started at the same byte is still alive). Every pattern therefore has a maximum length
+//! ([`MAX_CANDIDATE_BYTES`], checked by a test from the patterns' syntax), and the two kinds
+//! that cannot be bounded are found outside the automaton: a private key's body (found by a
+//! bounded search from its header) and links (a link runs to the first space or quote, however
+//! long; [`find_links`] scans each run of link bytes once). Before these bounds, 200 KB of
+//! `1.2.3.4.` took 20 s (an unbounded e-mail local part kept the automaton reading to the end
+//! of the text for every rejected IPv4 candidate) and `http://a.co/x` followed by 200k `)`
+//! more than a minute (brackets recounted per stripped character).
 
 use std::net::Ipv6Addr;
 
@@ -23,7 +39,6 @@ use crate::text::swar;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Candidate {
     PrivateKey,
-    Url,
     Email,
     Jwt,
     VendorToken,
@@ -38,34 +53,38 @@ enum Candidate {
     Street,
 }
 
+/// The longest match any pattern in [`PATTERNS`] can have, in bytes (a test checks each
+/// pattern against it). It bounds how far past a candidate's start one search reads.
+const MAX_CANDIDATE_BYTES: usize = 1024;
+
+/// The longest private key body looked at after its header: a 4096-bit RSA key in PEM is
+/// about 3.3 KB.
+const MAX_PRIVATE_KEY_BYTES: usize = 16 << 10;
+
 const PATTERNS: &[(Candidate, &str)] = &[
-    (
-        Candidate::PrivateKey,
-        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:(?s:.)*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\r\n \t\\]{16,})",
-    ),
-    // Link characters: printable ASCII but quotes, brackets and spaces, or any non-ASCII
-    // character. Spelled out rather than `[^\s<>"'`]`: Unicode white space in a negated class
-    // multiplies lazy-DFA states, and the regex runs over every message.
-    (Candidate::Url, r#"(?:(?i-u:https?|ftp|wss?)://|www\.)(?:[!#-&(-;=?-_a-~]|[\u{80}-\u{10FFFF}])+"#),
+    // The header only; the body is found by `confirm_private_key`, within a bound.
+    (Candidate::PrivateKey, r"-----BEGIN (?:[A-Z0-9]{1,16} ){0,4}PRIVATE KEY(?: BLOCK)?-----"),
+    // Bounded as the standard bounds them: a local part of at most 64 bytes, labels of at
+    // most 63, at most 8 labels before the top-level domain.
     (
         Candidate::Email,
-        r"[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.(?:xn--[A-Za-z0-9\-]+|[A-Za-z]{2,})",
+        r"[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}(?:xn--[A-Za-z0-9\-]{1,59}|[A-Za-z]{2,63})",
     ),
-    (Candidate::Jwt, r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
+    (Candidate::Jwt, r"eyJ[A-Za-z0-9_\-]{8,300}\.eyJ[A-Za-z0-9_\-]{8,400}\.[A-Za-z0-9_\-]{8,300}"),
     (
         Candidate::VendorToken,
         concat!(
             r"(?-u:\b)(?:(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[0-9A-Z]{16}",
             r"|gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{50,255}",
-            r"|glpat-[A-Za-z0-9_\-]{20,}|xox[abposr]-[A-Za-z0-9\-]{10,}|xapp-[A-Za-z0-9\-]{20,}",
-            r"|(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{20,}|whsec_[A-Za-z0-9]{20,}",
-            r"|sk-ant-[A-Za-z0-9_\-]{20,}|sk-proj-[A-Za-z0-9_\-]{20,}|sk-[A-Za-z0-9]{32,}",
-            r"|AIza[0-9A-Za-z_\-]{35}|ya29\.[0-9A-Za-z_\-]{20,}|hf_[A-Za-z0-9]{30,}",
-            r"|npm_[A-Za-z0-9]{36}|pypi-[A-Za-z0-9_\-]{50,}|SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}",
-            r"|gsk_[A-Za-z0-9]{40,}|xai-[A-Za-z0-9]{40,}|dop_v1_[a-f0-9]{64}|shp(?:at|ss|ca)_[a-fA-F0-9]{32}",
+            r"|glpat-[A-Za-z0-9_\-]{20,64}|xox[abposr]-[A-Za-z0-9\-]{10,255}|xapp-[A-Za-z0-9\-]{20,255}",
+            r"|(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{20,255}|whsec_[A-Za-z0-9]{20,128}",
+            r"|sk-ant-[A-Za-z0-9_\-]{20,255}|sk-proj-[A-Za-z0-9_\-]{20,255}|sk-[A-Za-z0-9]{32,128}",
+            r"|AIza[0-9A-Za-z_\-]{35}|ya29\.[0-9A-Za-z_\-]{20,255}|hf_[A-Za-z0-9]{30,64}",
+            r"|npm_[A-Za-z0-9]{36}|pypi-[A-Za-z0-9_\-]{50,255}|SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}",
+            r"|gsk_[A-Za-z0-9]{40,64}|xai-[A-Za-z0-9]{40,128}|dop_v1_[a-f0-9]{64}|shp(?:at|ss|ca)_[a-fA-F0-9]{32}",
             r"|(?:AC|SK)[0-9a-f]{32}|[0-9]{8,10}:AA[A-Za-z0-9_\-]{33}",
             r"|[MNO][A-Za-z0-9]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}",
-            r"|AccountKey=[A-Za-z0-9+/=]{40,})",
+            r"|AccountKey=[A-Za-z0-9+/=]{40,128})",
         ),
     ),
     (
@@ -76,7 +95,7 @@ const PATTERNS: &[(Candidate, &str)] = &[
             r"(?:(?i-u:api[_\-]?key|apikey|api[_\-]?secret|secret[_\-]?key|client[_\-]?secret|access[_\-]?key",
             r"|secret|auth[_\-]?token|access[_\-]?token|refresh[_\-]?token|bearer|token|password|passwd",
             r"|passphrase|pwd|private[_\-]?key|mot de passe|passwort|senha)|(?i-u:contrase)[ñÑ](?i-u:a))",
-            r#"[A-Za-z0-9_\-]*["']?(?:[ \t]*(?::=|=>|:|=)[ \t]*|[ \t]+(?:(?i-u:is|was|es|est|ist)[ \t]+|é[ \t]+)?)["']?"#,
+            r#"[A-Za-z0-9_\-]{0,32}["']?(?:[ \t]{0,8}(?::=|=>|:|=)[ \t]{0,8}|[ \t]{1,8}(?:(?i-u:is|was|es|est|ist)[ \t]{1,8}|é[ \t]{1,8})?)["']?"#,
             r#"[^\s"'<>,;`]{6,200}"#,
         ),
     ),
@@ -87,9 +106,9 @@ const PATTERNS: &[(Candidate, &str)] = &[
     ),
     (
         Candidate::Ipv6,
-        r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]{1,4})?(?:%[A-Za-z0-9]+)?(?:/[0-9]+)?",
+        r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]{1,4})?(?:%[A-Za-z0-9]{1,16})?(?:/[0-9]{1,3})?",
     ),
-    (Candidate::Ipv4, r"(?-u:\b)[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?:/[0-9]+)?"),
+    (Candidate::Ipv4, r"(?-u:\b)[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?:/[0-9]{1,3})?"),
     (Candidate::Eth, r"(?-u:\b)0x[0-9A-Fa-f]{40}"),
     (Candidate::Bech32, r"(?-u:\b)(?i:bc1|tb1|ltc1)[A-Za-z0-9]{8,87}"),
     (Candidate::Base58, r"(?-u:\b)[13LMD][1-9A-HJ-NP-Za-km-z]{25,34}"),
@@ -97,22 +116,22 @@ const PATTERNS: &[(Candidate, &str)] = &[
         Candidate::Street,
         concat!(
             // English: "221B Baker Street", "1600 Pennsylvania Ave NW, Apt 4, Springfield, IL 62704"
-            r"(?-u:\b)[0-9]{1,5}[A-Za-z]? (?:(?:[0-9]{1,3}(?:st|nd|rd|th)|[A-Z][a-z]+|[NSEW]\.?) ){1,3}",
+            r"(?-u:\b)[0-9]{1,5}[A-Za-z]? (?:(?:[0-9]{1,3}(?:st|nd|rd|th)|[A-Z][a-z]{1,24}|[NSEW]\.?) ){1,3}",
             r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl",
             r"|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Crescent|Close|Row)\.?",
             r"(?: (?:NW|NE|SW|SE|N|S|E|W)(?-u:\b))?",
-            r"(?:,? (?:Apt|Apartment|Suite|Ste|Unit|Flat|#)\.? ?[A-Za-z0-9\-]+)?",
-            r"(?:, [A-Z][a-z]+(?: [A-Z][a-z]+)?(?:, [A-Z]{2})?(?: [0-9]{5}(?:-[0-9]{4})?)?)?",
+            r"(?:,? (?:Apt|Apartment|Suite|Ste|Unit|Flat|#)\.? ?[A-Za-z0-9\-]{1,8})?",
+            r"(?:, [A-Z][a-z]{1,24}(?: [A-Z][a-z]{1,24})?(?:, [A-Z]{2})?(?: [0-9]{5}(?:-[0-9]{4})?)?)?",
             // German: "Hauptstraße 5, 10115 Berlin"
-            r"|[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm) [0-9]{1,4}[a-z]?",
-            r"(?:, [0-9]{5} [A-ZÄÖÜ][a-zäöüß]+)?",
+            r"|[A-ZÄÖÜ][a-zäöüß]{1,30}(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm) [0-9]{1,4}[a-z]?",
+            r"(?:, [0-9]{5} [A-ZÄÖÜ][a-zäöüß]{1,24})?",
             // French: "12 rue de la Paix, 75002 Paris"
             r"|(?-u:\b)[0-9]{1,4}(?: bis| ter)?,? (?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai) ",
-            r"(?:de la |de l'|du |des |de )?[A-ZÉÈ][A-Za-zéèêàâçôîû'\-]+(?: [A-ZÉÈ][A-Za-zéèêàâçôîû'\-]+){0,2}",
-            r"(?:, [0-9]{5} [A-ZÉ][a-zéèêàâçôîû\-]+)?",
+            r"(?:de la |de l'|du |des |de )?[A-ZÉÈ][A-Za-zéèêàâçôîû'\-]{1,24}(?: [A-ZÉÈ][A-Za-zéèêàâçôîû'\-]{1,24}){0,2}",
+            r"(?:, [0-9]{5} [A-ZÉ][a-zéèêàâçôîû\-]{1,24})?",
             // Spanish / Portuguese: "Calle Mayor 12", "Rua Augusta, 45"
             r"|(?-u:\b)(?:Calle|C/|Avenida|Avda\.|Plaza|Paseo|Rua|Travessa) (?:de (?:la |los |las )?|da |do |dos )?",
-            r"[A-ZÁÉÍÓÚ][a-záéíóúñãõç]+(?: [A-ZÁÉÍÓÚ][a-záéíóúñãõç]+){0,2},? (?:n[º°o]\.? ?)?[0-9]{1,4}",
+            r"[A-ZÁÉÍÓÚ][a-záéíóúñãõç]{1,24}(?: [A-ZÁÉÍÓÚ][a-záéíóúñãõç]{1,24}){0,2},? (?:n[º°o]\.? ?)?[0-9]{1,4}",
         ),
     ),
 ];
@@ -146,23 +165,35 @@ impl StructuredFinder {
     }
 
     pub(super) fn find(&self, text: &str, out: &mut Vec<Entity>) {
+        self.find_counting(text, out, &mut Work::default());
+    }
+
+    /// [`StructuredFinder::find`], adding what it did to `work`.
+    pub(super) fn find_counting(&self, text: &str, out: &mut Vec<Entity>, work: &mut Work) {
         CACHE.with(|cell| {
             let mut slot = cell.borrow_mut();
             if slot.as_ref().is_none_or(|(id, _)| *id != self.id) {
                 *slot = Some((self.id, self.regex.create_cache()));
             }
             let (_, cache) = slot.as_mut().expect("set above");
-            self.find_with(cache, text, out);
+            self.find_with(cache, text, out, work);
         });
     }
 
-    fn find_with(&self, cache: &mut regex_automata::meta::Cache, text: &str, out: &mut Vec<Entity>) {
+    fn find_with(&self, cache: &mut regex_automata::meta::Cache, text: &str, out: &mut Vec<Entity>, work: &mut Work) {
         let first = out.len();
+        find_links(text, out, work);
         let mut pos = 0;
         while pos < text.len() {
-            let Some(m) = self.regex.search_with(cache, &Input::new(text).span(pos..text.len())) else { break };
+            work.searches += 1;
+            let Some(m) = self.regex.search_with(cache, &Input::new(text).span(pos..text.len())) else {
+                work.bytes += (text.len() - pos) as u64;
+                break;
+            };
+            // Up to the candidate, then at most the longest pattern past its start.
+            work.bytes += (m.start() - pos + MAX_CANDIDATE_BYTES) as u64;
             let candidate = PATTERNS[m.pattern().as_usize()].0;
-            match confirm(text, candidate, m.start(), m.end()) {
+            match confirm(text, candidate, m.start(), m.end(), work) {
                 Some(entity) => {
                     pos = entity.end.max(m.start() + 1);
                     out.push(entity);
@@ -173,8 +204,21 @@ impl StructuredFinder {
                 pos += 1;
             }
         }
+        // Links were found first; the digit-run scan wants everything in order.
+        out[first..].sort_unstable_by_key(|e| (e.start, std::cmp::Reverse(e.end), e.kind));
         scan_digit_runs(text, first, out);
     }
+}
+
+/// What finding did on one text, counted rather than timed, so a test can show that it grows
+/// linearly with hostile input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Work {
+    /// Automaton searches: one per candidate, and the last that finds none.
+    pub searches: u64,
+    /// Bytes read, or for an automaton search an upper bound on them: the bytes up to the
+    /// candidate plus [`MAX_CANDIDATE_BYTES`], the most any pattern can read past its start.
+    pub bytes: u64,
 }
 
 fn prev_char(text: &str, at: usize) -> Option<char> {
@@ -193,11 +237,11 @@ fn entity(kind: PiiKind, start: usize, end: usize) -> Option<Entity> {
     Some(Entity { kind, start, end })
 }
 
-fn confirm(text: &str, candidate: Candidate, start: usize, end: usize) -> Option<Entity> {
+fn confirm(text: &str, candidate: Candidate, start: usize, end: usize, work: &mut Work) -> Option<Entity> {
     let s = &text[start..end];
     match candidate {
-        Candidate::PrivateKey | Candidate::Jwt => entity(PiiKind::Secret, start, end),
-        Candidate::Url => confirm_url(text, start, end),
+        Candidate::PrivateKey => confirm_private_key(text, start, end, work),
+        Candidate::Jwt => entity(PiiKind::Secret, start, end),
         Candidate::Email => entity(PiiKind::Email, start, end),
         Candidate::VendorToken => {
             (!is_word(prev_char(text, start)) && !is_word(next_char(text, end)))
@@ -244,20 +288,159 @@ fn confirm(text: &str, candidate: Candidate, start: usize, end: usize) -> Option
     }
 }
 
+/// A private key from its header to its END line, or, when the END line is missing (a key
+/// pasted in part), through the run of base64 after the header. Either within
+/// [`MAX_PRIVATE_KEY_BYTES`].
+fn confirm_private_key(text: &str, start: usize, header_end: usize, work: &mut Work) -> Option<Entity> {
+    let bytes = text.as_bytes();
+    let limit = (header_end + MAX_PRIVATE_KEY_BYTES).min(bytes.len());
+    let body = &bytes[header_end..limit];
+    // A PEM body holds no "-----": the first one is the END line or the next block, so no
+    // byte is read twice however many headers the text repeats.
+    let dashes = memchr::memmem::find(body, b"-----");
+    work.bytes += dashes.unwrap_or(body.len()) as u64;
+    if let Some(i) = dashes {
+        let line = &body[i..];
+        if let Some(label) = line.strip_prefix(b"-----END ") {
+            let label = &label[..label.len().min(96)];
+            if let Some(close) = memchr::memmem::find(label, b"-----") {
+                let name = &label[..close];
+                let well_formed = name.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b' ');
+                if well_formed && (name.ends_with(b"PRIVATE KEY") || name.ends_with(b"PRIVATE KEY BLOCK")) {
+                    let end = header_end + i + b"-----END ".len() + close + b"-----".len();
+                    return entity(PiiKind::Secret, start, end);
+                }
+            }
+        }
+    }
+    let base64 = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'\r' | b'\n' | b' ' | b'\t' | b'\\');
+    let run = body.iter().take_while(|b| base64(b)).count();
+    (run >= 16).then_some(()).and(entity(PiiKind::Secret, start, header_end + run))
+}
+
+/// Bytes a link holds after its scheme: printable ASCII but quotes, angle brackets, the
+/// backtick and the space, or any byte of a non-ASCII character.
+fn is_link_byte(b: u8) -> bool {
+    b >= 0x80 || matches!(b, b'!' | b'#'..=b'&' | b'('..=b';' | b'=' | b'?'..=b'_' | b'a'..=b'~')
+}
+
+/// Schemes a link may start with (any case). No one is a suffix of another, so a `://` has
+/// at most one.
+const LINK_SCHEMES: [&[u8]; 5] = [b"https", b"http", b"wss", b"ftp", b"ws"];
+
+/// Rejected link starts tried inside one run of link bytes before the rest of the run is
+/// skipped. Each try reads the rest of the run, so the bound keeps the scan linear; a run
+/// holding a link after four rejected ones ("http://x/http://x/…") is not a real link.
+const MAX_LINK_TRIES_PER_RUN: usize = 4;
+
+/// The next occurrence of a needle at or after a position; the text is searched forward only,
+/// so a scan that moves forward reads it once.
+struct NextOccurrence {
+    needle: &'static [u8],
+    /// Where it was last found (`usize::MAX`: nowhere after `searched_from`).
+    at: usize,
+    searched_from: usize,
+}
+
+impl NextOccurrence {
+    fn new(needle: &'static [u8]) -> Self {
+        NextOccurrence { needle, at: 0, searched_from: usize::MAX }
+    }
+
+    fn at_or_after(&mut self, bytes: &[u8], from: usize, work: &mut Work) -> Option<usize> {
+        let stale = self.searched_from == usize::MAX || (self.at != usize::MAX && self.at < from);
+        if stale && from <= bytes.len() {
+            let hit = memchr::memmem::find(&bytes[from..], self.needle);
+            work.bytes += hit.map_or(bytes.len() - from, |i| i + self.needle.len()) as u64;
+            self.at = hit.map_or(usize::MAX, |i| from + i);
+            self.searched_from = from;
+        }
+        (self.at != usize::MAX).then_some(self.at)
+    }
+}
+
+/// Links: a scheme and `://`, or `www.`, then link bytes up to the first byte a link cannot
+/// hold. A link is never cut short, however long, so it cannot be a bounded pattern of the
+/// automaton; this scan reads every run of link bytes a bounded number of times instead.
+fn find_links(text: &str, out: &mut Vec<Entity>, work: &mut Work) {
+    let bytes = text.as_bytes();
+    let mut scheme_sep = NextOccurrence::new(b"://");
+    let mut www = NextOccurrence::new(b"www.");
+    let mut from = 0;
+    // The run of link bytes the last start was in: its end and the starts tried in it.
+    let (mut run_end, mut tries) = (0, 0);
+    loop {
+        // The next scheme start at or after `from`.
+        let mut scheme = None;
+        let mut look = from;
+        while let Some(p) = scheme_sep.at_or_after(bytes, look, work) {
+            let start = LINK_SCHEMES.iter().find(|s| p >= s.len() && bytes[p - s.len()..p].eq_ignore_ascii_case(s)).map(|s| p - s.len());
+            match start {
+                Some(start) if start >= from => {
+                    scheme = Some((start, p + 3));
+                    break;
+                }
+                _ => look = p + 1,
+            }
+        }
+        let www = www.at_or_after(bytes, from, work).map(|w| (w, w + 4));
+        let Some((start, body)) = [scheme, www].into_iter().flatten().min() else { break };
+        if body >= bytes.len() || !is_link_byte(bytes[body]) {
+            from = start + 1;
+            continue;
+        }
+        if start >= run_end {
+            let scanned = bytes[body..].iter().take_while(|&&b| is_link_byte(b)).count();
+            work.bytes += scanned as u64;
+            (run_end, tries) = (body + scanned, 0);
+        }
+        work.bytes += (run_end - start) as u64;
+        match confirm_url(text, start, run_end) {
+            Some(link) => {
+                out.push(link);
+                from = run_end;
+            }
+            None => {
+                tries += 1;
+                from = if tries >= MAX_LINK_TRIES_PER_RUN { run_end } else { start + 1 };
+            }
+        }
+    }
+}
+
 fn confirm_url(text: &str, start: usize, end: usize) -> Option<Entity> {
     let mut s = &text[start..end];
     // Trailing sentence punctuation and unbalanced closing brackets are not part of a link.
+    // Brackets are counted once and the counts kept as characters are stripped.
+    let mut balance = [0i64; 3];
+    for b in s.bytes() {
+        match b {
+            b'(' => balance[0] += 1,
+            b')' => balance[0] -= 1,
+            b'[' => balance[1] += 1,
+            b']' => balance[1] -= 1,
+            b'{' => balance[2] += 1,
+            b'}' => balance[2] -= 1,
+            _ => {}
+        }
+    }
     loop {
         let last = s.chars().next_back()?;
-        let unbalanced = match last {
-            ')' => s.matches('(').count() < s.matches(')').count(),
-            ']' => s.matches('[').count() < s.matches(']').count(),
-            '}' => s.matches('{').count() < s.matches('}').count(),
-            '.' | ',' | ';' | ':' | '!' | '?' => true,
-            _ => false,
+        let bracket = match last {
+            ')' => Some(0),
+            ']' => Some(1),
+            '}' => Some(2),
+            _ => None,
+        };
+        let unbalanced = match bracket {
+            Some(i) => balance[i] < 0,
+            None => matches!(last, '.' | ',' | ';' | ':' | '!' | '?'),
         };
         if !unbalanced {
             break;
+        }
+        if let Some(i) = bracket {
+            balance[i] += 1;
         }
         s = &s[..s.len() - last.len_utf8()];
     }
@@ -676,7 +859,18 @@ fn phone_cue_before(text: &str, at: usize) -> bool {
 mod tests {
     use proptest::prelude::*;
 
-    use super::next_run_start;
+    use super::{next_run_start, MAX_CANDIDATE_BYTES, PATTERNS};
+
+    /// The bound the scan's linear time rests on: no pattern matches more than
+    /// `MAX_CANDIDATE_BYTES`, so no search reads further than that past its candidate.
+    #[test]
+    fn every_pattern_has_a_bounded_match_length() {
+        for (candidate, pattern) in PATTERNS {
+            let hir = regex_automata::util::syntax::parse(pattern).expect("pattern parses");
+            let max = hir.properties().maximum_len();
+            assert!(max.is_some_and(|m| m <= MAX_CANDIDATE_BYTES), "{candidate:?}: longest match {max:?} bytes");
+        }
+    }
 
     fn naive(bytes: &[u8], from: usize) -> usize {
         (from..bytes.len()).find(|&i| bytes[i].is_ascii_digit() || matches!(bytes[i], b'+' | b'(')).unwrap_or(bytes.len())

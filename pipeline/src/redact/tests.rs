@@ -151,9 +151,64 @@ fn counts_and_char_offsets() {
     assert_eq!(counts.get(PiiKind::Email), 1);
     assert_eq!(counts.get(PiiKind::Phone), 1);
     assert_eq!(counts.total(), 2);
-    let (s, e) = char_span(text, &scratch[0]);
-    assert_eq!(text.chars().skip(s).take(e - s).collect::<String>(), "a@b.co");
+    let spans: Vec<(usize, usize)> = char_spans(text, &scratch).collect();
+    let chars: Vec<char> = text.chars().collect();
+    let span_text = |(s, e): (usize, usize)| chars[s..e].iter().collect::<String>();
+    assert_eq!(span_text(spans[0]), "a@b.co");
+    assert_eq!(span_text(spans[1]), "415-555-0132");
 }
+
+#[test]
+fn links_end_where_they_should() {
+    assert_redacts("see (https://example.com/a_(b)) now", "see (https://example.com/[PATH]) now");
+    assert_redacts("see https://example.com/x?q=1.", "see https://example.com/[PATH].");
+    assert_redacts("go to www.example.com/path!", "go to www.example.com/[PATH]!");
+    // A rejected link does not hide one inside it.
+    assert_redacts("http://intranet/http://evil.example.org/secret", "http://intranet/http://evil.example.org/[PATH]");
+    assert_redacts("xHTTPS://Example.com/abc", "xHTTPS://Example.com/[PATH]");
+    // Not links: no host with a domain, nothing after the scheme.
+    for text in ["www.example is not a link", "http:// alone", "ftp://localhostx/file"] {
+        assert_redacts(text, text);
+    }
+}
+
+#[test]
+fn private_keys_with_and_without_their_end() {
+    let key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END RSA PRIVATE KEY-----";
+    assert_redacts(&format!("my key {key} ok?"), "my key [SECRET] ok?");
+    assert_redacts("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "[SECRET]");
+    // A header alone, or one followed by another block, gives nothing away.
+    let text = "-----BEGIN PRIVATE KEY----------BEGIN PRIVATE KEY-----";
+    assert_redacts(text, text);
+}
+
+/// Inputs written to make a scanner backtrack or rescan: each is one short unit repeated.
+const HOSTILE_UNITS: &[&str] = &[
+    "1.2.3.4.", "http://a.co/x)", ")", "a", "a@", "a@a.", "www.a/", "http://x/", "1:", "aa:", "-----BEGIN PRIVATE KEY-----",
+    "eyJaaaaaaaaa.", "password ", "token=", "DE89 ", "12 Main ", "Hauptstra", "0x", "bc1", "1a", "[", "(", "4111 ",
+    "Mr. A ", "Dear ", "my name is ", "A ", "é", "+1 ", "::", "%", "x.", "ghp_", "AKIA",
+];
+
+fn work_on(text: &str) -> u64 {
+    let mut found = Vec::new();
+    let mut work = structured::Work::default();
+    redactor().find_counting(text, &mut found, &mut work);
+    work.bytes
+}
+
+/// Doubling a hostile input at most about doubles the work (counted, not timed): no input
+/// makes the scan quadratic.
+#[test]
+fn work_grows_linearly_with_hostile_input() {
+    // Whole units, so the larger text is the smaller one twice.
+    for unit in HOSTILE_UNITS {
+        let small = unit.repeat((32 << 10) / unit.len());
+        let large = small.repeat(2);
+        let (w1, w2) = (work_on(&small), work_on(&large));
+        assert!(w2 <= w1 * 22 / 10 + 4096, "{unit:?}: {w1} bytes of work at 32 KiB, {w2} at 64 KiB");
+    }
+}
+
 
 mod properties {
     use super::*;
@@ -207,6 +262,16 @@ mod properties {
                 found.iter().any(|e| e.kind != PiiKind::Person && e.start < at + value.len() && e.end > at),
                 "{:?} not found in {:?}", value, text
             );
+        }
+
+        /// Any mix of hostile units: doubling the text at most about doubles the work.
+        #[test]
+        fn work_is_linear_in_mixed_hostile_text(units in proptest::collection::vec(0usize..HOSTILE_UNITS.len(), 1..6)) {
+            let unit: String = units.iter().map(|&u| HOSTILE_UNITS[u]).collect();
+            let small = unit.repeat((8 << 10) / unit.len() + 1);
+            let large = small.repeat(2);
+            let (w1, w2) = (work_on(&small), work_on(&large));
+            prop_assert!(w2 <= w1 * 22 / 10 + 4096, "{:?}: {} then {}", unit, w1, w2);
         }
 
         /// A planted card, SSN, email or IBAN never survives whatever surrounds it.

@@ -199,7 +199,7 @@ impl Redactor {
     fn find_counting(&self, text: &str, out: &mut Vec<Entity>, work: &mut structured::Work) {
         out.clear();
         self.structured.find_counting(text, out, work);
-        out.sort_unstable_by_key(|e| (e.start, std::cmp::Reverse(e.end), e.kind));
+        sort_entities(out);
         remove_overlaps(out);
         let structured_len = out.len();
         self.names.find(text, out);
@@ -219,7 +219,7 @@ impl Redactor {
                 }
             }
             out.truncate(kept);
-            out.sort_unstable_by_key(|e| (e.start, std::cmp::Reverse(e.end), e.kind));
+            sort_entities(out);
             remove_overlaps(out);
         }
     }
@@ -265,6 +265,12 @@ impl Redactor {
         self.redact_into(text, &mut out, &mut counts, &mut scratch);
         out
     }
+}
+
+/// The one order of entities: by start, the longer first, then by kind (so equal spans of
+/// two kinds always resolve the same way).
+fn sort_entities(entities: &mut [Entity]) {
+    entities.sort_unstable_by_key(|e| (e.start, std::cmp::Reverse(e.end), e.kind));
 }
 
 /// Drops entities that overlap an earlier (or same-start, longer) one.

@@ -164,11 +164,7 @@ impl StructuredFinder {
         Ok(StructuredFinder { regex, id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed) })
     }
 
-    pub(super) fn find(&self, text: &str, out: &mut Vec<Entity>) {
-        self.find_counting(text, out, &mut Work::default());
-    }
-
-    /// [`StructuredFinder::find`], adding what it did to `work`.
+    /// Appends the structured entities of `text` to `out`, adding what it read to `work`.
     pub(super) fn find_counting(&self, text: &str, out: &mut Vec<Entity>, work: &mut Work) {
         CACHE.with(|cell| {
             let mut slot = cell.borrow_mut();
@@ -185,7 +181,6 @@ impl StructuredFinder {
         find_links(text, out, work);
         let mut pos = 0;
         while pos < text.len() {
-            work.searches += 1;
             let Some(m) = self.regex.search_with(cache, &Input::new(text).span(pos..text.len())) else {
                 work.bytes += (text.len() - pos) as u64;
                 break;
@@ -205,7 +200,7 @@ impl StructuredFinder {
             }
         }
         // Links were found first; the digit-run scan wants everything in order.
-        out[first..].sort_unstable_by_key(|e| (e.start, std::cmp::Reverse(e.end), e.kind));
+        super::sort_entities(&mut out[first..]);
         scan_digit_runs(text, first, out);
     }
 }
@@ -214,8 +209,6 @@ impl StructuredFinder {
 /// linearly with hostile input.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Work {
-    /// Automaton searches: one per candidate, and the last that finds none.
-    pub searches: u64,
     /// Bytes read, or for an automaton search an upper bound on them: the bytes up to the
     /// candidate plus [`MAX_CANDIDATE_BYTES`], the most any pattern can read past its start.
     pub bytes: u64,
@@ -337,23 +330,23 @@ const MAX_LINK_TRIES_PER_RUN: usize = 4;
 /// so a scan that moves forward reads it once.
 struct NextOccurrence {
     needle: &'static [u8],
-    /// Where it was last found (`usize::MAX`: nowhere after `searched_from`).
+    /// Where it was last found (`usize::MAX`: nowhere after the last search's start).
     at: usize,
-    searched_from: usize,
+    searched: bool,
 }
 
 impl NextOccurrence {
     fn new(needle: &'static [u8]) -> Self {
-        NextOccurrence { needle, at: 0, searched_from: usize::MAX }
+        NextOccurrence { needle, at: 0, searched: false }
     }
 
     fn at_or_after(&mut self, bytes: &[u8], from: usize, work: &mut Work) -> Option<usize> {
-        let stale = self.searched_from == usize::MAX || (self.at != usize::MAX && self.at < from);
+        let stale = !self.searched || (self.at != usize::MAX && self.at < from);
         if stale && from <= bytes.len() {
             let hit = memchr::memmem::find(&bytes[from..], self.needle);
             work.bytes += hit.map_or(bytes.len() - from, |i| i + self.needle.len()) as u64;
             self.at = hit.map_or(usize::MAX, |i| from + i);
-            self.searched_from = from;
+            self.searched = true;
         }
         (self.at != usize::MAX).then_some(self.at)
     }
@@ -408,39 +401,41 @@ fn find_links(text: &str, out: &mut Vec<Entity>, work: &mut Work) {
     }
 }
 
+/// Which bracket pair a character belongs to, and +1 for an opening one, -1 for a closing one.
+fn bracket(c: char) -> Option<(usize, i64)> {
+    match c {
+        '(' => Some((0, 1)),
+        ')' => Some((0, -1)),
+        '[' => Some((1, 1)),
+        ']' => Some((1, -1)),
+        '{' => Some((2, 1)),
+        '}' => Some((2, -1)),
+        _ => None,
+    }
+}
+
 fn confirm_url(text: &str, start: usize, end: usize) -> Option<Entity> {
     let mut s = &text[start..end];
     // Trailing sentence punctuation and unbalanced closing brackets are not part of a link.
     // Brackets are counted once and the counts kept as characters are stripped.
     let mut balance = [0i64; 3];
-    for b in s.bytes() {
-        match b {
-            b'(' => balance[0] += 1,
-            b')' => balance[0] -= 1,
-            b'[' => balance[1] += 1,
-            b']' => balance[1] -= 1,
-            b'{' => balance[2] += 1,
-            b'}' => balance[2] -= 1,
-            _ => {}
+    for c in s.chars() {
+        if let Some((pair, step)) = bracket(c) {
+            balance[pair] += step;
         }
     }
     loop {
         let last = s.chars().next_back()?;
-        let bracket = match last {
-            ')' => Some(0),
-            ']' => Some(1),
-            '}' => Some(2),
-            _ => None,
-        };
-        let unbalanced = match bracket {
-            Some(i) => balance[i] < 0,
+        let unbalanced = match bracket(last) {
+            Some((pair, -1)) => balance[pair] < 0,
+            Some(_) => false,
             None => matches!(last, '.' | ',' | ';' | ':' | '!' | '?'),
         };
         if !unbalanced {
             break;
         }
-        if let Some(i) = bracket {
-            balance[i] += 1;
+        if let Some((pair, step)) = bracket(last) {
+            balance[pair] -= step;
         }
         s = &s[..s.len() - last.len_utf8()];
     }

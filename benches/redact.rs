@@ -1,5 +1,7 @@
 //! Redaction throughput on chat-like text: messages with and without personal data, and the
-//! 72-character lines the Presidio comparison uses (`benches/redact_vs_presidio.py`).
+//! 72-character lines the Presidio comparison uses (`benches/redact_vs_presidio.py`); and
+//! redaction time of one message at ingest's 4 MiB cap made of a unit written to make a
+//! scanner backtrack or rescan (issue 14: under a second each).
 
 use std::hint::black_box;
 
@@ -47,5 +49,26 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// Units that made an earlier scanner quadratic or that open a candidate at every byte.
+const HOSTILE_UNITS: &[&str] = &[
+    "1.2.3.4.", "http://a.co/x)", "www.a/", "a@a.", "-----BEGIN PRIVATE KEY-----", "4 1 ", "a [at] ", "\u{ff14}\u{a0}",
+    "Name: A, ", "password is aaaaaaaaaaaaaaa ", "de89 ", "a",
+];
+
+fn bench_hostile(c: &mut Criterion) {
+    let redactor = Redactor::new().expect("patterns compile");
+    let mut group = c.benchmark_group("redact_hostile_4mib");
+    group.sample_size(10);
+    for unit in HOSTILE_UNITS {
+        let text = unit.repeat((4 << 20) / unit.len());
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(unit.escape_debug()), &text, |b, text| {
+            let (mut out, mut counts, mut scratch) = (String::new(), PiiCounts::default(), Vec::new());
+            b.iter(|| redactor.redact_into(black_box(text), &mut out, &mut counts, &mut scratch))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_hostile);
 criterion_main!(benches);

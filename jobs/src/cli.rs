@@ -117,6 +117,15 @@ pub enum InputFormat {
     HhRlhf,
 }
 
+/// What ingest does with identifiers found in metadata.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum IdentifierActionArg {
+    /// Replace each value by its keyed pseudonym (`id_…`).
+    Pseudonymize,
+    /// Remove the key and its value.
+    Drop,
+}
+
 /// `vigil ingest`.
 #[derive(Debug, Args)]
 pub struct IngestArgs {
@@ -140,6 +149,14 @@ pub struct IngestArgs {
     /// Largest accepted message, in bytes.
     #[arg(long = "max-message-bytes", default_value_t = 4 << 20)]
     pub max_message_bytes: usize,
+    /// Metadata keys that hold identifiers (comma-separated; matched ignoring case and
+    /// punctuation, at any depth). Default: user_id, device_id, session_id, email, login,
+    /// username, customer_name, phone and the like (see the README).
+    #[arg(long = "identifier-keys", value_delimiter = ',')]
+    pub identifier_keys: Option<Vec<String>>,
+    /// What happens to a metadata value under an identifier key.
+    #[arg(long = "identifier-action", value_enum, default_value = "pseudonymize")]
+    pub identifier_action: IdentifierActionArg,
     /// Print the summary as JSON instead of one line.
     #[arg(long)]
     pub json: bool,

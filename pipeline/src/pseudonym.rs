@@ -25,6 +25,8 @@ pub enum IdKind {
     NetPrefix,
     /// A full user-agent string (`ua_…`).
     UserAgent,
+    /// An identifier in metadata (`id_…`): a user id, login, device or session id, e-mail…
+    Metadata,
 }
 
 impl IdKind {
@@ -34,6 +36,7 @@ impl IdKind {
             IdKind::Org => b"vigil.org.v1",
             IdKind::NetPrefix => b"vigil.netprefix.v1",
             IdKind::UserAgent => b"vigil.useragent.v1",
+            IdKind::Metadata => b"vigil.metadata.v1",
         }
     }
 
@@ -43,6 +46,7 @@ impl IdKind {
             IdKind::Org => "org_",
             IdKind::NetPrefix => "net_",
             IdKind::UserAgent => "ua_",
+            IdKind::Metadata => "id_",
         }
     }
 }

@@ -4,7 +4,7 @@ use anyhow::Context as _;
 use vigil::ingest::{self, Format, IngestConfig, IngestSummary};
 use vigil::warehouse::Warehouse;
 
-use crate::cli::{IngestArgs, InputFormat};
+use crate::cli::{IdentifierActionArg, IngestArgs, InputFormat};
 use crate::progress::ByteProgress;
 
 pub fn run(args: IngestArgs, threads: usize) -> anyhow::Result<()> {
@@ -24,6 +24,7 @@ pub fn run(args: IngestArgs, threads: usize) -> anyhow::Result<()> {
         threads,
         hh_account: args.account.clone(),
         hh_at,
+        identifiers: identifier_policy(args.identifier_keys.as_deref(), args.identifier_action)?,
         ..IngestConfig::default()
     };
     let warehouse = Warehouse::open(&args.warehouse)?;
@@ -34,6 +35,23 @@ pub fn run(args: IngestArgs, threads: usize) -> anyhow::Result<()> {
         println!("{}", summary_line(&summary));
     }
     Ok(())
+}
+
+/// The identifier policy the flags ask for; an empty key list is refused (it would silently
+/// keep every identifier in metadata).
+fn identifier_policy(keys: Option<&[String]>, action: IdentifierActionArg) -> anyhow::Result<ingest::IdentifierPolicy> {
+    let action = match action {
+        IdentifierActionArg::Pseudonymize => ingest::IdentifierAction::Pseudonymize,
+        IdentifierActionArg::Drop => ingest::IdentifierAction::Drop,
+    };
+    let keys: Vec<&str> = match keys {
+        Some(keys) => keys.iter().map(|k| k.trim()).filter(|k| !k.is_empty()).collect(),
+        None => ingest::DEFAULT_IDENTIFIER_KEYS.to_vec(),
+    };
+    if keys.is_empty() {
+        anyhow::bail!("--identifier-keys is empty: name at least one key, or leave the flag out for the defaults");
+    }
+    Ok(ingest::IdentifierPolicy::new(keys, action))
 }
 
 /// The library's format for a command-line one.

@@ -198,6 +198,55 @@ fn bad_input_is_quarantined_with_reasons() {
     assert_eq!(written as usize, ids.len());
 }
 
+/// Identifiers never reach a column raw: not as a non-string value, not under an escaped key
+/// name, not quoted in a reason, not under an identifier-like metadata key; and metadata that
+/// cannot be stored quarantines its record instead of vanishing from a written one.
+#[test]
+fn no_identifier_is_left_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let msgs = r#""created_at":"2026-11-20T10:00:00Z","messages":[{"role":"user","content":"hello there"}]"#;
+    let deep = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
+    let lines = [
+        format!(r#"{{"conversation_id":"q1","account_id":987654321012,{msgs}}}"#),
+        format!(r#"{{"conversation_id":"q2","account_id":["carol.private.handle"],{msgs}}}"#),
+        format!(r#"{{"conversation_id":"q3","account_id":"ok","user_agent":{{"raw":"dave-laptop-ua"}},{msgs}}}"#),
+        format!(r#"{{"conversation_id":"q4","account\u005fid":"erin.escaped","created_at":"yesterday","messages":[]}}"#),
+        format!(r#"{{"conversation_id":"w1","account_id":"a1",{msgs},"user_id":"frank.uid","metadata":{{"device_id":"gina-device","login":{{"name":"hank.login"}},"plan":"pro"}}}}"#),
+        format!(r#"{{"conversation_id":"b1","account_id":"a2",{msgs},"metadata":{{"score":1e400}}}}"#),
+        format!(r#"{{"conversation_id":"b2","account_id":"a3",{msgs},"metadata":{{"deep":{deep}}}}}"#),
+    ];
+    let input = dir.path().join("ids.jsonl");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let w = dir.path().join("w");
+    let line = run(&["ingest", "--warehouse", path(&w), path(&input)]).ok().stdout();
+    assert_eq!(summary_number(&line, "read"), 7, "{line}");
+    assert_eq!(summary_number(&line, "written"), 1, "{line}");
+    assert_eq!(summary_number(&line, "quarantined"), 6, "{line}");
+
+    let mut everything = Vec::new();
+    for t in ["conversations", "messages", "quarantine"] {
+        all_strings(&table(&w, t), &mut everything);
+    }
+    for secret in ["987654321012", "carol", "dave-laptop", "erin", "frank", "gina", "hank"] {
+        assert!(everything.iter().all(|v| !v.contains(secret)), "{secret} left in a column");
+    }
+    let q = table(&w, "quarantine");
+    let codes: Vec<(String, String)> = strings(&q, "raw").into_iter().zip(strings(&q, "reason_code")).collect();
+    let bad_values = codes.iter().filter(|(raw, code)| code == "bad_value" && (raw.contains("\"b1\"") || raw.contains("\"b2\""))).count();
+    assert_eq!(bad_values, 2, "unstorable metadata is quarantined as bad_value: {codes:?}");
+    let metadata = strings(&table(&w, "conversations"), "metadata");
+    assert!(metadata[0].contains(r#""plan":"pro""#) && metadata[0].contains(r#""device_id":"id_"#), "{}", metadata[0]);
+
+    // Dropping instead of pseudonymizing, with a key list of one's own.
+    let w2 = dir.path().join("w2");
+    run(&["ingest", "--warehouse", path(&w2), "--identifier-keys", "device_id,login", "--identifier-action", "drop", path(&input)]).ok();
+    let metadata = strings(&table(&w2, "conversations"), "metadata");
+    assert!(!metadata[0].contains("device_id") && !metadata[0].contains("login"), "{}", metadata[0]);
+    assert!(metadata[0].contains(r#""user_id":"frank.uid""#), "not on the list, so kept: {}", metadata[0]);
+    let err = run(&["ingest", "--warehouse", path(&w2), "--identifier-keys", "", path(&input)]).stderr();
+    assert!(err.contains("--identifier-keys is empty"), "{err}");
+}
+
 fn zstd_compress(data: &[u8]) -> Vec<u8> {
     // The zstd frame format by hand would be silly; the CLI has no compress command, so use the
     // pipeline's dependency through a tiny shell-free path: write via the `zstd` crate.

@@ -11,6 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
 use super::read::Chunk;
+use super::identifiers::IdentifierPolicy;
 use super::record::{self, Extra, HhOptions, Limits, Record, Reject, Role};
 use super::Format;
 use crate::lang::LanguageDetector;
@@ -31,47 +32,7 @@ pub(crate) struct Context<'a> {
     pub max_record_bytes: usize,
     pub hh_options: &'a [HhOptions],
     pub run_date: NaiveDate,
-    pub identifiers: &'a IdentifierScrubber,
-}
-
-/// Replaces identifier values in raw (possibly malformed) JSON text with their pseudonyms, so
-/// quarantined lines carry no raw account, org, address or user agent either.
-pub(crate) struct IdentifierScrubber {
-    complete: regex::Regex,
-    unterminated: regex::Regex,
-}
-
-impl IdentifierScrubber {
-    pub(crate) fn new() -> Self {
-        const KEYS: &str = r#""(account_id|org_id|ip|user_agent)"\s*:\s*""#;
-        IdentifierScrubber {
-            complete: regex::Regex::new(&format!(r#"{KEYS}((?:[^"\\]|\\.)*)""#)).expect("static pattern"),
-            unterminated: regex::Regex::new(&format!(r#"{KEYS}(?:[^"\\]|\\.)*$"#)).expect("static pattern"),
-        }
-    }
-
-    pub(crate) fn scrub<'t>(&self, key: &PseudonymKey, text: &'t str) -> std::borrow::Cow<'t, str> {
-        let replaced = self.complete.replace_all(text, |caps: &regex::Captures<'_>| {
-            let value = &caps[2];
-            let pseudonym = match &caps[1] {
-                "account_id" => key.pseudonym(IdKind::Account, value),
-                "org_id" => key.pseudonym(IdKind::Org, value),
-                "user_agent" => key.pseudonym(IdKind::UserAgent, value),
-                _ => {
-                    let mut out = String::new();
-                    match key.net_prefix_pseudonym_into(value, &mut out) {
-                        Some(()) => out,
-                        None => "[IP_ADDRESS]".to_owned(),
-                    }
-                }
-            };
-            format!(r#""{}":"{pseudonym}""#, &caps[1])
-        });
-        match self.unterminated.replace(&replaced, |caps: &regex::Captures<'_>| format!(r#""{}":"[CUT]"#, &caps[1])) {
-            std::borrow::Cow::Borrowed(_) => replaced,
-            std::borrow::Cow::Owned(o) => std::borrow::Cow::Owned(o),
-        }
-    }
+    pub identifiers: &'a IdentifierPolicy,
 }
 
 /// One day's rows from a chunk.
@@ -233,6 +194,9 @@ pub(crate) struct Scratch {
     metadata: rustc_hash::FxHashMap<String, (String, PiiCounts)>,
     /// Key being looked up in `metadata`.
     metadata_key: String,
+    /// The current record's metadata column value and what its redaction removed.
+    metadata_json: String,
+    metadata_pii: PiiCounts,
 }
 
 /// Distinct user agents (and metadata values) remembered per worker before a cache starts over.
@@ -292,6 +256,9 @@ pub(crate) fn process(ctx: &Context<'_>, chunk: Chunk, seq: u64, scratch: &mut S
             Format::Native => record::parse_native(text, ctx.limits),
             Format::HhRlhf => record::parse_hh(text, &ctx.hh_options[chunk.file_index], ctx.limits),
         };
+        // Metadata comes first: a value that cannot be kept quarantines the record rather than
+        // vanishing from a row that counts as written.
+        let parsed = parsed.and_then(|rec| prepare_metadata(ctx, &rec.extra, scratch).map(|()| rec));
         match parsed {
             Ok(rec) => {
                 let date = rec.created_at.date_naive();
@@ -414,7 +381,8 @@ fn append_record(
     if rec.extra.is_empty() {
         c.metadata.append_null();
     } else {
-        append_metadata(ctx.redactor, &rec.extra, &mut conversation_pii, s, &mut c.metadata);
+        c.metadata.append_value(&s.metadata_json);
+        conversation_pii.add(&s.metadata_pii);
     }
     for kind in PiiKind::ALL {
         c.pii[kind as usize].append_value(i32::try_from(conversation_pii.get(kind)).unwrap_or(i32::MAX));
@@ -425,9 +393,13 @@ fn append_record(
     conversation_pii
 }
 
-/// Appends the redacted metadata JSON, from the worker's cache when this exact raw metadata
-/// was seen before (the counts of what was removed are added again, as if redacted anew).
-fn append_metadata(redactor: &Redactor, extra: &[Extra<'_>], pii: &mut PiiCounts, s: &mut Scratch, column: &mut StringBuilder) {
+/// Prepares a record's metadata column into `s.metadata_json` and what redaction removed into
+/// `s.metadata_pii` (nothing to do without metadata), from the worker's cache when this exact
+/// raw metadata was seen before (its counts are added again, as if redacted anew).
+fn prepare_metadata(ctx: &Context<'_>, extra: &[Extra<'_>], s: &mut Scratch) -> Result<(), Reject> {
+    if extra.is_empty() {
+        return Ok(());
+    }
     let mut key = std::mem::take(&mut s.metadata_key);
     key.clear();
     for (name, raw) in extra {
@@ -438,29 +410,37 @@ fn append_metadata(redactor: &Redactor, extra: &[Extra<'_>], pii: &mut PiiCounts
         key.push_str(raw.get());
         key.push('\0');
     }
-    if let Some((json, counts)) = s.metadata.get(&key) {
-        column.append_value(json);
-        pii.add(counts);
+    let result = if let Some((json, counts)) = s.metadata.get(&key) {
+        s.metadata_json.clone_from(json);
+        s.metadata_pii = *counts;
+        Ok(())
     } else {
         let mut counts = PiiCounts::default();
-        let json = metadata_json(redactor, extra, &mut counts, s);
-        column.append_value(&json);
-        pii.add(&counts);
-        if key.len() <= METADATA_CACHE_MAX_KEY_BYTES {
-            if s.metadata.len() >= METADATA_CACHE_ENTRIES {
-                s.metadata.clear();
+        metadata_json(ctx, extra, &mut counts, s).map(|json| {
+            if key.len() <= METADATA_CACHE_MAX_KEY_BYTES {
+                if s.metadata.len() >= METADATA_CACHE_ENTRIES {
+                    s.metadata.clear();
+                }
+                s.metadata.insert(key.clone(), (json.clone(), counts));
             }
-            s.metadata.insert(key.clone(), (json, counts));
-        }
-    }
+            s.metadata_json = json;
+            s.metadata_pii = counts;
+        })
+    };
     s.metadata_key = key;
+    result
 }
 
-/// `metadata` object merged with unknown top-level fields, every string value redacted.
-fn metadata_json(redactor: &Redactor, extra: &[Extra<'_>], pii: &mut PiiCounts, s: &mut Scratch) -> String {
+/// `metadata` object merged with unknown top-level fields: identifiers pseudonymized or
+/// dropped ([`IdentifierPolicy`]), every other key and string redacted. A value JSON cannot
+/// carry into a column (a number out of range, nesting past serde's limit) is an error.
+fn metadata_json(ctx: &Context<'_>, extra: &[Extra<'_>], pii: &mut PiiCounts, s: &mut Scratch) -> Result<String, Reject> {
     let mut object = serde_json::Map::new();
     for (key, raw) in extra {
-        let value: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+        let value: Value = serde_json::from_str(raw.get()).map_err(|e| {
+            let field = if key == "metadata" { "`metadata`".to_owned() } else { "an unknown top-level field".to_owned() };
+            Reject::new("bad_value", format!("{field} holds a value that cannot be stored: {}", record::error_without_values(&e)))
+        })?;
         if key == "metadata" {
             if let Value::Object(map) = value {
                 object.extend(map);
@@ -471,8 +451,9 @@ fn metadata_json(redactor: &Redactor, extra: &[Extra<'_>], pii: &mut PiiCounts, 
         }
     }
     let mut value = Value::Object(object);
-    redact_json(redactor, &mut value, pii, s);
-    value.to_string()
+    ctx.identifiers.scrub_value(ctx.key, &mut value);
+    redact_json(ctx.redactor, &mut value, pii, s);
+    Ok(value.to_string())
 }
 
 fn redact_json(redactor: &Redactor, value: &mut Value, pii: &mut PiiCounts, s: &mut Scratch) {
@@ -483,7 +464,22 @@ fn redact_json(redactor: &Redactor, value: &mut Value, pii: &mut PiiCounts, s: &
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|v| redact_json(redactor, v, pii, s)),
-        Value::Object(map) => map.values_mut().for_each(|v| redact_json(redactor, v, pii, s)),
+        Value::Object(map) => {
+            // Keys are free text too ({"jane@example.com": true}).
+            let mut renamed = Vec::new();
+            for k in map.keys() {
+                if redactor.redact_into(k, &mut s.redacted, pii, &mut s.entities) {
+                    renamed.push((k.clone(), s.redacted.clone()));
+                }
+            }
+            for (old, new) in renamed {
+                if let Some(v) = map.remove(&old) {
+                    let new = if map.contains_key(&new) { format!("_{new}") } else { new };
+                    map.insert(new, v);
+                }
+            }
+            map.values_mut().for_each(|v| redact_json(redactor, v, pii, s));
+        }
         // Long digit runs in numbers (a card typed as a JSON number) are redacted too.
         Value::Number(n) => {
             let text = n.to_string();
@@ -571,7 +567,7 @@ fn quarantine_row(ctx: &Context<'_>, q: &mut QuarantineColumns, source: &str, li
     // Redact a generous prefix first, then cut: cutting first could split a card number so
     // that it no longer validates and half of it leaks.
     let lossy = String::from_utf8_lossy(&raw[..raw.len().min(4 * QUARANTINE_RAW_CHARS)]);
-    let scrubbed = ctx.identifiers.scrub(ctx.key, &lossy);
+    let scrubbed = ctx.identifiers.scrub_raw(ctx.key, &lossy);
     let mut unused = PiiCounts::default();
     ctx.redactor.redact_into(&scrubbed, &mut s.redacted, &mut unused, &mut s.entities);
     let cut = s.redacted.char_indices().nth(QUARANTINE_RAW_CHARS).map_or(s.redacted.len(), |(i, _)| i);
@@ -605,17 +601,6 @@ pub(crate) fn file_time(path: &std::path::Path) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quarantine_raw_lines_lose_their_identifiers() {
-        let key = PseudonymKey::from_hex(&"ab".repeat(32)).unwrap();
-        let s = IdentifierScrubber::new();
-        let raw = r#"{"conversation_id":"c","account_id":"alice@corp","ip":"203.0.113.9","user_agent":"Bot \"x\"","org_id":"acme"#;
-        let out = s.scrub(&key, raw);
-        assert!(!out.contains("alice") && !out.contains("203.0.113") && !out.contains("Bot") && !out.contains("acme"), "{out}");
-        assert!(out.contains(&key.pseudonym(IdKind::Account, "alice@corp")));
-        assert!(out.contains(r#""org_id":"[CUT]"#), "{out}");
-    }
 
     #[test]
     fn user_agent_families_are_coarse() {

@@ -17,6 +17,7 @@
 //! (same `conversation_id` on the same day already in the warehouse or earlier in the run).
 
 mod build;
+mod identifiers;
 mod read;
 mod record;
 
@@ -28,6 +29,7 @@ use std::time::{Duration, Instant};
 use arrow::array::{Array, AsArray, RecordBatch};
 use chrono::{DateTime, NaiveDate, Utc};
 
+pub use identifiers::{IdentifierAction, IdentifierPolicy, DEFAULT_IDENTIFIER_KEYS};
 pub use record::{Reject, Role};
 
 use crate::error::{Error, Result};
@@ -69,6 +71,9 @@ pub struct IngestConfig {
     pub hh_at: Option<DateTime<Utc>>,
     /// The run's date: the partition of quarantine rows.
     pub run_date: NaiveDate,
+    /// Metadata keys that hold identifiers, and whether their values are pseudonymized or
+    /// dropped (the contract's identifier fields are always pseudonymized).
+    pub identifiers: IdentifierPolicy,
 }
 
 impl Default for IngestConfig {
@@ -83,6 +88,7 @@ impl Default for IngestConfig {
             hh_account: None,
             hh_at: None,
             run_date: Utc::now().date_naive(),
+            identifiers: IdentifierPolicy::default(),
         }
     }
 }
@@ -217,7 +223,6 @@ fn ingest_locked(
         .iter()
         .map(|p| record::HhOptions { account: config.hh_account.clone(), at: config.hh_at.unwrap_or_else(|| build::file_time(p)) })
         .collect();
-    let identifiers = build::IdentifierScrubber::new();
     let ctx = build::Context {
         key,
         redactor: &redactor,
@@ -227,7 +232,7 @@ fn ingest_locked(
         max_record_bytes: config.max_record_bytes,
         hh_options: &hh_options,
         run_date: config.run_date,
-        identifiers: &identifiers,
+        identifiers: &config.identifiers,
     };
     let threads = if config.threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.threads };
     let mut writer = Writer::new(warehouse, lock, run_id, files, key)?;

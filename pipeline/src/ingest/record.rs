@@ -253,7 +253,56 @@ impl<'de> Deserialize<'de> for Wire<'de> {
 /// are "custom"), so on that rare path the line is re-checked for well-formedness.
 fn json_reject(line: &str, e: &serde_json::Error) -> Reject {
     let malformed = e.is_syntax() || e.is_eof() || serde_json::from_str::<de::IgnoredAny>(line).is_err();
-    Reject::new(if malformed { "malformed_json" } else { "wrong_type" }, e.to_string())
+    Reject::new(if malformed { "malformed_json" } else { "wrong_type" }, error_without_values(e))
+}
+
+/// Names serde's messages may quote that are ours, not the input's: the contract's fields and
+/// JSON punctuation. Anything else quoted is a value (or a key) from the input.
+const QUOTABLE: &[&str] = &[
+    "conversation_id", "account_id", "created_at", "messages", "org_id", "client", "ip", "user_agent", "metadata",
+    "role", "content", "text", "chosen", ",", ":", "}", "]", "\"",
+];
+
+/// serde's error text with every quoted input value taken out (`invalid type: integer
+/// `987654321012`, expected a string` → `invalid type: integer …, expected a string`), so a
+/// quarantine reason never repeats an identifier the row's other columns pseudonymize.
+pub(crate) fn error_without_values(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(open) = rest.find(['`', '"']) {
+        out.push_str(&rest[..open]);
+        let quote = rest.as_bytes()[open];
+        let body = &rest[open + 1..];
+        // serde writes strings with Rust's escapes: a quote inside is preceded by a backslash.
+        let mut close = None;
+        let mut escaped = false;
+        for (i, b) in body.bytes().enumerate() {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' && quote == b'"' {
+                escaped = true;
+            } else if b == quote {
+                close = Some(i);
+                break;
+            }
+        }
+        let Some(close) = close else {
+            out.push('…');
+            return out;
+        };
+        let quoted = &body[..close];
+        if quote == b'`' && QUOTABLE.contains(&quoted) {
+            out.push('`');
+            out.push_str(quoted);
+            out.push('`');
+        } else {
+            out.push('…');
+        }
+        rest = &body[close + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn bounded_id<'a>(name: &str, value: Option<Str<'a>>, required: bool) -> Result<Option<Cow<'a, str>>, Reject> {
@@ -288,7 +337,7 @@ pub(crate) fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, Reject> {
         .map(|t| t.with_timezone(&Utc))
         .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").map(|n| n.and_utc()))
         .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").map(|n| n.and_utc()))
-        .map_err(|_| Reject::new("bad_timestamp", format!("`created_at` is not an RFC 3339 timestamp: {:?}", truncate(text, 64))))?;
+        .map_err(|_| Reject::new("bad_timestamp", "`created_at` is not an RFC 3339 timestamp (2026-11-20T13:45:12Z)"))?;
     let year = chrono::Datelike::year(&parsed);
     if !(1970..=2100).contains(&year) {
         return Err(Reject::new("bad_timestamp", format!("`created_at` year {year} is outside 1970–2100")));
@@ -296,19 +345,12 @@ pub(crate) fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, Reject> {
     Ok(parsed)
 }
 
-fn truncate(text: &str, max_chars: usize) -> &str {
-    match text.char_indices().nth(max_chars) {
-        Some((i, _)) => &text[..i],
-        None => text,
-    }
-}
-
 fn parse_role(role: &str) -> Result<Role, Reject> {
     match role {
         "user" | "User" | "USER" => Ok(Role::User),
         "assistant" | "Assistant" | "ASSISTANT" => Ok(Role::Assistant),
         "system" | "System" | "SYSTEM" => Ok(Role::System),
-        other => Err(Reject::new("bad_value", format!("unknown message role {:?}", truncate(other, 32)))),
+        _ => Err(Reject::new("bad_value", "unknown message role (expected user, assistant or system)")),
     }
 }
 
@@ -342,7 +384,7 @@ pub(crate) fn parse_native<'a>(line: &'a str, limits: Limits) -> Result<Record<'
     let ip = bounded_id("ip", wire.ip, false)?;
     if let Some(ip) = &ip
         && ip.parse::<std::net::IpAddr>().is_err() {
-            return Err(Reject::new("bad_value", format!("field `ip` is not an IP address: {:?}", truncate(ip, 64))));
+            return Err(Reject::new("bad_value", "field `ip` is not an IP address"));
         }
     let mut extra = wire.extra;
     if let Some(metadata) = wire.metadata {
@@ -463,6 +505,31 @@ mod tests {
             let err = parse_native(line, LIMITS).err().unwrap_or_else(|| panic!("accepted {line}"));
             assert_eq!(err.code, code, "{line}: {}", err.detail);
         }
+    }
+
+    /// Reasons say what was wrong, never with what: a value in the reason would undo the
+    /// pseudonymization of the row's raw text.
+    #[test]
+    fn reasons_never_quote_values() {
+        let base = r#""conversation_id":"c","created_at":"2026-11-20T00:00:00Z","messages":[{"role":"user","content":"x"}]"#;
+        for (extra, secret) in [
+            (r#""account_id":987654321012"#, "987654321012"),
+            (r#""account_id":["carol.private.handle"]"#, "carol"),
+            (r#""account_id":"a","user_agent":{"ua":"carol-laptop"}"#, "carol"),
+            (r#""account_id":"a","ip":"carol.example""#, "carol"),
+            (r#""account_id":"a","org_id":1.5e3"#, "1.5e3"),
+            (r#""account_id":"a","carol@example.com":"#, "carol"),
+        ] {
+            let line = format!("{{{base},{extra}}}");
+            let err = parse_native(&line, LIMITS).err().unwrap_or_else(|| panic!("accepted {line}"));
+            assert!(!err.detail.contains(secret), "{line}: {}", err.detail);
+            assert!(!err.detail.is_empty());
+        }
+        let line = format!(r#"{{{base},"account_id":"a","messages":[{{"role":"carol","content":"x"}}]}}"#);
+        assert!(!parse_native(&line, LIMITS).unwrap_err().detail.contains("carol"));
+        // Field names of the contract stay, so the reason still says where.
+        let err = parse_native(&format!("{{{base},\"account_id\":5}}"), LIMITS).unwrap_err();
+        assert!(err.detail.contains("`account_id`"), "{}", err.detail);
     }
 
     #[test]

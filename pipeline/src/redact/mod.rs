@@ -12,10 +12,15 @@
 //!    express "the longest prefix of this run that passes Luhn";
 //! 3. person names from a gazetteer and context cues ("my name is", "Dear", "Mr.").
 //!
+//! All three run on a copy in which look-alike characters are ASCII (fullwidth and other
+//! scripts' digits, no-break spaces, Unicode dashes, zero-width characters: [`normalise`]);
+//! offsets are mapped back, so placeholders replace exactly what was written.
+//!
 //! Text keeps its shape: placeholders are typed (`[EMAIL]`, `[PHONE]`, …) and links keep
 //! their scheme and domain (`https://example.com/[PATH]`).
 
 mod names;
+mod normalise;
 mod structured;
 pub mod validate;
 
@@ -197,6 +202,24 @@ impl Redactor {
     }
 
     fn find_counting(&self, text: &str, out: &mut Vec<Entity>, work: &mut structured::Work) {
+        // Look-alike digits, spaces and dashes are searched as ASCII; offsets map back.
+        SHADOW.with(|cell| {
+            let mut shadow = cell.borrow_mut();
+            match shadow.fold(text) {
+                Some(folded) => {
+                    work.bytes += text.len() as u64;
+                    self.find_folded(folded, out, work);
+                    for e in out.iter_mut() {
+                        (e.start, e.end) = (shadow.origin(e.start), shadow.origin(e.end));
+                    }
+                }
+                None => self.find_folded(text, out, work),
+            }
+        });
+    }
+
+    /// [`Redactor::find_counting`] on a text already folded (or with nothing to fold).
+    fn find_folded(&self, text: &str, out: &mut Vec<Entity>, work: &mut structured::Work) {
         out.clear();
         self.structured.find_counting(text, out, work);
         sort_entities(out);
@@ -265,6 +288,11 @@ impl Redactor {
         self.redact_into(text, &mut out, &mut counts, &mut scratch);
         out
     }
+}
+
+thread_local! {
+    /// The folded copy of the text being searched, reused so folding does not allocate.
+    static SHADOW: std::cell::RefCell<normalise::Shadow> = std::cell::RefCell::new(normalise::Shadow::default());
 }
 
 /// The one order of entities: by start, the longer first, then by kind (so equal spans of

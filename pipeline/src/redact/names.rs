@@ -45,6 +45,12 @@ const STRONG_CUES: &[&[&str]] = &[
     &["regards"],
 ];
 
+/// Strong cues in which people give their own name.
+const SELF_INTRODUCTIONS: &[&[&str]] = &[
+    &["my", "name", "is"], &["my", "name's"], &["me", "llamo"], &["mi", "nombre", "es"], &["m'appelle"],
+    &["ich", "heiße"], &["ich", "heisse"], &["mi", "chiamo"], &["meu", "nome", "é"],
+];
+
 /// Cues after which a capitalised word is a name when it is followed by punctuation or an end
 /// of line ("Dear Maria,", "Thanks, Tom!") or is a known given name.
 const SALUTATIONS: &[&str] = &[
@@ -65,6 +71,13 @@ const RELATIONS: &[&str] = &[
 
 /// Cues after which only a known given name counts ("I'm Sarah", not "I'm Tired").
 const WEAK_CUES: &[&[&str]] = &[&["i", "am"], &["i'm"], &["im"], &["this", "is"], &["it's"], &["je", "suis"], &["ich", "bin"], &["soy"], &["sou"], &["sono"]];
+
+/// Form labels after which, with a colon, a value is a name ("Name: Müller, Jürgen",
+/// "Nombre: ANA").
+const LABELS: &[&str] = &[
+    "name", "surname", "forename", "firstname", "lastname", "fullname", "nombre", "apellido", "apellidos",
+    "nom", "prénom", "prenom", "vorname", "nachname", "cognome", "nome", "sobrenome",
+];
 
 /// Words before which two capitalised words are a full name ("a meeting with Xiomara
 /// Abernathy"), even when neither is in the gazetteer.
@@ -89,6 +102,7 @@ const NOT_NAMES: &[&str] = &[
     "do", "does", "did", "have", "has", "had", "let", "lets", "let's", "make", "give", "tell",
     "write", "help", "english", "french", "german", "spanish", "american", "british", "europe",
     "usa", "us", "uk", "eu", "un", "nato", "covid", "http", "https", "www", "ps", "btw", "fyi",
+    "lol", "haha", "hehe", "pls", "plz", "thx", "ty", "xd", "lmao", "here", "too", "btw", "though",
 ];
 
 /// A word token: byte range and its shape.
@@ -154,6 +168,10 @@ mod word {
     pub const CUE_END: u16 = 1 << 7;
     /// A word people's full names follow ("a meeting with", "refer to", "asked").
     pub const CONTACT: u16 = 1 << 8;
+    /// A form label ("Name:", "Nachname:").
+    pub const LABEL: u16 = 1 << 9;
+    /// Words that lead up to a name and are never part of one.
+    pub const CUE: u16 = TITLE | SALUTATION | RELATION | CUE_END | CONTACT | LABEL;
 }
 
 thread_local! {
@@ -185,6 +203,7 @@ impl NameFinder {
         add(&mut RELATIONS.iter().map(|w| (*w).to_owned()), word::RELATION | word::CUE_END);
         add(&mut STRONG_CUES.iter().chain(WEAK_CUES).filter_map(|c| c.last()).map(|w| (*w).to_owned()), word::CUE_END);
         add(&mut CONTACT_WORDS.iter().map(|w| (*w).to_owned()), word::CONTACT | word::CUE_END);
+        add(&mut LABELS.iter().map(|w| (*w).to_owned()), word::LABEL | word::CUE_END);
         // An ambiguous name is never an unambiguous given name.
         for flags in words.values_mut() {
             if *flags & word::AMBIGUOUS != 0 {
@@ -256,14 +275,26 @@ impl NameFinder {
                 && let Some(next) = tokens.get(i + 1) {
                     let gap = &text[t.end..next.start];
                     if next.capitalised && gap.len() <= 3 && !gap.contains('\n') && !self.is_not_name(word(next), lower) {
-                        let end = self.extend_name(text, tokens, i + 1, lower);
+                        let end = self.extend_name(text, tokens, i + 1, Extend::default(), lower);
                         out.push(Entity { kind: PiiKind::Person, start: t.start, end: tokens[end].end });
                         i = end + 1;
                         continue;
                     }
                 }
 
-            if (t.capitalised || is_first)
+            // "SMITH, JOHN", "Garcia, Maria": a family name, a comma, a given name.
+            if t.capitalised && flags & word::SURNAME != 0 && flags & word::NOT_NAME == 0 && gap_after(text, tokens, i) == ", "
+                && let Some(next) = tokens.get(i + 1)
+                && next.capitalised
+                && self.flags(word(next), lower) & word::FIRST != 0
+                && is_all_caps(word(&t)) == is_all_caps(word(next))
+            {
+                out.push(Entity { kind: PiiKind::Person, start: t.start, end: next.end });
+                i += 2;
+                continue;
+            }
+
+            if (t.capitalised || is_first || after_cue)
                 && let Some(end) = self.name_at(text, tokens, i, flags, lower) {
                     out.push(Entity { kind: PiiKind::Person, start: t.start, end: tokens[end].end });
                     i = end + 1;
@@ -281,10 +312,26 @@ impl NameFinder {
         if flags & word::NOT_NAME != 0 || w.chars().nth(1).is_none() {
             return None;
         }
-        // Acronyms ("IBAN", "MAC") and letters glued to digits ("DE89") are not names.
+        // Letters glued to digits ("DE89") are not names.
         let glued_to_digit = text[t.end..].starts_with(|c: char| c.is_ascii_digit()) || text[..t.start].ends_with(|c: char| c.is_ascii_digit());
-        if glued_to_digit || (w.len() > 1 && w.chars().all(char::is_uppercase)) {
+        if glued_to_digit {
             return None;
+        }
+        let cue = self.cue_before(text, tokens, i, lower);
+        // Acronyms ("IBAN", "MAC") are not names, except after a strong cue ("MY NAME IS JOHN
+        // SMITH", "my name is JOHN"), a form label ("Name: JOHN SMITH") or a greeting itself
+        // written in capitals ("DEAR MARIA GONZALEZ"; "Dear IT team" is no one).
+        let shouting = is_all_caps(w);
+        if shouting {
+            let cue_shouted = i > 0 && is_all_caps(&text[tokens[i - 1].start..tokens[i - 1].end]);
+            let allowed = match cue {
+                Cue::Strong | Cue::Label => true,
+                Cue::Salutation => cue_shouted,
+                Cue::None | Cue::Weak | Cue::Contact => false,
+            };
+            if !allowed {
+                return None;
+            }
         }
         let known_first = flags & word::FIRST != 0;
         let ambiguous = flags & word::AMBIGUOUS != 0;
@@ -295,9 +342,10 @@ impl NameFinder {
         let next_is_surname = next_flags.is_some_and(|f| f & word::SURNAME != 0 && tokens[i + 1].capitalised);
         let next_capitalised = next_flags.is_some_and(|f| f & word::NOT_NAME == 0);
 
-        let cue = self.cue_before(text, tokens, i, lower);
         let accept = match cue {
-            Cue::Strong => t.capitalised || known_first || ambiguous,
+            Cue::Strong | Cue::Label => {
+                t.capitalised || known_first || ambiguous || (flags & word::CUE == 0 && self.introduces_oneself(text, tokens, i))
+            }
             Cue::Salutation => t.capitalised && (known_first || ambiguous || clause_end(text, tokens, i) || next_capitalised),
             Cue::Weak => t.capitalised && (known_first || ambiguous),
             // (An ambiguous name is never also a known given name: see `NameFinder::new`.)
@@ -315,23 +363,63 @@ impl NameFinder {
         if !accept {
             return None;
         }
-        Some(self.extend_name(text, tokens, i, lower))
+        let how = Extend { shouting, after_label: cue == Cue::Label };
+        let end = self.extend_name(text, tokens, i, how, lower);
+        if end == i && !t.capitalised && cue == Cue::Strong {
+            return Some(self.extend_lower_case(text, tokens, i, lower));
+        }
+        Some(end)
     }
 
-    /// Extends a name over following capitalised words and initials ("Richard M. Nixon").
-    fn extend_name(&self, text: &str, tokens: &[Token], mut i: usize, lower: &mut String) -> usize {
+    /// Whether the words before token `i` are someone giving their own name ("my name is",
+    /// "me llamo"): after these even an unknown lower-case word is a name ("my name is jane
+    /// doe"), where after "the file name is" it is not.
+    fn introduces_oneself(&self, text: &str, tokens: &[Token], i: usize) -> bool {
+        let word = |k: usize| &text[tokens[k].start..tokens[k].end];
+        SELF_INTRODUCTIONS.iter().any(|cue| i >= cue.len() && cue.iter().enumerate().all(|(j, c)| eq_lower(word(i - cue.len() + j), c)))
+    }
+
+    /// Extends a name over following capitalised words and initials ("Richard M. Nixon"); in
+    /// a line in capitals, never over a cue word ("DEAR JOHN THANKS"); after a form label,
+    /// over one comma between family and given name ("Name: Müller, Jürgen").
+    fn extend_name(&self, text: &str, tokens: &[Token], mut i: usize, how: Extend, lower: &mut String) -> usize {
         let mut added = 0;
+        let mut comma_taken = !how.after_label;
         while added < 2 {
             let (t, Some(n)) = (tokens[i], tokens.get(i + 1)) else { break };
             let gap = &text[t.end..n.start];
-            let joined = gap == " " || (t.initial && gap == ". ");
-            if !joined || !(n.capitalised || n.initial) || self.is_not_name(&text[n.start..n.end], lower) {
+            let mut joined = gap == " " || (t.initial && gap == ". ");
+            // A comma joins only a value that is not itself a label ("Name: Ana, Age: 34").
+            if !joined && !comma_taken && gap == ", " && !gap_after(text, tokens, i + 1).starts_with(':') {
+                joined = true;
+                comma_taken = true;
+            }
+            let next = &text[n.start..n.end];
+            if !joined || !(n.capitalised || n.initial) {
+                break;
+            }
+            let next_flags = self.flags(next, lower);
+            if next_flags & word::NOT_NAME != 0 || (how.shouting && next_flags & word::CUE != 0) {
                 break;
             }
             i += 1;
             added += 1;
         }
         i
+    }
+
+    /// After a strong cue, a lower-case name takes one more lower-case word when that word is
+    /// a known name or ends the clause ("my name is jane doe"), never a function word ("my
+    /// name is dan and …").
+    fn extend_lower_case(&self, text: &str, tokens: &[Token], i: usize, lower: &mut String) -> usize {
+        let Some(n) = tokens.get(i + 1) else { return i };
+        if !space_after(text, tokens, i) || n.capitalised || n.end - n.start < 2 {
+            return i;
+        }
+        let flags = self.flags(&text[n.start..n.end], lower);
+        let known = flags & (word::FIRST | word::SURNAME | word::AMBIGUOUS) != 0;
+        let take = flags & (word::NOT_NAME | word::CUE) == 0 && (known || clause_end(text, tokens, i + 1));
+        if take { i + 1 } else { i }
     }
 
     fn is_not_name(&self, w: &str, lower: &mut String) -> bool {
@@ -346,6 +434,9 @@ impl NameFinder {
         let prev = self.flags(word(i - 1), lower);
         if prev & word::CUE_END == 0 {
             return Cue::None;
+        }
+        if prev & word::LABEL != 0 && text[tokens[i - 1].end..tokens[i].start].trim_end_matches([' ', '\t']) == ":" {
+            return Cue::Label;
         }
         let matches = |cue: &[&str]| i >= cue.len() && cue.iter().enumerate().all(|(j, c)| eq_lower(word(i - cue.len() + j), c));
         // Line breaks between a cue and the name only count for salutations and sign-offs.
@@ -381,6 +472,20 @@ fn eq_lower(word: &str, cue: &str) -> bool {
 /// Possessives before a relation word ("my colleague X").
 const POSSESSIVES: &[&str] = &["my", "our", "his", "her", "their", "your", "mi", "mon", "ma", "mein", "meine"];
 
+/// How [`NameFinder::extend_name`] may extend a name.
+#[derive(Debug, Clone, Copy, Default)]
+struct Extend {
+    /// The name is written in capitals: stop at cue words.
+    shouting: bool,
+    /// The name is a form value: one comma may separate family and given name.
+    after_label: bool,
+}
+
+/// A word of at least two letters, all of them capitals.
+fn is_all_caps(w: &str) -> bool {
+    w.len() > 1 && w.chars().all(char::is_uppercase)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cue {
     None,
@@ -389,6 +494,8 @@ enum Cue {
     Contact,
     Salutation,
     Strong,
+    /// A form label and a colon ("Name: …").
+    Label,
 }
 
 /// Whether `at` begins a sentence: start of text, or after `.`, `!`, `?`, `:` or a line break.

@@ -40,6 +40,7 @@ use crate::text::swar;
 enum Candidate {
     PrivateKey,
     Email,
+    ObfuscatedEmail,
     Jwt,
     VendorToken,
     KeyValue,
@@ -55,7 +56,7 @@ enum Candidate {
 
 /// The longest match any pattern in [`PATTERNS`] can have, in bytes (a test checks each
 /// pattern against it). It bounds how far past a candidate's start one search reads.
-const MAX_CANDIDATE_BYTES: usize = 1024;
+const MAX_CANDIDATE_BYTES: usize = 2048;
 
 /// The longest private key body looked at after its header: a 4096-bit RSA key in PEM is
 /// about 3.3 KB.
@@ -64,11 +65,25 @@ const MAX_PRIVATE_KEY_BYTES: usize = 16 << 10;
 const PATTERNS: &[(Candidate, &str)] = &[
     // The header only; the body is found by `confirm_private_key`, within a bound.
     (Candidate::PrivateKey, r"-----BEGIN (?:[A-Z0-9]{1,16} ){0,4}PRIVATE KEY(?: BLOCK)?-----"),
-    // Bounded as the standard bounds them: a local part of at most 64 bytes, labels of at
-    // most 63, at most 8 labels before the top-level domain.
+    // Bounded as the standard bounds them: a local part of at most 64 characters, labels of
+    // at most 63, at most 8 labels before the top-level domain. Local parts and domains may
+    // hold Latin, Greek and Cyrillic letters ("josé@example.com", "user@exämple.de").
     (
         Candidate::Email,
-        r"[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}(?:xn--[A-Za-z0-9\-]{1,59}|[A-Za-z]{2,63})",
+        concat!(
+            r"[A-Za-z0-9\x{C0}-\x{D6}\x{D8}-\x{F6}\x{F8}-\x{24F}\x{370}-\x{4FF}][A-Za-z0-9._%+\-\x{C0}-\x{D6}\x{D8}-\x{F6}\x{F8}-\x{24F}\x{370}-\x{4FF}]{0,63}@",
+            r"(?:[A-Za-z0-9\x{C0}-\x{D6}\x{D8}-\x{F6}\x{F8}-\x{24F}\x{370}-\x{4FF}](?:[A-Za-z0-9\-\x{C0}-\x{D6}\x{D8}-\x{F6}\x{F8}-\x{24F}\x{370}-\x{4FF}]{0,61}[A-Za-z0-9\x{C0}-\x{D6}\x{D8}-\x{F6}\x{F8}-\x{24F}\x{370}-\x{4FF}])?\.){1,8}",
+            r"(?:xn--[A-Za-z0-9\-]{1,59}|[A-Za-z]{2,63}|[\x{370}-\x{4FF}]{2,63})",
+        ),
+    ),
+    // Written out to dodge scrapers: "john [at] example [dot] com", "jane(at)mail.org",
+    // "bob@example[.]com". At least one bracketed part (checked), else it is an e-mail above.
+    (
+        Candidate::ObfuscatedEmail,
+        concat!(
+            r"[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63} ?(?:[\[({<] ?(?i-u:at|@) ?[\])}>]|@) ?",
+            r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.| ?[\[({<] ?(?i-u:dot|\.) ?[\])}>] ?)){1,8}[A-Za-z]{2,63}",
+        ),
     ),
     (Candidate::Jwt, r"eyJ[A-Za-z0-9_\-]{8,300}\.eyJ[A-Za-z0-9_\-]{8,400}\.[A-Za-z0-9_\-]{8,300}"),
     (
@@ -99,7 +114,9 @@ const PATTERNS: &[(Candidate, &str)] = &[
             r#"[^\s"'<>,;`]{6,200}"#,
         ),
     ),
-    (Candidate::Iban, r"(?-u:\b)[A-Z]{2}[0-9]{2}[ \-]?[A-Z0-9]{4}"),
+    // Any case, grouped by spaces, dashes or dots: "de89 3704 …", "DE89.3704.…". The
+    // checksum decides.
+    (Candidate::Iban, r"(?-u:\b)[A-Za-z]{2}[0-9]{2}[ \-.]?[A-Za-z0-9]{4}"),
     (
         Candidate::Mac,
         r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}",
@@ -116,12 +133,13 @@ const PATTERNS: &[(Candidate, &str)] = &[
         Candidate::Street,
         concat!(
             // English: "221B Baker Street", "1600 Pennsylvania Ave NW, Apt 4, Springfield, IL 62704"
-            r"(?-u:\b)[0-9]{1,5}[A-Za-z]? (?:(?:[0-9]{1,3}(?:st|nd|rd|th)|[A-Z][a-z]{1,24}|[NSEW]\.?) ){1,3}",
-            r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl",
-            r"|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Crescent|Close|Row)\.?",
+            // and in capitals, "123 MAIN STREET, SPRINGFIELD".
+            r"(?-u:\b)[0-9]{1,5}[A-Za-z]? (?:(?:[0-9]{1,3}(?:st|nd|rd|th)|[A-Z][a-z]{1,24}|[A-Z]{2,24}|[NSEW]\.?) ){1,3}",
+            r"(?i-u:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl",
+            r"|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Crescent|Close|Row)(?-u:\b)\.?",
             r"(?: (?:NW|NE|SW|SE|N|S|E|W)(?-u:\b))?",
-            r"(?:,? (?:Apt|Apartment|Suite|Ste|Unit|Flat|#)\.? ?[A-Za-z0-9\-]{1,8})?",
-            r"(?:, [A-Z][a-z]{1,24}(?: [A-Z][a-z]{1,24})?(?:, [A-Z]{2})?(?: [0-9]{5}(?:-[0-9]{4})?)?)?",
+            r"(?:,? (?:(?i-u:Apt|Apartment|Suite|Ste|Unit|Flat)|#)\.? ?[A-Za-z0-9\-]{1,8})?",
+            r"(?:, (?:[A-Z][a-z]{1,24}|[A-Z]{3,24})(?: (?:[A-Z][a-z]{1,24}|[A-Z]{3,24}))?(?:, [A-Z]{2})?(?: [0-9]{5}(?:-[0-9]{4})?)?)?",
             // German: "Hauptstraße 5, 10115 Berlin"
             r"|[A-ZÄÖÜ][a-zäöüß]{1,30}(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm) [0-9]{1,4}[a-z]?",
             r"(?:, [0-9]{5} [A-ZÄÖÜ][a-zäöüß]{1,24})?",
@@ -236,6 +254,9 @@ fn confirm(text: &str, candidate: Candidate, start: usize, end: usize, work: &mu
         Candidate::PrivateKey => confirm_private_key(text, start, end, work),
         Candidate::Jwt => entity(PiiKind::Secret, start, end),
         Candidate::Email => entity(PiiKind::Email, start, end),
+        Candidate::ObfuscatedEmail => {
+            (s.contains(['[', '(', '{', '<']) && !is_word(next_char(text, end))).then_some(()).and(entity(PiiKind::Email, start, end))
+        }
         Candidate::VendorToken => {
             (!is_word(prev_char(text, start)) && !is_word(next_char(text, end)))
                 .then_some(())
@@ -498,8 +519,17 @@ fn confirm_key_value(text: &str, start: usize, end: usize) -> Option<Entity> {
     let has_digit = value.bytes().any(|b| b.is_ascii_digit());
     let has_symbol = value.bytes().any(|b| b.is_ascii_punctuation());
     let mixed_case = value.bytes().any(|b| b.is_ascii_uppercase()) && value.bytes().any(|b| b.is_ascii_lowercase());
+    // A long run of letters closing the sentence after "my password is" is the password
+    // ("correcthorsebatterystaple"); a shorter one or one the sentence goes on from is a
+    // word ("my password is expired", "is unbelievably weak").
+    let passphrase = || {
+        let after = text[start + value_start + value.len()..].trim_start_matches([' ', '\t']);
+        value.chars().count() >= 12
+            && value.chars().all(char::is_alphabetic)
+            && after.chars().next().is_none_or(|c| matches!(c, '.' | ',' | '!' | '?' | ';' | ')' | '\n' | '\r'))
+    };
     let accept = if password_like(name) {
-        structured || has_digit || has_symbol || mixed_case
+        structured || has_digit || has_symbol || mixed_case || passphrase()
     } else {
         let high_entropy = value.len() >= 12 && validate::entropy(value.as_bytes()) >= 3.0;
         high_entropy && (has_digit || mixed_case) && (structured || has_digit)
@@ -513,22 +543,37 @@ fn confirm_iban(text: &str, start: usize) -> Option<Entity> {
         return None;
     }
     let bytes = text.as_bytes();
-    let expected = validate::iban_expected_length(&bytes[start..])?;
+    let country = [bytes[start].to_ascii_uppercase(), bytes[start + 1].to_ascii_uppercase()];
+    let expected = validate::iban_expected_length(&country)?;
     let mut compact = [0u8; 34];
     let (mut n, mut i) = (0, start);
+    // Grouped IBANs are printed in fours with one separator throughout; holding to that keeps
+    // a phrase that happens to start like one ("se24 hours of training…") from reaching the
+    // checksum, which would pass one in 97.
+    let mut separator = None;
     while n < expected && i < bytes.len() {
         let b = bytes[i];
-        if b.is_ascii_uppercase() || b.is_ascii_digit() {
-            compact[n] = b;
+        if b.is_ascii_alphanumeric() {
+            compact[n] = b.to_ascii_uppercase();
             n += 1;
             i += 1;
-        } else if matches!(b, b' ' | b'-') && n > 0 && i + 1 < bytes.len() && bytes[i + 1].is_ascii_alphanumeric() {
+        } else if matches!(b, b' ' | b'-' | b'.')
+            && n % 4 == 0
+            && *separator.get_or_insert(b) == b
+            && i + 1 < bytes.len()
+            && bytes[i + 1].is_ascii_alphanumeric()
+        {
             i += 1;
         } else {
             return None;
         }
     }
     if n != expected || is_word(next_char(text, i)) {
+        return None;
+    }
+    // Typed in one case or the other, not both ("LV80 bANK …" is not an IBAN someone wrote).
+    let letters = || bytes[start..i].iter().filter(|b| b.is_ascii_alphabetic());
+    if letters().any(u8::is_ascii_lowercase) && letters().any(u8::is_ascii_uppercase) {
         return None;
     }
     validate::iban_valid(&compact[..n]).then_some(()).and(entity(PiiKind::Iban, start, i))
@@ -583,8 +628,19 @@ struct Group {
     sep: u8,
 }
 
-/// Most groups one run is cut into.
-const MAX_GROUPS: usize = 12;
+/// Most groups one run is cut into: enough for a card typed digit by digit
+/// ("4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1" plus a few more).
+const MAX_GROUPS: usize = 24;
+
+/// What touches a digit run on its left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RunContext {
+    /// A space, punctuation that opens a value (`:`, `(`, quotes) or the start of the text.
+    Free,
+    /// A letter, or a comma or period right after a word: only kinds that carry their own
+    /// evidence (checksum, dashes, '+') are taken.
+    Glued,
+}
 
 /// The groups of one run, on the stack: a heap `Vec` here cost an allocation for every text
 /// with a digit in it.
@@ -663,13 +719,21 @@ fn scan_digit_runs(text: &str, first: usize, out: &mut Vec<Entity>) {
         let prev = prev_char(text, i);
         let run_end = collect_groups(bytes, i, &mut run);
         let groups = run.as_slice();
-        let glued = prev.is_some_and(|c| c.is_ascii_digit() || matches!(c, '_' | '.' | ','));
-        // A letter glued to a run ("is415-555-0132") is tolerated only for formatted numbers;
-        // "AB12345678" is a product code.
+        // After a digit or '_' the run is the tail of a longer token; after "3." or "1," it
+        // is a decimal or thousands group.
+        let after_punct = matches!(prev, Some('.' | ','));
+        let inside_token = prev.is_some_and(|c| c.is_ascii_digit() || c == '_')
+            || (after_punct && prev_char(text, i - 1).is_some_and(|c| c.is_ascii_digit()));
+        // A run glued to a letter or to a comma or period after a word ("Smith,4111…",
+        // "card no.4111…", "cc4111…", "Tel.+44 …") may be a code or a list value, so only
+        // self-evidencing kinds count there: a Luhn-valid card, a dashed SSN, a '+' phone.
+        // A lower-case letter before a formatted number ("is415-555-0132") is a typo, not a
+        // code, and is read as if it were a space.
         let glued_to_letter = prev.is_some_and(|c| c.is_alphabetic() && !c.is_lowercase()) || (prev.is_some_and(char::is_alphabetic) && groups.len() < 2);
-        if !glued && !glued_to_letter && !groups.is_empty() {
+        if !inside_token && !groups.is_empty() {
             let usable = trim_dirty_tail(text, groups);
-            classify_run(text, &groups[..usable], out);
+            let context = if after_punct || glued_to_letter { RunContext::Glued } else { RunContext::Free };
+            classify_run(text, &groups[..usable], context, out);
         }
         i = run_end.max(i + 1);
     }
@@ -729,7 +793,7 @@ fn trim_dirty_tail(text: &str, groups: &[Group]) -> usize {
     }
 }
 
-fn classify_run(text: &str, groups: &[Group], out: &mut Vec<Entity>) {
+fn classify_run(text: &str, groups: &[Group], context: RunContext, out: &mut Vec<Entity>) {
     let bytes = text.as_bytes();
     // A whole run shaped like a card ("4111 1111 1111 1112") that fails Luhn is a number,
     // not two phone numbers.
@@ -760,7 +824,8 @@ fn classify_run(text: &str, groups: &[Group], out: &mut Vec<Entity>) {
             if n > 19 {
                 break;
             }
-            if let Some(kind) = classify_window(text, &groups[i..=j], &digits[..n]) {
+            let kind = classify_window(text, &groups[i..=j], &digits[..n]);
+            if let Some(kind) = kind.filter(|&k| context == RunContext::Free || self_evident(k, &groups[i..=j])) {
                 best = Some((j, kind));
             }
         }
@@ -776,14 +841,20 @@ fn classify_run(text: &str, groups: &[Group], out: &mut Vec<Entity>) {
 
 fn classify_window(text: &str, window: &[Group], digits: &[u8]) -> Option<PiiKind> {
     let n = digits.len();
-    let lens: Vec<usize> = window.iter().map(|g| g.digits_end - g.digits_start).collect();
-    let seps: Vec<u8> = window[1..].iter().map(|g| g.sep).collect();
+    // On the stack: this runs for every window of every digit run.
+    let (mut lens_buf, mut seps_buf) = ([0usize; MAX_GROUPS], [0u8; MAX_GROUPS]);
+    for (k, g) in window.iter().enumerate() {
+        lens_buf[k] = g.digits_end - g.digits_start;
+        seps_buf[k] = g.sep;
+    }
+    let lens = &lens_buf[..window.len()];
+    let seps = &seps_buf[1..window.len()];
     let plus = window[0].plus;
     let any_paren = window.iter().any(|g| g.paren);
     let uniform = |allowed: &[u8]| seps.windows(2).all(|w| w[0] == w[1]) && seps.iter().all(|s| allowed.contains(s));
 
     if n == 9 && !plus && !any_paren {
-        let tax_shape = match lens.as_slice() {
+        let tax_shape = match lens {
             [9] => true,
             [3, 2, 4] => uniform(b"-. "),
             [3, 6] | [5, 4] => seps == [b'-'],
@@ -797,12 +868,20 @@ fn classify_window(text: &str, window: &[Group], digits: &[u8]) -> Option<PiiKin
             };
         }
     }
-    if (13..=19).contains(&n) && !plus && !any_paren && (lens.len() == 1 || (uniform(b" -") && lens.iter().all(|&l| l >= 3))) && validate::card_valid(digits) {
+    // Typed digit by digit: "4 1 1 1 …".
+    let one_by_one = lens.len() >= 7 && lens.iter().all(|&l| l == 1) && uniform(b" -.");
+    let card_grouping = lens.len() == 1 || (uniform(b" -") && (lens.iter().all(|&l| l >= 3) || one_by_one));
+    if (13..=19).contains(&n) && !plus && !any_paren && card_grouping && validate::card_valid(digits) {
         return Some(PiiKind::CreditCard);
     }
     if plus {
         let ok = (8..=15).contains(&n) && digits[0] != b'0' && seps.iter().all(|s| matches!(s, b' ' | b'-' | b'.' | 0));
         return ok.then_some(PiiKind::Phone);
+    }
+    if one_by_one {
+        // Ten or eleven spaced digits are a phone number only where one is being given.
+        let cue = (10..=11).contains(&n) && phone_cue_before(text, window[0].start);
+        return cue.then_some(PiiKind::Phone);
     }
     if !(7..=12).contains(&n) || lens.iter().any(|&l| l < 2) {
         return None;
@@ -827,6 +906,17 @@ fn classify_window(text: &str, window: &[Group], digits: &[u8]) -> Option<PiiKin
         return None;
     }
     (lens.len() <= 4 || lens.iter().all(|&l| l == 2)).then_some(PiiKind::Phone)
+}
+
+/// Kinds that stand on their own wherever the run sits: a card (Luhn), an SSN or ITIN
+/// written with dashes, a phone number written with '+'.
+fn self_evident(kind: PiiKind, window: &[Group]) -> bool {
+    match kind {
+        PiiKind::CreditCard => true,
+        PiiKind::UsSsn | PiiKind::UsItin => window.len() == 3 && window[1..].iter().all(|g| g.sep == b'-'),
+        PiiKind::Phone => window[0].plus,
+        _ => false,
+    }
 }
 
 fn looks_like_date_or_range(lens: &[usize], seps: &[u8], digits: &[u8]) -> bool {

@@ -182,11 +182,128 @@ fn private_keys_with_and_without_their_end() {
     assert_redacts(text, text);
 }
 
+/// The forms issue 14 found slipping through, each as it was reported.
+#[test]
+fn cards_next_to_punctuation_or_letters() {
+    assert_redacts("Smith,4111111111111111,12/27", "Smith,[CREDIT_CARD],12/27");
+    assert_redacts("card no.4111111111111111 thanks", "card no.[CREDIT_CARD] thanks");
+    assert_redacts("cc4111111111111111", "cc[CREDIT_CARD]");
+    assert_redacts("SSN078-05-1123", "SSN[US_SSN]");
+    assert_redacts("Tel.+44 20 7946 0958", "Tel.[PHONE]");
+    // Glued runs that carry no evidence of their own stay: a decimal, a list value, a code.
+    for text in ["pi is 3.14159265358979", "id,4111111111111112,x", "SKU12345678", "v2.0415555013", "row,4155550132,ok"] {
+        assert_redacts(text, text);
+    }
+}
+
+#[test]
+fn look_alike_digits_spaces_and_dashes() {
+    for (text, expected) in [
+        ("card 4111\u{a0}1111\u{a0}1111\u{a0}1111 ok", "card [CREDIT_CARD] ok"),
+        ("card 4111–1111–1111–1111", "card [CREDIT_CARD]"),
+        ("card 4111\u{200b}1111\u{200b}1111\u{200b}1111!", "card [CREDIT_CARD]!"),
+        ("card ４１１１ １１１１ １１１１ １１１１", "card [CREDIT_CARD]"),
+        ("رقم البطاقة ٤١١١١١١١١١١١١١١١", "رقم البطاقة [CREDIT_CARD]"),
+        ("ssn 078‐05‐1123", "ssn [US_SSN]"),
+        ("ssn 078—05—1123.", "ssn [US_SSN]."),
+        ("call ＋４４ ２０ ７９４６ ０９５８", "call [PHONE]"),
+        ("mail ｊｏｈｎ＠ｅｘａｍｐｌｅ．ｃｏｍ", "mail [EMAIL]"),
+    ] {
+        assert_redacts(text, expected);
+    }
+    // Dashes between years are still a range.
+    assert_redacts("between 1998–2004", "between 1998–2004");
+}
+
+#[test]
+fn digits_typed_one_by_one() {
+    assert_redacts("my card is 4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1", "my card is [CREDIT_CARD]");
+    assert_redacts("4-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1", "[CREDIT_CARD]");
+    assert_redacts("call me at 4 1 5 5 5 5 0 1 3 2", "call me at [PHONE]");
+    // Without a cue, spaced digits are a list.
+    assert_redacts("scores 4 1 5 5 5 5 0 1 3 2", "scores 4 1 5 5 5 5 0 1 3 2");
+}
+
+#[test]
+fn names_in_capitals_lower_case_and_forms() {
+    for (text, expected) in [
+        ("MY NAME IS JOHN SMITH", "MY NAME IS [PERSON]"),
+        ("MY NAME IS JOHN AND I NEED HELP", "MY NAME IS [PERSON] AND I NEED HELP"),
+        ("my name is JOHN SMITH", "my name is [PERSON]"),
+        ("DEAR MARIA GONZALEZ,", "DEAR [PERSON],"),
+        ("DEAR JOHN THANKS FOR THE NOTE", "DEAR [PERSON] THANKS FOR THE NOTE"),
+        ("SMITH, JOHN", "[PERSON]"),
+        ("Attendees: Garcia, Maria and others", "Attendees: [PERSON] and others"),
+        ("my name is jane doe", "my name is [PERSON]"),
+        ("my name is jane smith and i need help", "my name is [PERSON] and i need help"),
+        ("my name is dan and i need help", "my name is [PERSON] and i need help"),
+        ("Name: Müller, Jürgen", "Name: [PERSON]"),
+        ("Nachname: SZCZEPAŃSKA", "Nachname: [PERSON]"),
+        ("Name: Ana, Age: 34", "Name: [PERSON], Age: 34"),
+    ] {
+        assert_redacts(text, expected);
+    }
+    // Capitals without a cue are acronyms; a greeting in lower case does not make one a name.
+    for text in ["PLEASE HELP WITH THE IBAN AND BIC", "Dear IT team, the VPN is down", "USA, NATO"] {
+        assert_redacts(text, text);
+    }
+}
+
+#[test]
+fn unicode_and_obfuscated_emails() {
+    for (text, expected) in [
+        ("write to josé@example.com", "write to [EMAIL]"),
+        ("user@exämple.de please", "[EMAIL] please"),
+        ("почта иван@пример.рф", "почта [EMAIL]"),
+        ("john [at] example [dot] com", "[EMAIL]"),
+        ("reach jane(at)mail.example.org today", "reach [EMAIL] today"),
+        ("bob@example[.]com", "[EMAIL]"),
+        ("mail {at} as: ann {at} corp {dot} io", "mail {at} as: [EMAIL]"),
+    ] {
+        assert_redacts(text, expected);
+    }
+    for text in ["look (at) this", "meet me at noon dot sharp", "the word at dot com", "(at) example (dot)"] {
+        assert_redacts(text, text);
+    }
+}
+
+#[test]
+fn lower_case_and_dotted_ibans() {
+    assert_redacts("iban de89 3704 0044 0532 0130 00", "iban [IBAN]");
+    assert_redacts("DE89.3704.0044.0532.0130.00", "[IBAN]");
+    assert_redacts("gb29nwbk60161331926819.", "[IBAN].");
+    // Starting like an IBAN is not enough: groups of four, one separator, the checksum.
+    for text in ["se24 hours of training every day", "SE24 HOURS OF TRAINING EVERY DAY"] {
+        assert_redacts(text, text);
+    }
+}
+
+#[test]
+fn passphrases_after_a_cue() {
+    assert_redacts("my password is correcthorsebatterystaple", "my password is [SECRET]");
+    assert_redacts("my password is correcthorsebatterystaple.", "my password is [SECRET].");
+    for text in ["my password is expired", "my password is unbelievably weak", "my password is compromised."] {
+        assert_redacts(text, text);
+    }
+}
+
+#[test]
+fn street_addresses_in_capitals() {
+    assert_redacts("SHIP TO 123 MAIN STREET, SPRINGFIELD", "SHIP TO [STREET_ADDRESS]");
+    assert_redacts("at 42 Elm street, Apt 3", "at [STREET_ADDRESS]");
+    // A suffix must end its word.
+    for text in ["Read 10 Easy Ways to save", "TOP 10 NEW WAYS", "5 Big Streets"] {
+        assert_redacts(text, text);
+    }
+}
+
 /// Inputs written to make a scanner backtrack or rescan: each is one short unit repeated.
 const HOSTILE_UNITS: &[&str] = &[
     "1.2.3.4.", "http://a.co/x)", ")", "a", "a@", "a@a.", "www.a/", "http://x/", "1:", "aa:", "-----BEGIN PRIVATE KEY-----",
     "eyJaaaaaaaaa.", "password ", "token=", "DE89 ", "12 Main ", "Hauptstra", "0x", "bc1", "1a", "[", "(", "4111 ",
     "Mr. A ", "Dear ", "my name is ", "A ", "é", "+1 ", "::", "%", "x.", "ghp_", "AKIA",
+    "a [at] ", "a (at) b [dot] ", "é@", "é@é.", "de89 ", "1 ", "4 1 ", "１", "\u{a0}", "\u{200b}1", "Name: A, ", "SMITH, ",
+    "12 MAIN ", "password is aaaaaaaaaaaaaaa ",
 ];
 
 fn work_on(text: &str) -> u64 {

@@ -318,14 +318,16 @@ impl NameFinder {
             return None;
         }
         let cue = self.cue_before(text, tokens, i, lower);
-        // Acronyms ("IBAN", "MAC") are not names, except after a strong cue ("MY NAME IS JOHN
-        // SMITH", "my name is JOHN"), a form label ("Name: JOHN SMITH") or a greeting itself
-        // written in capitals ("DEAR MARIA GONZALEZ"; "Dear IT team" is no one).
+        // Acronyms ("IBAN", "MAC") are not names, except after a cue itself written in
+        // capitals ("MY NAME IS JOHN SMITH", "DEAR MARIA GONZALEZ"; "Dear IT team" is no
+        // one), a self-introduction ("my name is JOHN") or a form label ("Name: JOHN SMITH").
         let shouting = is_all_caps(w);
         if shouting {
             let cue_shouted = i > 0 && is_all_caps(&text[tokens[i - 1].start..tokens[i - 1].end]);
             let allowed = match cue {
-                Cue::Strong | Cue::Label => true,
+                // "called THC" names a thing; "my name is JOHN" a person.
+                Cue::Strong => cue_shouted || self.introduces_oneself(text, tokens, i),
+                Cue::Label => true,
                 Cue::Salutation => cue_shouted,
                 Cue::None | Cue::Weak | Cue::Contact => false,
             };

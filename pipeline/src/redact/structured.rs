@@ -524,7 +524,12 @@ fn confirm_key_value(text: &str, start: usize, end: usize) -> Option<Entity> {
     // word ("my password is expired", "is unbelievably weak").
     let passphrase = || {
         let after = text[start + value_start + value.len()..].trim_start_matches([' ', '\t']);
-        value.chars().count() >= 12
+        // Said to be the password ("is", "was"), not a noun after the word ("password
+        // vulnerabilities").
+        let head = s[..value_start].trim_end_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'');
+        let connector = head.rsplit(char::is_whitespace).next().unwrap_or("");
+        let said = ["is", "was", "es", "est", "ist", "é"].iter().any(|v| connector.eq_ignore_ascii_case(v));
+        said && value.chars().count() >= 12
             && value.chars().all(char::is_alphabetic)
             && after.chars().next().is_none_or(|c| matches!(c, '.' | ',' | '!' | '?' | ';' | ')' | '\n' | '\r'))
     };

@@ -244,7 +244,7 @@ fn names_in_capitals_lower_case_and_forms() {
         assert_redacts(text, expected);
     }
     // Capitals without a cue are acronyms; a greeting in lower case does not make one a name.
-    for text in ["PLEASE HELP WITH THE IBAN AND BIC", "Dear IT team, the VPN is down", "USA, NATO"] {
+    for text in ["PLEASE HELP WITH THE IBAN AND BIC", "Dear IT team, the VPN is down", "USA, NATO", "a compound called THC", "Call me ‘FRIEND’"] {
         assert_redacts(text, text);
     }
 }
@@ -282,7 +282,7 @@ fn lower_case_and_dotted_ibans() {
 fn passphrases_after_a_cue() {
     assert_redacts("my password is correcthorsebatterystaple", "my password is [SECRET]");
     assert_redacts("my password is correcthorsebatterystaple.", "my password is [SECRET].");
-    for text in ["my password is expired", "my password is unbelievably weak", "my password is compromised."] {
+    for text in ["my password is expired", "my password is unbelievably weak", "my password is compromised.", "search for weak password vulnerabilities."] {
         assert_redacts(text, text);
     }
 }

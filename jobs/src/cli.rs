@@ -126,6 +126,38 @@ pub enum IdentifierActionArg {
     Drop,
 }
 
+/// Whether redaction uses the learned name recogniser.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum NerArg {
+    /// When installed and verified; otherwise rules only, with a warning.
+    Auto,
+    /// Always: fail when the model is missing or altered.
+    Required,
+    /// Rules only.
+    Off,
+}
+
+impl From<NerArg> for vigil::redact::NerMode {
+    fn from(arg: NerArg) -> Self {
+        match arg {
+            NerArg::Auto => vigil::redact::NerMode::Auto,
+            NerArg::Required => vigil::redact::NerMode::Required,
+            NerArg::Off => vigil::redact::NerMode::Off,
+        }
+    }
+}
+
+/// How redaction finds names (shared by `ingest` and `redact`).
+#[derive(Debug, Args)]
+pub struct NerArgs {
+    /// Learned name recogniser (spaCy's English NER, installed by models/install.py).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub ner: NerArg,
+    /// Models directory (default: $VIGIL_MODELS, else .vigil/models).
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+}
+
 /// `vigil ingest`.
 #[derive(Debug, Args)]
 pub struct IngestArgs {
@@ -157,6 +189,8 @@ pub struct IngestArgs {
     /// What happens to a metadata value under an identifier key.
     #[arg(long = "identifier-action", value_enum, default_value = "pseudonymize")]
     pub identifier_action: IdentifierActionArg,
+    #[command(flatten)]
+    pub names: NerArgs,
     /// Print the summary as JSON instead of one line.
     #[arg(long)]
     pub json: bool,
@@ -351,6 +385,8 @@ pub struct RedactArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: RedactFormat,
+    #[command(flatten)]
+    pub names: NerArgs,
 }
 
 /// `vigil keygen`.

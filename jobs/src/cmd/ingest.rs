@@ -25,6 +25,8 @@ pub fn run(args: IngestArgs, threads: usize) -> anyhow::Result<()> {
         hh_account: args.account.clone(),
         hh_at,
         identifiers: identifier_policy(args.identifier_keys.as_deref(), args.identifier_action)?,
+        ner: args.names.ner.into(),
+        models_dir: args.names.models.clone(),
         ..IngestConfig::default()
     };
     let warehouse = Warehouse::open(&args.warehouse)?;
@@ -82,7 +84,7 @@ pub fn summary_line(s: &IngestSummary) -> String {
     let reasons: Vec<String> = s.quarantine_reasons.iter().map(|(k, v)| format!("{k} {v}")).collect();
     let recovered = if s.recovered_files > 0 { format!("; finished an interrupted run ({} files)", s.recovered_files) } else { String::new() };
     format!(
-        "ingest: read {} records, written {} conversations ({} messages), quarantined {}{}, duplicates {}; {} PII values redacted; {:.1}s ({:.0} records/s){recovered}",
+        "ingest: read {} records, written {} conversations ({} messages), quarantined {}{}, duplicates {}; {} PII values redacted (names: {}); {:.1}s ({:.0} records/s){recovered}",
         s.read,
         s.written,
         s.messages,
@@ -90,6 +92,7 @@ pub fn summary_line(s: &IngestSummary) -> String {
         if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) },
         s.duplicates,
         s.pii.total(),
+        s.recogniser,
         secs,
         s.read as f64 / secs.max(1e-9),
     )
@@ -108,6 +111,7 @@ fn summary_json(s: &IngestSummary) -> serde_json::Value {
         "pii": pii,
         "elapsed_seconds": s.elapsed.as_secs_f64(),
         "recovered_files": s.recovered_files,
+        "recogniser": s.recogniser,
         "run_id": s.run_id,
         "manifest": s.manifest,
         "files": s.files.iter().map(|f| serde_json::json!({

@@ -8,7 +8,11 @@ use vigil::redact::{char_spans, PiiCounts, Redactor};
 use crate::cli::{RedactArgs, RedactFormat};
 
 pub fn run(args: RedactArgs) -> anyhow::Result<()> {
-    let redactor = Redactor::new()?;
+    let models = vigil::embed::models_dir(args.names.models.as_deref());
+    let (redactor, fallback) = Redactor::with_models(args.names.ner.into(), &models)?;
+    if let Some(reason) = fallback {
+        eprintln!("warning: {reason}");
+    }
     let stdin = std::io::stdin().lock();
     let mut out = BufWriter::new(std::io::stdout().lock());
     let (mut redacted, mut entities, mut counts) = (String::new(), Vec::new(), PiiCounts::default());

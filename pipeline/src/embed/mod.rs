@@ -10,7 +10,7 @@
 //! number says which encoder produced it.
 
 mod lsa;
-mod use_m3;
+pub(crate) mod use_m3;
 
 use std::path::{Path, PathBuf};
 

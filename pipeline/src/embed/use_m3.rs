@@ -97,10 +97,27 @@ pub fn verify_installation(dir: &Path) -> Vec<InstalledFile> {
 }
 
 /// A dense layer's weight, `(in, out)`, ready for GEMM.
-struct Dense {
+pub(crate) struct Dense {
     weight: Tensor,
     rows: usize,
     cols: usize,
+}
+
+impl Dense {
+    /// A `(rows, cols)` row-major weight.
+    pub(crate) fn new(weight: Vec<f32>, rows: usize, cols: usize) -> candle_core::Result<Dense> {
+        Ok(Dense { weight: Tensor::from_vec(weight, (rows, cols), &Device::Cpu)?, rows, cols })
+    }
+}
+
+/// `x (rows × w.rows) · w`, through candle's GEMM; `model` names the model in errors.
+pub(crate) fn matmul(x: &[f32], rows: usize, w: &Dense, model: &str) -> Result<Vec<f32>> {
+    debug_assert_eq!(x.len(), rows * w.rows);
+    let fail = |e: candle_core::Error| Error::model(model, format!("inference: {e}"));
+    let input = Tensor::from_slice(x, (rows, w.rows), &Device::Cpu).map_err(fail)?;
+    let y = input.matmul(&w.weight).and_then(|t| t.flatten_all()).and_then(|t| t.to_vec1::<f32>()).map_err(fail)?;
+    debug_assert_eq!(y.len(), rows * w.cols);
+    Ok(y)
 }
 
 struct Branch {
@@ -353,12 +370,7 @@ impl UseM3 {
     }
 
     fn matmul(&self, x: &[f32], rows: usize, w: &Dense) -> Result<Vec<f32>> {
-        debug_assert_eq!(x.len(), rows * w.rows);
-        let fail = |e: candle_core::Error| Error::model(USE_M3_NAME, format!("inference: {e}"));
-        let input = Tensor::from_slice(x, (rows, w.rows), &Device::Cpu).map_err(fail)?;
-        let y = input.matmul(&w.weight).and_then(|t| t.flatten_all()).and_then(|t| t.to_vec1::<f32>()).map_err(fail)?;
-        debug_assert_eq!(y.len(), rows * w.cols);
-        Ok(y)
+        matmul(x, rows, w, USE_M3_NAME)
     }
 }
 
@@ -405,7 +417,7 @@ fn residual_relu(x: &mut [f32], bias: &[f32], skip: &[f32]) {
 }
 
 /// Layer normalisation of each row (width = the parameters' length).
-fn layer_norm(x: &mut [f32], (gain, bias): &(Vec<f32>, Vec<f32>), eps: f32) {
+pub(crate) fn layer_norm(x: &mut [f32], (gain, bias): &(Vec<f32>, Vec<f32>), eps: f32) {
     let width = gain.len();
     for row in x.chunks_exact_mut(width) {
         let mean = row.iter().sum::<f32>() / width as f32;

@@ -36,7 +36,7 @@ use crate::error::{Error, Result};
 use crate::lang::LanguageDetector;
 use crate::manifest::RunRecorder;
 use crate::pseudonym::PseudonymKey;
-use crate::redact::{PiiCounts, Redactor};
+use crate::redact::{NerMode, PiiCounts, Redactor};
 use crate::schema::table;
 use crate::warehouse::{LockGuard, PublishedFile, Warehouse};
 
@@ -74,6 +74,10 @@ pub struct IngestConfig {
     /// Metadata keys that hold identifiers, and whether their values are pseudonymized or
     /// dropped (the contract's identifier fields are always pseudonymized).
     pub identifiers: IdentifierPolicy,
+    /// Whether redaction uses the learned name recogniser.
+    pub ner: NerMode,
+    /// Where installed models are (`None`: `$VIGIL_MODELS`, else `.vigil/models`).
+    pub models_dir: Option<PathBuf>,
 }
 
 impl Default for IngestConfig {
@@ -89,6 +93,8 @@ impl Default for IngestConfig {
             hh_at: None,
             run_date: Utc::now().date_naive(),
             identifiers: IdentifierPolicy::default(),
+            ner: NerMode::default(),
+            models_dir: None,
         }
     }
 }
@@ -137,6 +143,8 @@ pub struct IngestSummary {
     pub run_id: String,
     /// Where the run's manifest is.
     pub manifest: PathBuf,
+    /// What found names: the learned recogniser's id, or `rules`.
+    pub recogniser: String,
 }
 
 /// Called with the number of (compressed) input bytes consumed, from the reader thread.
@@ -178,6 +186,7 @@ pub fn ingest(
         "max_messages": config.max_messages,
         "hh_account": config.hh_account.is_some(),
         "hh_at": config.hh_at.map(|t| t.to_rfc3339()),
+        "ner": format!("{:?}", config.ner),
     });
     let digest = crate::manifest::config_digest(&config_json, &[]);
     let mut recorder = RunRecorder::start(warehouse, "ingest", config.run_date, &run_id, config_json, digest)?;
@@ -193,6 +202,7 @@ pub fn ingest(
                 "read": summary.read, "written": summary.written, "quarantined": summary.quarantined,
                 "duplicates": summary.duplicates, "messages": summary.messages,
                 "quarantine_reasons": summary.quarantine_reasons, "pii_redacted": summary.pii.total(),
+                "recogniser": summary.recogniser,
             }));
             recorder.finish(None)?;
             debug_assert_eq!(summary.read, summary.written + summary.quarantined + summary.duplicates);
@@ -217,7 +227,10 @@ fn ingest_locked(
     recorder: &mut RunRecorder,
 ) -> Result<IngestSummary> {
 
-    let redactor = Redactor::new()?;
+    let (redactor, fallback) = Redactor::with_models(config.ner, &crate::embed::models_dir(config.models_dir.as_deref()))?;
+    if let Some(reason) = fallback {
+        tracing::warn!("{reason}");
+    }
     let languages = LanguageDetector::new();
     let hh_options: Vec<record::HhOptions> = files
         .iter()
@@ -298,6 +311,7 @@ fn ingest_locked(
     });
     outcome?;
     let mut summary = writer.summary;
+    summary.recogniser = redactor.recogniser().to_string();
     let committed = writer.staged.commit()?;
     recorder.committing(&committed.files())?;
     summary.published = committed.publish()?;

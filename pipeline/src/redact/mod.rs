@@ -10,7 +10,10 @@
 //! 2. a hand-written scan of digit runs ("(415) 555-0132", "4012 8888 8888 1881") that
 //!    splits a run into the longest valid card, SSN/ITIN or phone numbers; a regex cannot
 //!    express "the longest prefix of this run that passes Luhn";
-//! 3. person names from a gazetteer and context cues ("my name is", "Dear", "Mr.").
+//! 3. person names from a gazetteer and context cues ("my name is", "Dear", "Mr.");
+//! 4. when installed, a learned recogniser ([`ner`], spaCy's English NER run in-process) for
+//!    the names no list or cue catches, on the sentences where a name can be (a capital
+//!    letter that does not just start the sentence or say "I").
 //!
 //! All three run on a copy in which look-alike characters are ASCII (fullwidth and other
 //! scripts' digits, no-break spaces, Unicode dashes, zero-width characters: [`normalise`]);
@@ -20,6 +23,7 @@
 //! their scheme and domain (`https://example.com/[PATH]`).
 
 mod names;
+pub mod ner;
 mod normalise;
 mod structured;
 pub mod validate;
@@ -182,7 +186,23 @@ impl PiiCounts {
 pub struct Redactor {
     structured: structured::StructuredFinder,
     names: names::NameFinder,
+    recogniser: Option<ner::NerModel>,
 }
+
+/// Whether a job uses the learned recogniser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NerMode {
+    /// When it is installed and verifies; otherwise rules only, with a warning.
+    #[default]
+    Auto,
+    /// Always: a missing or altered model is an error.
+    Required,
+    /// Never: rules only.
+    Off,
+}
+
+/// The recogniser's id in manifests and reports when none ran.
+pub const RULES_ONLY: &str = "rules";
 
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -193,7 +213,34 @@ impl fmt::Debug for Redactor {
 impl Redactor {
     /// Compiles the patterns and loads the name gazetteer.
     pub fn new() -> Result<Self> {
-        Ok(Redactor { structured: structured::StructuredFinder::new()?, names: names::NameFinder::new()? })
+        Ok(Redactor { structured: structured::StructuredFinder::new()?, names: names::NameFinder::new()?, recogniser: None })
+    }
+
+    /// The rules plus the learned recogniser under `models_dir` as `mode` asks. Returns the
+    /// reason it is not used when `Auto` falls back to rules.
+    pub fn with_models(mode: NerMode, models_dir: &std::path::Path) -> Result<(Self, Option<String>)> {
+        let mut redactor = Redactor::new()?;
+        let dir = models_dir.join(ner::NER_NAME);
+        let fallback = match mode {
+            NerMode::Off => None,
+            NerMode::Required => {
+                redactor.recogniser = Some(ner::NerModel::load(&dir)?);
+                None
+            }
+            NerMode::Auto => match ner::NerModel::load(&dir) {
+                Ok(model) => {
+                    redactor.recogniser = Some(model);
+                    None
+                }
+                Err(e) => Some(format!("learned name recogniser not used ({e}); install it with `python3 models/install.py`")),
+            },
+        };
+        Ok((redactor, fallback))
+    }
+
+    /// What finds names: the learned recogniser's id (`ner-en@…`) or [`RULES_ONLY`].
+    pub fn recogniser(&self) -> &str {
+        self.recogniser.as_ref().map_or(RULES_ONLY, ner::NerModel::id)
     }
 
     /// Finds every entity in `text`, sorted by start, non-overlapping. `out` is cleared first.
@@ -226,6 +273,25 @@ impl Redactor {
         remove_overlaps(out);
         let structured_len = out.len();
         self.names.find(text, out);
+        if let Some(model) = &self.recogniser {
+            if may_hold_a_name(text) {
+                NER_SPANS.with(|cell| {
+                    let mut spans = cell.borrow_mut();
+                    match model.recognise(text, &mut spans) {
+                        Ok(()) => out.extend(
+                            spans
+                                .iter()
+                                .filter(|s| s.label == ner::NerLabel::Person)
+                                .filter_map(|s| person_span(text, s.start, s.end))
+                                .map(|(start, end)| Entity { kind: PiiKind::Person, start, end }),
+                        ),
+                        // Inference cannot fail on valid weights; if it does, the rules'
+                        // names still stand and the failure is loud.
+                        Err(e) => tracing::error!("name recogniser failed, rules only for this text: {e}"),
+                    }
+                });
+            }
+        }
         if out.len() > structured_len {
             // A name never displaces a structured finding ("IBAN DE89…" is an IBAN, not a
             // person called "IBAN DE"): names overlapping one are dropped. Both lists are in
@@ -290,7 +356,59 @@ impl Redactor {
     }
 }
 
+/// Whether the learned recogniser should read `text`: it has a capital letter that neither
+/// starts a sentence nor is the pronoun "I" ("… to Anna", "Quarto Angelo"), or a sentence
+/// whose first word is followed by a comma ("Kuba, can I…"). Ordinary chat ("How do I fix
+/// this?") costs nothing. One pass, no allocation.
+fn may_hold_a_name(text: &str) -> bool {
+    let mut sentence_start = true;
+    let mut prev: Option<char> = None;
+    let mut first_word_open = false;
+    for c in text.chars() {
+        if c.is_alphabetic() {
+            let word_start = !prev.is_some_and(|p| p.is_alphanumeric() || p == '\'' || p == '’' || p == '-');
+            if word_start {
+                if c.is_uppercase() && !sentence_start {
+                    // "I", "I'm", "I'll" are the pronoun, not a name.
+                    let pronoun = c == 'I';
+                    if !pronoun {
+                        return true;
+                    }
+                }
+                first_word_open = sentence_start && c.is_uppercase();
+                sentence_start = false;
+            }
+        } else if matches!(c, '.' | '!' | '?' | '\n' | ':' | '"' | '“' | '(' | '>' | '*' | '-' | '•') {
+            sentence_start = true;
+            first_word_open = false;
+        } else if c == ',' && first_word_open {
+            return true;
+        } else if !c.is_whitespace() && c != '\'' && c != '’' {
+            first_word_open = false;
+        }
+        prev = Some(c);
+    }
+    false
+}
+
+/// A PERSON span without possessive "'s" or edge punctuation, or `None` when nothing of a
+/// name is left.
+fn person_span(text: &str, start: usize, mut end: usize) -> Option<(usize, usize)> {
+    let span = &text[start..end];
+    for suffix in ["'s", "’s", "'S", "’S"] {
+        if span.len() > suffix.len() && span.ends_with(suffix) {
+            end -= suffix.len();
+            break;
+        }
+    }
+    let trimmed = text[start..end].trim_end_matches(|c: char| !c.is_alphanumeric() && c != '.');
+    let end = start + trimmed.len();
+    text[start..end].chars().any(char::is_alphabetic).then_some((start, end))
+}
+
 thread_local! {
+    /// The recogniser's output for the text being searched.
+    static NER_SPANS: std::cell::RefCell<Vec<ner::NerSpan>> = const { std::cell::RefCell::new(Vec::new()) };
     /// The folded copy of the text being searched, reused so folding does not allocate.
     static SHADOW: std::cell::RefCell<normalise::Shadow> = std::cell::RefCell::new(normalise::Shadow::default());
 }

@@ -18,6 +18,44 @@ fn assert_redacts(text: &str, expected: &str) {
 }
 
 #[test]
+fn the_recogniser_reads_only_text_that_may_hold_a_name() {
+    for text in ["Kuba, can I speak to your boss?", "please call Anna tomorrow", "I'm Quarto Angelo", "Hi. Then Olumide left"] {
+        assert!(may_hold_a_name(text), "{text}");
+    }
+    for text in ["How do I fix this?", "Thanks! I'll try. It works.", "what is a monad", "Yes I did.", ""] {
+        assert!(!may_hold_a_name(text), "{text}");
+    }
+}
+
+#[test]
+fn person_spans_lose_possessives_and_edge_punctuation() {
+    let text = "Wisława Szczepańska's killers, Dr. Who.";
+    let at = |s: &str| text.find(s).unwrap();
+    assert_eq!(person_span(text, 0, at(" killers")).map(|(s, e)| &text[s..e]), Some("Wisława Szczepańska"));
+    assert_eq!(person_span(text, at("Dr."), text.len()).map(|(s, e)| &text[s..e]), Some("Dr. Who."));
+    assert_eq!(person_span(text, at(","), at(",") + 1), None);
+}
+
+/// With the learned recogniser: names no list or cue knows are found, and text without a
+/// name-like capital is left as the rules leave it.
+#[test]
+fn the_recogniser_finds_names_the_rules_miss() {
+    let Some(model) = ner::tests::installed() else { return };
+    let mut with_model = Redactor::new().unwrap();
+    with_model.recogniser = Some(model);
+    assert_eq!(with_model.recogniser().split('@').next(), Some("ner-en"));
+    assert_eq!(redactor().recogniser(), RULES_ONLY);
+    let text = "Kuba, can I please speak to your boss?";
+    assert_eq!(with_model.redact(text), "[PERSON], can I please speak to your boss?");
+    assert_eq!(redactor().redact(text), text, "the rules alone do not know Kuba");
+    let text = "Please forward the contract to Olumide Adeyemi and Anna Kowalska by Friday.";
+    let out = with_model.redact(text);
+    assert!(!out.contains("Kowalska") && out.contains("[PERSON]"), "{out}");
+    let plain = "How do I fix a KeyError when looping over a dictionary?";
+    assert_eq!(with_model.redact(plain), plain);
+}
+
+#[test]
 fn emails_phones_cards() {
     assert_redacts("mail me at jane.doe+x@mail.example.org today", "mail me at [EMAIL] today");
     assert_redacts("call (415) 555-0132 or +44 20 7123 4567.", "call [PHONE] or [PHONE].");

@@ -31,6 +31,7 @@ pub mod facets;
 pub mod ingest;
 pub mod lang;
 mod linalg;
+mod model_files;
 pub mod nightly;
 pub mod pseudonym;
 pub mod query;

@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use lsa::{HashedTfidf, HashedTfidfConfig};
-pub use use_m3::{verify_installation, InstalledFile, UseM3, USE_M3_DIM, USE_M3_NAME};
+pub use crate::model_files::InstalledFile;
+pub use use_m3::{verify_installation, UseM3, USE_M3_DIM, USE_M3_NAME};
 
 use crate::error::Result;
 

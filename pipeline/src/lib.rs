@@ -23,6 +23,7 @@
 
 pub mod cluster;
 pub mod coordinate;
+mod dense;
 pub mod embed;
 mod error;
 pub mod killpoint;

@@ -18,11 +18,11 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
 use rayon::prelude::*;
 
 use super::normalise;
 use crate::error::{Error, Result};
+use crate::dense::{layer_norm, matmul, Dense};
 use crate::model_files::{check_pinned, read_pinned, InstalledFile, Tensors};
 
 /// The encoder's directory name under the models directory, and the start of its id.
@@ -63,30 +63,6 @@ const EOS: u32 = 2;
 /// digests.
 pub fn verify_installation(dir: &Path) -> Vec<InstalledFile> {
     check_pinned(dir, &FILES)
-}
-
-/// A dense layer's weight, `(in, out)`, ready for GEMM.
-pub(crate) struct Dense {
-    weight: Tensor,
-    rows: usize,
-    cols: usize,
-}
-
-impl Dense {
-    /// A `(rows, cols)` row-major weight.
-    pub(crate) fn new(weight: Vec<f32>, rows: usize, cols: usize) -> candle_core::Result<Dense> {
-        Ok(Dense { weight: Tensor::from_vec(weight, (rows, cols), &Device::Cpu)?, rows, cols })
-    }
-}
-
-/// `x (rows × w.rows) · w`, through candle's GEMM; `model` names the model in errors.
-pub(crate) fn matmul(x: &[f32], rows: usize, w: &Dense, model: &str) -> Result<Vec<f32>> {
-    debug_assert_eq!(x.len(), rows * w.rows);
-    let fail = |e: candle_core::Error| Error::model(model, format!("inference: {e}"));
-    let input = Tensor::from_slice(x, (rows, w.rows), &Device::Cpu).map_err(fail)?;
-    let y = input.matmul(&w.weight).and_then(|t| t.flatten_all()).and_then(|t| t.to_vec1::<f32>()).map_err(fail)?;
-    debug_assert_eq!(y.len(), rows * w.cols);
-    Ok(y)
 }
 
 struct Branch {
@@ -143,8 +119,7 @@ impl UseM3 {
         let get = |name: &str, shape: &[usize]| tensors.get(name, shape);
         let vector = |name: &str, len: usize| tensors.f32s(name, &[len]);
         let dense = |name: &str, rows: usize, cols: usize| -> Result<Dense> {
-            let weight = get(name, &[rows, cols])?.to_dtype(DType::F32).map_err(bad)?;
-            Ok(Dense { weight, rows, cols })
+            Dense::new(tensors.f32s(name, &[rows, cols])?, rows, cols).ok_or_else(|| tensors.error(format!("`{name}` is not {rows} × {cols}")))
         };
         let vocabulary = match tensors.dims("embedding.codes") {
             Some(&[rows, EMB_DIM]) => rows,
@@ -153,8 +128,8 @@ impl UseM3 {
         let codes_tensor = get("embedding.codes", &[vocabulary, EMB_DIM])?;
         let codes = codes_tensor.flatten_all().and_then(|t| t.to_vec1::<u8>()).map_err(bad)?;
         // The three projections and their layer-norm parameters, concatenated branch by branch.
-        let projection = Tensor::cat(&[get("proj2", &[EMB_DIM, CNN_DIM])?, get("proj3", &[EMB_DIM, CNN_DIM])?, get("proj5", &[EMB_DIM, CNN_DIM])?], 1)
-            .map_err(bad)?;
+        let projection = Dense::side_by_side(&[dense("proj2", EMB_DIM, CNN_DIM)?, dense("proj3", EMB_DIM, CNN_DIM)?, dense("proj5", EMB_DIM, CNN_DIM)?])
+            .ok_or_else(|| tensors.error("projections of different heights"))?;
         let concat = |prefix: &str| -> Result<Vec<f32>> {
             let mut out = Vec::with_capacity(3 * CNN_DIM);
             for (width, _) in BRANCHES {
@@ -184,7 +159,7 @@ impl UseM3 {
             vocabulary,
             scale: vector("scale", CHUNKS)?,
             offset: vector("lo", CHUNKS)?,
-            projection: Dense { weight: projection, rows: EMB_DIM, cols: 3 * CNN_DIM },
+            projection,
             projection_bias: concat("proj_b")?,
             projection_norm: (concat("ln_g")?, concat("ln_b")?),
             branches,
@@ -369,20 +344,6 @@ fn residual_relu(x: &mut [f32], bias: &[f32], skip: &[f32]) {
     }
 }
 
-/// Layer normalisation of each row (width = the parameters' length).
-pub(crate) fn layer_norm(x: &mut [f32], (gain, bias): &(Vec<f32>, Vec<f32>), eps: f32) {
-    let width = gain.len();
-    for row in x.chunks_exact_mut(width) {
-        let mean = row.iter().sum::<f32>() / width as f32;
-        row.iter_mut().for_each(|v| *v -= mean);
-        let var = row.iter().map(|v| v * v).sum::<f32>() / width as f32;
-        let inv = 1.0 / (var + eps).sqrt();
-        for ((v, g), b) in row.iter_mut().zip(gain).zip(bias) {
-            *v = *v * inv * g + b;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,14 +358,6 @@ mod tests {
         assert_eq!([first(1, 0), first(1, 1), first(1, 2)], [1.0, 2.0, 0.0], "text end: zero right context");
         assert_eq!([first(2, 0), first(2, 1), first(2, 2)], [0.0, 3.0, 4.0], "the second text does not see the first");
         assert_eq!([first(4, 0), first(4, 1), first(4, 2)], [4.0, 5.0, 0.0]);
-    }
-
-    #[test]
-    fn layer_norm_centres_and_scales() {
-        let mut x = vec![1.0, 2.0, 3.0, 4.0];
-        layer_norm(&mut x, &(vec![1.0; 4], vec![0.5; 4]), 0.0);
-        assert!((x.iter().sum::<f32>() - 2.0).abs() < 1e-5);
-        assert!((x[3] - x[0] - 2.0 * 1.5 / 1.25f32.sqrt()).abs() < 1e-4);
     }
 
     /// The installed model, or `None` (with a notice) where it is not installed and the run

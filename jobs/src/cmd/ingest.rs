@@ -82,9 +82,13 @@ pub fn run_ingest(
 pub fn summary_line(s: &IngestSummary) -> String {
     let secs = s.elapsed.as_secs_f64();
     let reasons: Vec<String> = s.quarantine_reasons.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let partial = match s.names_read_in_part {
+        0 => String::new(),
+        n => format!(", {n} texts longer than {} KiB read by rules only past it", vigil::redact::NER_MAX_BYTES >> 10),
+    };
     let recovered = if s.recovered_files > 0 { format!("; finished an interrupted run ({} files)", s.recovered_files) } else { String::new() };
     format!(
-        "ingest: read {} records, written {} conversations ({} messages), quarantined {}{}, duplicates {}; {} PII values redacted (names: {}); {:.1}s ({:.0} records/s){recovered}",
+        "ingest: read {} records, written {} conversations ({} messages), quarantined {}{}, duplicates {}; {} PII values redacted (names: {}{partial}); {:.1}s ({:.0} records/s){recovered}",
         s.read,
         s.written,
         s.messages,
@@ -112,6 +116,7 @@ fn summary_json(s: &IngestSummary) -> serde_json::Value {
         "elapsed_seconds": s.elapsed.as_secs_f64(),
         "recovered_files": s.recovered_files,
         "recogniser": s.recogniser,
+        "names_read_in_part": s.names_read_in_part,
         "run_id": s.run_id,
         "manifest": s.manifest,
         "files": s.files.iter().map(|f| serde_json::json!({

@@ -2,27 +2,33 @@
 //! ones, and (with `--compare`) what the encoder makes of a few texts.
 
 use anyhow::Context as _;
-use vigil::embed::{cosine, models_dir, verify_installation, UseM3, USE_M3_DIM, USE_M3_NAME};
+use vigil::embed::{cosine, models_dir, verify_installation, InstalledFile, UseM3, USE_M3_DIM, USE_M3_NAME};
+use vigil::redact::ner::{NerLanguage, NerModel};
 
 use crate::cli::ModelsArgs;
 
 pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
-    let dir = models_dir(args.dir.as_deref()).join(USE_M3_NAME);
-    let files = verify_installation(&dir);
+    let models = models_dir(args.dir.as_deref());
+    let dir = models.join(USE_M3_NAME);
     println!("{USE_M3_NAME} (Universal Sentence Encoder multilingual v3, 512-d) in {}", dir.display());
-    for f in &files {
-        let state = match &f.actual {
-            None => "MISSING".to_owned(),
-            Some(_) if f.ok() => "ok".to_owned(),
-            Some(actual) => format!("ALTERED (BLAKE3 {actual})"),
+    let encoder_ok = print_files(&verify_installation(&dir));
+    let mut recognisers_ok = true;
+    for language in NerLanguage::ALL {
+        let role = match language {
+            NerLanguage::English => "names in redaction",
+            NerLanguage::French => "confirms names the English model calls something else",
         };
-        println!("  {:<18} {:>11} bytes  {state}", f.name, f.bytes);
+        println!("{} (spaCy named-entity recogniser; {role}) in {}", language.name(), models.join(language.name()).display());
+        if print_files(&language.verify_installation(&models)) {
+            let model = NerModel::load(&models, language).with_context(|| format!("loading {}", language.name()))?;
+            println!("  recogniser id {}", model.id());
+        } else {
+            recognisers_ok = false;
+        }
     }
-    if !files.iter().all(|f| f.ok()) {
-        anyhow::bail!(
-            "the learned encoder is not installed intact: nightly runs with `embedding.backend = \"auto\"` fall back to LSA; install it with `python3 models/install.py --dir {}`",
-            dir.parent().map_or_else(|| ".".into(), |p| p.display().to_string())
-        );
+    let reinstall = format!("install them with `python3 models/install.py --dir {}`", models.display());
+    if !encoder_ok {
+        anyhow::bail!("the learned encoder is not installed intact: nightly runs with `embedding.backend = \"auto\"` fall back to LSA; {reinstall}");
     }
     let model = UseM3::load(&dir).context("loading the encoder")?;
     println!("encoder id {} (recorded with every vector, manifest and report)", model.id());
@@ -36,5 +42,21 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
             }
         }
     }
+    if !recognisers_ok {
+        anyhow::bail!("the name recognisers are not installed intact: redaction with `--ner auto` uses fewer of them or rules only; {reinstall}");
+    }
     Ok(())
+}
+
+/// Prints each file's state; whether all are intact.
+fn print_files(files: &[InstalledFile]) -> bool {
+    for f in files {
+        let state = match &f.actual {
+            None => "MISSING".to_owned(),
+            Some(_) if f.ok() => "ok".to_owned(),
+            Some(actual) => format!("ALTERED (BLAKE3 {actual})"),
+        };
+        println!("  {:<18} {:>11} bytes  {state}", f.name, f.bytes);
+    }
+    files.iter().all(InstalledFile::ok)
 }

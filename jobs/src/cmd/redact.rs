@@ -35,5 +35,13 @@ pub fn run(args: RedactArgs) -> anyhow::Result<()> {
         }
     }
     out.flush()?;
+    let partial = redactor.texts_read_in_part();
+    if partial > 0 {
+        eprintln!(
+            "warning: {partial} lines longer than {} KiB: the learned name recognisers read their first {} KiB, the rules all of them",
+            vigil::redact::NER_MAX_BYTES >> 10,
+            vigil::redact::NER_MAX_BYTES >> 10
+        );
+    }
     Ok(())
 }

@@ -145,6 +145,9 @@ pub struct IngestSummary {
     pub manifest: PathBuf,
     /// What found names: the learned recogniser's id, or `rules`.
     pub recogniser: String,
+    /// Texts longer than [`crate::redact::NER_MAX_BYTES`] whose names past it only the rules
+    /// read.
+    pub names_read_in_part: u64,
 }
 
 /// Called with the number of (compressed) input bytes consumed, from the reader thread.
@@ -202,7 +205,7 @@ pub fn ingest(
                 "read": summary.read, "written": summary.written, "quarantined": summary.quarantined,
                 "duplicates": summary.duplicates, "messages": summary.messages,
                 "quarantine_reasons": summary.quarantine_reasons, "pii_redacted": summary.pii.total(),
-                "recogniser": summary.recogniser,
+                "recogniser": summary.recogniser, "names_read_in_part": summary.names_read_in_part,
             }));
             recorder.finish(None)?;
             debug_assert_eq!(summary.read, summary.written + summary.quarantined + summary.duplicates);
@@ -312,6 +315,7 @@ fn ingest_locked(
     outcome?;
     let mut summary = writer.summary;
     summary.recogniser = redactor.recogniser().to_string();
+    summary.names_read_in_part = redactor.texts_read_in_part();
     let committed = writer.staged.commit()?;
     recorder.committing(&committed.files())?;
     summary.published = committed.publish()?;

@@ -11,9 +11,11 @@
 //!    splits a run into the longest valid card, SSN/ITIN or phone numbers; a regex cannot
 //!    express "the longest prefix of this run that passes Luhn";
 //! 3. person names from a gazetteer and context cues ("my name is", "Dear", "Mr.");
-//! 4. when installed, a learned recogniser ([`ner`], spaCy's English NER run in-process) for
-//!    the names no list or cue catches, on the sentences where a name can be (a capital
-//!    letter that does not just start the sentence or say "I").
+//! 4. when installed, learned recognisers ([`ner`], spaCy's English and French NER run
+//!    in-process) for the names no list or cue catches, on the texts where a name can be (a
+//!    capital letter that does not just start the sentence or say "I"). The English model
+//!    decides; the French one, trained on Wikipedia, is asked only about the organisations
+//!    and places the English one found, and where it sees a person inside one, it is one.
 //!
 //! All three run on a copy in which look-alike characters are ASCII (fullwidth and other
 //! scripts' digits, no-break spaces, Unicode dashes, zero-width characters: [`normalise`]);
@@ -186,7 +188,51 @@ impl PiiCounts {
 pub struct Redactor {
     structured: structured::StructuredFinder,
     names: names::NameFinder,
-    recogniser: Option<ner::NerModel>,
+    recogniser: Option<Recogniser>,
+}
+
+/// The learned recognisers a redactor runs.
+struct Recogniser {
+    /// Reads every text that may hold a name; its PERSON entities are names.
+    primary: ner::NerModel,
+    /// Asked about the primary's other proper-noun entities: one it calls a person is one.
+    confirming: Option<ner::NerModel>,
+    /// `ner-en@…` or `ner-en@…+ner-fr@…`.
+    id: String,
+    /// Texts longer than [`NER_MAX_BYTES`] with a possible name past it.
+    read_in_part: std::sync::atomic::AtomicU64,
+}
+
+/// The learned recognisers read at most this much of a text, from its start; the rest of a
+/// longer one gets the rules only. They read roughly 300 KB of text a second on one core, so
+/// a message at ingest's 4 MiB cap would hold a worker for over ten seconds, and an attacker
+/// can send many: 64 KiB keeps any message well under a second. Texts cut short are counted
+/// ([`Redactor::texts_read_in_part`]) and reported by ingest and `vigil redact`.
+pub const NER_MAX_BYTES: usize = 64 * 1024;
+
+/// The start of `text` the recognisers read: all of it, or up to [`NER_MAX_BYTES`] cut after
+/// the last line break, else the last space, else on a character boundary.
+fn learned_part(text: &str) -> &str {
+    if text.len() <= NER_MAX_BYTES {
+        return text;
+    }
+    let mut end = NER_MAX_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &text[..end];
+    let cut = head.rfind('\n').or_else(|| head.rfind(' ')).map_or(end, |i| i + 1);
+    &text[..cut]
+}
+
+impl Recogniser {
+    fn new(primary: ner::NerModel, confirming: Option<ner::NerModel>) -> Self {
+        let id = match &confirming {
+            Some(c) => format!("{}+{}", primary.id(), c.id()),
+            None => primary.id().to_string(),
+        };
+        Recogniser { primary, confirming, id, read_in_part: std::sync::atomic::AtomicU64::new(0) }
+    }
 }
 
 /// Whether a job uses the learned recogniser.
@@ -204,6 +250,23 @@ pub enum NerMode {
 /// The recogniser's id in manifests and reports when none ran.
 pub const RULES_ONLY: &str = "rules";
 
+/// The second recogniser is asked about an entity only when the first nearly called it a
+/// person: its score for the label it chose beat its score for "person" by less than this.
+/// Chosen on seed 1 of `benches/pii_quality_vs_presidio.py` against the finds it adds on
+/// 11,516 hh-rlhf turns: without the limit, the French model's persons inside "Syria",
+/// "Malaysia" or "Islam" were most of what it added on real chat (69 finds, about 15 of
+/// them names); with it, 18 (`benches/README.md`).
+const CONFIRM_MARGIN: f32 = 2.0;
+
+/// What a recognised entity says about a person being there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Evidence {
+    Person,
+    /// A proper noun of another type, which may still be a person's name.
+    ProperNoun,
+    NotPerson,
+}
+
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Redactor").finish_non_exhaustive()
@@ -220,17 +283,21 @@ impl Redactor {
     /// reason it is not used when `Auto` falls back to rules.
     pub fn with_models(mode: NerMode, models_dir: &std::path::Path) -> Result<(Self, Option<String>)> {
         let mut redactor = Redactor::new()?;
-        let dir = models_dir.join(ner::NER_NAME);
+        let load = |language| ner::NerModel::load(models_dir, language);
         let fallback = match mode {
             NerMode::Off => None,
             NerMode::Required => {
-                redactor.recogniser = Some(ner::NerModel::load(&dir)?);
+                redactor.recogniser = Some(Recogniser::new(load(ner::NerLanguage::English)?, Some(load(ner::NerLanguage::French)?)));
                 None
             }
-            NerMode::Auto => match ner::NerModel::load(&dir) {
-                Ok(model) => {
-                    redactor.recogniser = Some(model);
-                    None
+            NerMode::Auto => match load(ner::NerLanguage::English) {
+                Ok(primary) => {
+                    let (confirming, fallback) = match load(ner::NerLanguage::French) {
+                        Ok(model) => (Some(model), None),
+                        Err(e) => (None, Some(format!("second name recogniser not used ({e}); install it with `python3 models/install.py`"))),
+                    };
+                    redactor.recogniser = Some(Recogniser::new(primary, confirming));
+                    fallback
                 }
                 Err(e) => Some(format!("learned name recogniser not used ({e}); install it with `python3 models/install.py`")),
             },
@@ -238,9 +305,16 @@ impl Redactor {
         Ok((redactor, fallback))
     }
 
-    /// What finds names: the learned recogniser's id (`ner-en@…`) or [`RULES_ONLY`].
+    /// How many texts so far were longer than [`NER_MAX_BYTES`] with a possible name after
+    /// it, which only the rules read.
+    pub fn texts_read_in_part(&self) -> u64 {
+        self.recogniser.as_ref().map_or(0, |r| r.read_in_part.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// What finds names: the learned recognisers' ids (`ner-en@…+ner-fr@…`) or
+    /// [`RULES_ONLY`].
     pub fn recogniser(&self) -> &str {
-        self.recogniser.as_ref().map_or(RULES_ONLY, ner::NerModel::id)
+        self.recogniser.as_ref().map_or(RULES_ONLY, |r| r.id.as_str())
     }
 
     /// Finds every entity in `text`, sorted by start, non-overlapping. `out` is cleared first.
@@ -273,23 +347,17 @@ impl Redactor {
         remove_overlaps(out);
         let structured_len = out.len();
         self.names.find(text, out);
-        if let Some(model) = &self.recogniser {
-            if may_hold_a_name(text) {
-                NER_SPANS.with(|cell| {
-                    let mut spans = cell.borrow_mut();
-                    match model.recognise(text, &mut spans) {
-                        Ok(()) => out.extend(
-                            spans
-                                .iter()
-                                .filter(|s| s.label == ner::NerLabel::Person)
-                                .filter_map(|s| person_span(text, s.start, s.end))
-                                .map(|(start, end)| Entity { kind: PiiKind::Person, start, end }),
-                        ),
-                        // Inference cannot fail on valid weights; if it does, the rules'
-                        // names still stand and the failure is loud.
-                        Err(e) => tracing::error!("name recogniser failed, rules only for this text: {e}"),
-                    }
-                });
+        if let Some(recogniser) = &self.recogniser {
+            let read = learned_part(text);
+            if read.len() < text.len() && may_hold_a_name(&text[read.len()..], |w| self.names.is_listed_name(w)) {
+                recogniser.read_in_part.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            if may_hold_a_name(read, |w| self.names.is_listed_name(w)) {
+                if let Err(e) = self.recognise_names(recogniser, read, out) {
+                    // Inference cannot fail on valid weights; if it does, the rules' names
+                    // still stand and the failure is loud.
+                    tracing::error!("name recogniser failed, rules only for this text: {e}");
+                }
             }
         }
         if out.len() > structured_len {
@@ -354,27 +422,97 @@ impl Redactor {
         self.redact_into(text, &mut out, &mut counts, &mut scratch);
         out
     }
+
+    /// Adds the persons the learned recognisers find in `text` to `out`.
+    fn recognise_names(&self, recogniser: &Recogniser, text: &str, out: &mut Vec<Entity>) -> Result<()> {
+        NER_SPANS.with(|cell| {
+            let (spans, second) = &mut *cell.borrow_mut();
+            recogniser.primary.recognise(text, spans)?;
+            let mut push = |span: &ner::NerSpan| {
+                if let Some((start, end)) = person_span(text, span.start, span.end) {
+                    out.push(Entity { kind: PiiKind::Person, start, end });
+                }
+            };
+            let mut undecided = false;
+            for span in spans.iter() {
+                match self.person_evidence(text, span) {
+                    Evidence::Person => push(span),
+                    Evidence::ProperNoun => undecided = true,
+                    Evidence::NotPerson => {}
+                }
+            }
+            if let (true, Some(confirming)) = (undecided, &recogniser.confirming) {
+                confirming.recognise(text, second)?;
+                for span in spans.iter().filter(|s| self.person_evidence(text, s) == Evidence::ProperNoun && s.person_margin < CONFIRM_MARGIN) {
+                    // Only a person inside the entity: on English text the French model
+                    // also makes sentence-wide spans ("Why is Carlota so impulsive"), which
+                    // say nothing about the entity's type. Both lists are in text order.
+                    let from = second.partition_point(|p| p.start < span.start);
+                    let mut inside = second[from..].iter().take_while(|p| p.start < span.end);
+                    if inside.any(|p| p.label == ner::NerLabel::Person && p.end <= span.end) {
+                        push(span);
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// What one entity of the primary recogniser says about a person there. Its PERSON is
+    /// one. Its other proper-noun labels are trusted for the span (a name-like entity is
+    /// there) but not always for the type: trained on English news, it calls many names from
+    /// other languages an organisation, a group, a work or a place ("Wisława Szczepańska"
+    /// ORG, "Sofia Papadopoulou" GPE). Such a span is a person when it starts with a word the
+    /// gazetteer knows as a given name (a place must also have more than one word, so
+    /// "Florence" and "Sofia" stay places); otherwise the second recogniser decides, except
+    /// for groups (nationalities, religions), which it would too often call persons.
+    fn person_evidence(&self, text: &str, span: &ner::NerSpan) -> Evidence {
+        use ner::NerLabel::*;
+        let (place, otherwise) = match span.label {
+            Person => return Evidence::Person,
+            Organisation | Work => (false, Evidence::ProperNoun),
+            // Nationalities, religions, parties ("Jews", "Chinese"): a person only by the
+            // gazetteer, never on the second model's word.
+            Group => (false, Evidence::NotPerson),
+            Facility | Place | Location => (true, Evidence::ProperNoun),
+            Other => return Evidence::NotPerson,
+        };
+        let mut words = text[span.start..span.end].split(|c: char| c.is_whitespace() || c == '-').filter(|w| !w.is_empty());
+        let first = words.next().map_or("", |w| w.trim_matches(|c: char| !c.is_alphabetic()));
+        if (!place || words.next().is_some()) && self.names.is_given_name(first) {
+            Evidence::Person
+        } else {
+            otherwise
+        }
+    }
 }
 
 /// Whether the learned recogniser should read `text`: it has a capital letter that neither
-/// starts a sentence nor is the pronoun "I" ("… to Anna", "Quarto Angelo"), or a sentence
-/// whose first word is followed by a comma ("Kuba, can I…"). Ordinary chat ("How do I fix
-/// this?") costs nothing. One pass, no allocation.
-fn may_hold_a_name(text: &str) -> bool {
+/// starts a sentence nor is the pronoun "I" ("… to Anna", "Quarto Angelo"), a sentence whose
+/// first word is followed by a comma ("Kuba, can I…"), or a sentence that starts with a word
+/// `is_listed_name` knows ("Tatjana called."). Ordinary chat ("How do I fix this?") costs
+/// nothing. One pass, no allocation.
+fn may_hold_a_name(text: &str, is_listed_name: impl Fn(&str) -> bool) -> bool {
     let mut sentence_start = true;
     let mut prev: Option<char> = None;
     let mut first_word_open = false;
-    for c in text.chars() {
+    for (at, c) in text.char_indices() {
         if c.is_alphabetic() {
             let word_start = !prev.is_some_and(|p| p.is_alphanumeric() || p == '\'' || p == '’' || p == '-');
-            if word_start {
-                if c.is_uppercase() && !sentence_start {
-                    // "I", "I'm", "I'll" are the pronoun, not a name.
-                    let pronoun = c == 'I';
-                    if !pronoun {
+            if word_start && c.is_uppercase() {
+                // "I", "I'm", "I'll" are the pronoun, not a name.
+                if !sentence_start && c != 'I' {
+                    return true;
+                }
+                if sentence_start {
+                    let rest = &text[at..];
+                    let word = &rest[..rest.find(|c: char| !c.is_alphabetic()).unwrap_or(rest.len())];
+                    if is_listed_name(word) {
                         return true;
                     }
                 }
+            }
+            if word_start {
                 first_word_open = sentence_start && c.is_uppercase();
                 sentence_start = false;
             }
@@ -407,8 +545,8 @@ fn person_span(text: &str, start: usize, mut end: usize) -> Option<(usize, usize
 }
 
 thread_local! {
-    /// The recogniser's output for the text being searched.
-    static NER_SPANS: std::cell::RefCell<Vec<ner::NerSpan>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The recognisers' output for the text being searched (primary, confirming).
+    static NER_SPANS: std::cell::RefCell<(Vec<ner::NerSpan>, Vec<ner::NerSpan>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
     /// The folded copy of the text being searched, reused so folding does not allocate.
     static SHADOW: std::cell::RefCell<normalise::Shadow> = std::cell::RefCell::new(normalise::Shadow::default());
 }

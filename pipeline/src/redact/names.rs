@@ -424,6 +424,24 @@ impl NameFinder {
         if take { i + 1 } else { i }
     }
 
+    /// Whether `w` is in the gazetteer as a given name (perhaps also a family name) and is
+    /// not an ambiguous word like "Florence" or "May", nor one that is never a name.
+    pub(super) fn is_given_name(&self, w: &str) -> bool {
+        SCRATCH.with(|cell| {
+            let lower = &mut cell.borrow_mut().1;
+            self.flags(w, lower) & (word::FIRST | word::AMBIGUOUS | word::NOT_NAME | word::CUE) == word::FIRST
+        })
+    }
+
+    /// Whether `w` is in the gazetteer as a given or family name and is not an ambiguous
+    /// word ("Will", "May") or one that is never a name.
+    pub(super) fn is_listed_name(&self, w: &str) -> bool {
+        SCRATCH.with(|cell| {
+            let flags = self.flags(w, &mut cell.borrow_mut().1);
+            flags & (word::FIRST | word::SURNAME) != 0 && flags & (word::AMBIGUOUS | word::NOT_NAME | word::CUE) == 0
+        })
+    }
+
     fn is_not_name(&self, w: &str, lower: &mut String) -> bool {
         self.flags(w, lower) & word::NOT_NAME != 0
     }

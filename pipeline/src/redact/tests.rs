@@ -19,11 +19,12 @@ fn assert_redacts(text: &str, expected: &str) {
 
 #[test]
 fn the_recogniser_reads_only_text_that_may_hold_a_name() {
-    for text in ["Kuba, can I speak to your boss?", "please call Anna tomorrow", "I'm Quarto Angelo", "Hi. Then Olumide left"] {
-        assert!(may_hold_a_name(text), "{text}");
+    let listed = |w: &str| matches!(w, "Tatjana" | "Smith");
+    for text in ["Kuba, can I speak to your boss?", "please call Anna tomorrow", "I'm Quarto Angelo", "Hi. Then Olumide left", "Tatjana called.", "Ok. Smith left"] {
+        assert!(may_hold_a_name(text, listed), "{text}");
     }
-    for text in ["How do I fix this?", "Thanks! I'll try. It works.", "what is a monad", "Yes I did.", ""] {
-        assert!(!may_hold_a_name(text), "{text}");
+    for text in ["How do I fix this?", "Thanks! I'll try. It works.", "what is a monad", "Yes I did.", "Tatjanas are rare.", ""] {
+        assert!(!may_hold_a_name(text, listed), "{text}");
     }
 }
 
@@ -40,10 +41,15 @@ fn person_spans_lose_possessives_and_edge_punctuation() {
 /// name-like capital is left as the rules leave it.
 #[test]
 fn the_recogniser_finds_names_the_rules_miss() {
-    let Some(model) = ner::tests::installed() else { return };
+    let Some(english) = ner::tests::installed(ner::NerLanguage::English) else { return };
+    let Some(french) = ner::tests::installed(ner::NerLanguage::French) else { return };
+    let mut english_only = Redactor::new().unwrap();
+    english_only.recogniser = Some(Recogniser::new(english, None));
     let mut with_model = Redactor::new().unwrap();
-    with_model.recogniser = Some(model);
-    assert_eq!(with_model.recogniser().split('@').next(), Some("ner-en"));
+    with_model.recogniser = ner::tests::installed(ner::NerLanguage::English).map(|e| Recogniser::new(e, Some(french)));
+    assert!(english_only.recogniser().starts_with("ner-en@") && !english_only.recogniser().contains('+'));
+    let id = with_model.recogniser();
+    assert!(id.starts_with("ner-en@") && id.contains("+ner-fr@"), "{id}");
     assert_eq!(redactor().recogniser(), RULES_ONLY);
     let text = "Kuba, can I please speak to your boss?";
     assert_eq!(with_model.redact(text), "[PERSON], can I please speak to your boss?");
@@ -53,6 +59,25 @@ fn the_recogniser_finds_names_the_rules_miss() {
     assert!(!out.contains("Kowalska") && out.contains("[PERSON]"), "{out}");
     let plain = "How do I fix a KeyError when looping over a dictionary?";
     assert_eq!(with_model.redact(plain), plain);
+
+    // The English model calls Tatjana an organisation, though nearly a person; the French
+    // one sees a person there, and so does the redactor with both. A country the English
+    // model is sure of stays, whatever the French model makes of the sentence.
+    let text = "They had 6: Tatjana, Terezija, Mia, Franciska, Božena and Miroslav.";
+    assert_eq!(english_only.redact(text), "They had 6: Tatjana, Terezija, [PERSON], Franciska, Božena and Miroslav.");
+    assert_eq!(with_model.redact(text), "They had 6: [PERSON], Terezija, [PERSON], Franciska, Božena and Miroslav.");
+    let text = "We're seeing some interesting developments in Syria, with the Syrian military attacking.";
+    assert_eq!(with_model.redact(text), text);
+    // Where the French model does not call it a person, the English model's person stands
+    // and its organisation stays.
+    let text = "You can tell Gregorian was a huge Rareș Dobre fan.";
+    assert_eq!(with_model.redact(text), "You can tell [PERSON] was a huge Rareș Dobre fan.");
+    // A multi-word place that starts with a listed given name is a person's name; one word
+    // that is also a city stays.
+    let text = "I love the song by Sofia Papadopoulou.";
+    assert_eq!(english_only.redact(text), "I love the song by [PERSON].");
+    let text = "We flew to Florence last week.";
+    assert_eq!(with_model.redact(text), text);
 }
 
 #[test]
@@ -469,4 +494,28 @@ mod properties {
             prop_assert!(!out.contains(value), "{} -> {}", text, out);
         }
     }
+}
+
+/// The recognisers read a long text's first [`NER_MAX_BYTES`] only, cut at a line break or a
+/// space, and a text with a possible name past that is counted.
+#[test]
+fn long_texts_are_read_by_the_recognisers_in_part_and_counted() {
+    let filler = "word ".repeat(NER_MAX_BYTES / 5 + 10);
+    let head = learned_part(&filler);
+    assert!(head.len() <= NER_MAX_BYTES && head.ends_with(' ') && filler.starts_with(head));
+    let lines = format!("{}\n{}", "a".repeat(NER_MAX_BYTES - 10), "b".repeat(100));
+    assert_eq!(learned_part(&lines).len(), NER_MAX_BYTES - 9, "cut after the line break");
+    let unbroken = "é".repeat(NER_MAX_BYTES);
+    assert!(unbroken.is_char_boundary(learned_part(&unbroken).len()));
+    assert_eq!(learned_part("short"), "short");
+
+    let Some(english) = ner::tests::installed(ner::NerLanguage::English) else { return };
+    let mut learned = Redactor::new().unwrap();
+    learned.recogniser = Some(Recogniser::new(english, None));
+    let early = format!("Kuba, can I please speak to your boss? {filler}");
+    assert!(learned.redact(&early).starts_with("[PERSON], can I"));
+    assert_eq!(learned.texts_read_in_part(), 0, "no capital past the limit");
+    let late = format!("{filler}. Kuba, can I please speak to your boss?");
+    assert!(learned.redact(&late).ends_with("Kuba, can I please speak to your boss?"), "past the limit, rules only");
+    assert_eq!(learned.texts_read_in_part(), 1);
 }

@@ -14,8 +14,10 @@
 //! 4. when installed, learned recognisers ([`ner`], spaCy's English and French NER run
 //!    in-process) for the names no list or cue catches, on the texts where a name can be (a
 //!    capital letter that does not just start the sentence or say "I"). The English model
-//!    decides; the French one, trained on Wikipedia, is asked only about the organisations
-//!    and places the English one found, and where it sees a person inside one, it is one.
+//!    decides on English text; the French one, trained on Wikipedia, reads French text, and
+//!    on English text is asked only about the organisations and places the English one nearly
+//!    called persons: where it sees a person inside one, it is one. German text gets the
+//!    rules only (the English model calls its capitalised nouns persons).
 //!
 //! All three run on a copy in which look-alike characters are ASCII (fullwidth and other
 //! scripts' digits, no-break spaces, Unicode dashes, zero-width characters: [`normalise`]);
@@ -193,14 +195,18 @@ pub struct Redactor {
 
 /// The learned recognisers a redactor runs.
 struct Recogniser {
-    /// Reads every text that may hold a name; its PERSON entities are names.
+    /// The English model: reads English texts (and those too short to tell) that may hold a
+    /// name; its PERSON entities are names.
     primary: ner::NerModel,
-    /// Asked about the primary's other proper-noun entities: one it calls a person is one.
+    /// The French model: reads French texts, and on English ones is asked about the
+    /// primary's near-person entities.
     confirming: Option<ner::NerModel>,
     /// `ner-en@…` or `ner-en@…+ner-fr@…`.
     id: String,
     /// Texts longer than [`NER_MAX_BYTES`] with a possible name past it.
     read_in_part: std::sync::atomic::AtomicU64,
+    /// Picks the model for a text by its language.
+    languages: crate::lang::LanguageDetector,
 }
 
 /// The learned recognisers read at most this much of a text, from its start; the rest of a
@@ -231,7 +237,7 @@ impl Recogniser {
             Some(c) => format!("{}+{}", primary.id(), c.id()),
             None => primary.id().to_string(),
         };
-        Recogniser { primary, confirming, id, read_in_part: std::sync::atomic::AtomicU64::new(0) }
+        Recogniser { primary, confirming, id, read_in_part: std::sync::atomic::AtomicU64::new(0), languages: crate::lang::LanguageDetector::new() }
     }
 }
 
@@ -425,14 +431,35 @@ impl Redactor {
 
     /// Adds the persons the learned recognisers find in `text` to `out`.
     fn recognise_names(&self, recogniser: &Recogniser, text: &str, out: &mut Vec<Entity>) -> Result<()> {
+        let mut push = |span: &ner::NerSpan| {
+            if let Some((start, end)) = person_span(text, span.start, span.end) {
+                out.push(Entity { kind: PiiKind::Person, start, end });
+            }
+        };
         NER_SPANS.with(|cell| {
             let (spans, second) = &mut *cell.borrow_mut();
-            recogniser.primary.recognise(text, spans)?;
-            let mut push = |span: &ner::NerSpan| {
-                if let Some((start, end)) = person_span(text, span.start, span.end) {
-                    out.push(Entity { kind: PiiKind::Person, start, end });
+            match recogniser.languages.detect(text) {
+                // Too short to tell: most likely English (and a name alone, "Kuba, …").
+                "en" | "und" => {}
+                "fr" => {
+                    if let Some(french) = &recogniser.confirming {
+                        french.recognise(text, spans)?;
+                        spans.iter().filter(|s| s.label == ner::NerLabel::Person).for_each(&mut push);
+                    }
+                    return Ok(());
                 }
-            };
+                // German capitalises every noun, which is the cue the English model reads
+                // names by: on German text it calls most nouns persons ("Möglichkeiten",
+                // "Schritt"). Those texts get the rules only.
+                "de" => return Ok(()),
+                // Other languages: the English model still finds the names in them, at a
+                // cost in false finds at sentence openings ("¡Claro"); skipping them lost
+                // 7 points of names on the outside benchmark (`benches/README.md`), where
+                // many English sentences full of foreign names are detected as another
+                // language.
+                _ => {}
+            }
+            recogniser.primary.recognise(text, spans)?;
             let mut undecided = false;
             for span in spans.iter() {
                 match self.person_evidence(text, span) {
@@ -530,8 +557,11 @@ fn may_hold_a_name(text: &str, is_listed_name: impl Fn(&str) -> bool) -> bool {
 }
 
 /// A PERSON span without possessive "'s" or edge punctuation, or `None` when nothing of a
-/// name is left.
+/// name is left or it is a hashtag ("#VoteUnity": the recogniser calls many of them persons).
 fn person_span(text: &str, start: usize, mut end: usize) -> Option<(usize, usize)> {
+    if text[..start].ends_with('#') {
+        return None;
+    }
     let span = &text[start..end];
     for suffix in ["'s", "’s", "'S", "’S"] {
         if span.len() > suffix.len() && span.ends_with(suffix) {

@@ -76,6 +76,11 @@ fn the_recogniser_finds_names_the_rules_miss() {
     // that is also a city stays.
     let text = "I love the song by Sofia Papadopoulou.";
     assert_eq!(english_only.redact(text), "I love the song by [PERSON].");
+    // French text is read by the French model; German gets the rules only.
+    let text = "J'ai parlé d'Anne Lefèvre avec l'équipe de Renault à Paris, puis avec Zbigniew Kowalczyk.";
+    assert_eq!(with_model.redact(text), "J'ai parlé d'[PERSON] avec l'équipe de Renault à Paris, puis avec [PERSON].");
+    let text = "Hier sind drei Möglichkeiten, wie du das Problem in deinem Skript lösen kannst.";
+    assert_eq!(with_model.redact(text), text, "the English model calls German nouns persons");
     let text = "We flew to Florence last week.";
     assert_eq!(with_model.redact(text), text);
 }
@@ -518,4 +523,13 @@ fn long_texts_are_read_by_the_recognisers_in_part_and_counted() {
     let late = format!("{filler}. Kuba, can I please speak to your boss?");
     assert!(learned.redact(&late).ends_with("Kuba, can I please speak to your boss?"), "past the limit, rules only");
     assert_eq!(learned.texts_read_in_part(), 1);
+}
+
+#[test]
+fn person_spans_drop_possessives_and_hashtags() {
+    let text = "Ask Anna's team, then Bob. Add #VoteUnity.";
+    assert_eq!(person_span(text, 4, 10), Some((4, 8)), "Anna's");
+    assert_eq!(person_span(text, 22, 26), Some((22, 26)), "a period stays: it may close an initial");
+    assert_eq!(person_span(text, 32, 41), None, "#VoteUnity");
+    assert_eq!(person_span(text, 25, 26), None, "nothing of a name");
 }

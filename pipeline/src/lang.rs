@@ -61,8 +61,19 @@ impl LanguageDetector {
         LanguageDetector { function_words: FunctionWords::new(), inner }
     }
 
-    /// ISO 639-1 code of the text's language, or `und`.
-    pub fn detect(&self, text: &str) -> &'static str {
+    /// The text's language when its script or its function words settle it (the two cheap
+    /// tiers), else `None`: no statistical guess, which proper nouns could sway ("Ricardo
+    /// had given Ana…" is English however Spanish its names).
+    pub fn detect_by_words(&self, text: &str) -> Option<&'static str> {
+        match self.cheap_tiers(text) {
+            Ok(code) if code != "und" => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The script and function-word tiers: a verdict, or the prefix and the languages tied on
+    /// function words (none: no evidence) for lingua.
+    fn cheap_tiers<'t>(&self, text: &'t str) -> Result<&'static str, (&'t str, u16)> {
         let mut end = text.len().min(PREFIX_BYTES);
         while !text.is_char_boundary(end) {
             end -= 1;
@@ -71,20 +82,28 @@ impl LanguageDetector {
         if prefix.is_ascii() {
             // Latin script for sure: skip the script census.
             if prefix.bytes().filter(u8::is_ascii_alphabetic).take(MIN_LETTERS).count() < MIN_LETTERS {
-                return "und";
+                return Ok("und");
             }
         } else {
             if prefix.chars().filter(|c| c.is_alphabetic()).take(MIN_LETTERS).count() < MIN_LETTERS {
-                return "und";
+                return Ok("und");
             }
             if let Some(code) = by_script(prefix) {
-                return code;
+                return Ok(code);
             }
         }
-        let candidates = match self.function_words.detect(prefix) {
-            FunctionWordVerdict::Language(code) => return code,
-            FunctionWordVerdict::Tie(tied) => tied,
-            FunctionWordVerdict::NoEvidence => 0,
+        match self.function_words.detect(prefix) {
+            FunctionWordVerdict::Language(code) => Ok(code),
+            FunctionWordVerdict::Tie(tied) => Err((prefix, tied)),
+            FunctionWordVerdict::NoEvidence => Err((prefix, 0)),
+        }
+    }
+
+    /// ISO 639-1 code of the text's language, or `und`.
+    pub fn detect(&self, text: &str) -> &'static str {
+        let (prefix, candidates) = match self.cheap_tiers(text) {
+            Ok(code) => return code,
+            Err(undecided) => undecided,
         };
         // lingua's cost grows with the text; its first words carry the verdict.
         let mut end = prefix.len().min(LINGUA_BYTES);

@@ -16,8 +16,8 @@
 //!    capital letter that does not just start the sentence or say "I"). The English model
 //!    decides on English text; the French one, trained on Wikipedia, reads French text, and
 //!    on English text is asked only about the organisations and places the English one nearly
-//!    called persons: where it sees a person inside one, it is one. German text gets the
-//!    rules only (the English model calls its capitalised nouns persons).
+//!    called persons: where it sees a person inside one, it is one. Text in other languages
+//!    gets the rules only (there the English model marks capitalised nouns and phrases).
 //!
 //! All three run on a copy in which look-alike characters are ASCII (fullwidth and other
 //! scripts' digits, no-break spaces, Unicode dashes, zero-width characters: [`normalise`]);
@@ -33,6 +33,7 @@ mod structured;
 pub mod validate;
 
 use std::fmt;
+use std::ops::ControlFlow;
 
 use crate::error::Result;
 
@@ -358,9 +359,17 @@ impl Redactor {
             if read.len() < text.len() && may_hold_a_name(&text[read.len()..], |w| self.names.is_listed_name(w)) {
                 recogniser.read_in_part.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
-            if may_hold_a_name(read, |w| self.names.is_listed_name(w)) {
-                self.recognise_names_cached(recogniser, read, out);
-            }
+            NAME_CUES.with(|cues| {
+                let mut cues = cues.borrow_mut();
+                cues.clear();
+                name_cues(read, |w| self.names.is_listed_name(w), |at| {
+                    cues.push(at);
+                    ControlFlow::Continue(())
+                });
+                if !cues.is_empty() {
+                    self.recognise_names_cached(recogniser, read, &cues, out);
+                }
+            });
         }
         if out.len() > structured_len {
             // A name never displaces a structured finding ("IBAN DE89…" is an IBAN, not a
@@ -425,11 +434,10 @@ impl Redactor {
         out
     }
 
-    /// Adds the persons the learned recognisers find in `text` to `out`.
     /// [`Self::recognise_names`], remembered per thread by the text's digest: logs repeat
     /// texts (templates, bots, popular requests, an assistant's stock phrases), and the
     /// recognisers cost a thousand times more than the digest.
-    fn recognise_names_cached(&self, recogniser: &Recogniser, text: &str, out: &mut Vec<Entity>) {
+    fn recognise_names_cached(&self, recogniser: &Recogniser, text: &str, cues: &[usize], out: &mut Vec<Entity>) {
         // Keyed by the recognisers too: two redactors on one thread may run different ones.
         let mut hasher = blake3::Hasher::new();
         hasher.update(recogniser.id.as_bytes()).update(&[0]).update(text.as_bytes());
@@ -447,7 +455,7 @@ impl Redactor {
             return;
         }
         let before = out.len();
-        if let Err(e) = self.recognise_names(recogniser, text, out) {
+        if let Err(e) = self.recognise_names(recogniser, text, cues, out) {
             // Inference cannot fail on valid weights; if it does, the rules' names still
             // stand and the failure is loud.
             tracing::error!("name recogniser failed, rules only for this text: {e}");
@@ -464,7 +472,8 @@ impl Redactor {
         });
     }
 
-    fn recognise_names(&self, recogniser: &Recogniser, text: &str, out: &mut Vec<Entity>) -> Result<()> {
+    /// Adds the persons the learned recognisers find near `cues` in `text` to `out`.
+    fn recognise_names(&self, recogniser: &Recogniser, text: &str, cues: &[usize], out: &mut Vec<Entity>) -> Result<()> {
         let mut push = |span: &ner::NerSpan| {
             if let Some((start, end)) = person_span(text, span.start, span.end) {
                 out.push(Entity { kind: PiiKind::Person, start, end });
@@ -472,28 +481,26 @@ impl Redactor {
         };
         NER_SPANS.with(|cell| {
             let (spans, second) = &mut *cell.borrow_mut();
-            match recogniser.languages.detect(text) {
-                // Too short to tell: most likely English (and a name alone, "Kuba, …").
-                "en" | "und" => {}
-                "fr" => {
+            // Only the cheap, word-based verdict: a statistical guess on a short English
+            // sentence full of foreign names often names the names' language.
+            match recogniser.languages.detect_by_words(text) {
+                // Undecided (too short, no function words): most likely English.
+                Some("en") | None => {}
+                Some("fr") => {
                     if let Some(french) = &recogniser.confirming {
-                        french.recognise(text, spans)?;
+                        french.recognise_near(text, cues, spans)?;
                         spans.iter().filter(|s| s.label == ner::NerLabel::Person).for_each(&mut push);
                     }
                     return Ok(());
                 }
-                // German capitalises every noun, which is the cue the English model reads
-                // names by: on German text it calls most nouns persons ("Möglichkeiten",
-                // "Schritt"). Those texts get the rules only.
-                "de" => return Ok(()),
-                // Other languages: the English model still finds the names in them, at a
-                // cost in false finds at sentence openings ("¡Claro"); skipping them lost
-                // 7 points of names on the outside benchmark (`benches/README.md`), where
-                // many English sentences full of foreign names are detected as another
-                // language.
-                _ => {}
+                // Each model reads only its own language. On German the English one calls
+                // capitalised nouns persons ("Möglichkeiten", "Schritt"); on Spanish it
+                // marks lower-case phrases and brand names ("con tus palabras", "Instagram"),
+                // which turned templated campaign texts into look-alikes. Other languages
+                // get the rules only.
+                _ => return Ok(()),
             }
-            recogniser.primary.recognise(text, spans)?;
+            recogniser.primary.recognise_near(text, cues, spans)?;
             let mut undecided = false;
             for span in spans.iter() {
                 match self.person_evidence(text, span) {
@@ -503,7 +510,7 @@ impl Redactor {
                 }
             }
             if let (true, Some(confirming)) = (undecided, &recogniser.confirming) {
-                confirming.recognise(text, second)?;
+                confirming.recognise_near(text, cues, second)?;
                 for span in spans.iter().filter(|s| self.person_evidence(text, s) == Evidence::ProperNoun && s.person_margin < CONFIRM_MARGIN) {
                     // Only a person inside the entity: on English text the French model
                     // also makes sentence-wide spans ("Why is Carlota so impulsive"), which
@@ -548,42 +555,52 @@ impl Redactor {
     }
 }
 
-/// Whether the learned recogniser should read `text`: it has a capital letter that neither
-/// starts a sentence nor is the pronoun "I" ("… to Anna", "Quarto Angelo"), a sentence whose
-/// first word is followed by a comma ("Kuba, can I…"), or a sentence that starts with a word
-/// `is_listed_name` knows ("Tatjana called."). Ordinary chat ("How do I fix this?") costs
-/// nothing. One pass, no allocation.
+/// Whether the learned recogniser should read `text`: it has a [name cue](name_cues).
+/// Ordinary chat ("How do I fix this?") costs nothing.
 fn may_hold_a_name(text: &str, is_listed_name: impl Fn(&str) -> bool) -> bool {
+    name_cues(text, is_listed_name, |_| ControlFlow::Break(()))
+}
+
+/// Calls `cue` with the byte offset of each word where a name may start, in order: a capital
+/// letter that neither starts a sentence nor is the pronoun "I" ("… to Anna", "Quarto
+/// Angelo"), a sentence whose first word is followed by a comma ("Kuba, can I…"), or a
+/// sentence that starts with a word `is_listed_name` knows ("Tatjana called."). Returns
+/// whether `cue` stopped the search. One pass, no allocation.
+fn name_cues(text: &str, is_listed_name: impl Fn(&str) -> bool, mut cue: impl FnMut(usize) -> ControlFlow<()>) -> bool {
     let mut sentence_start = true;
     let mut prev: Option<char> = None;
-    let mut first_word_open = false;
+    // The sentence's first word while nothing but spaces or quotes follow it.
+    let mut first_word: Option<usize> = None;
     for (at, c) in text.char_indices() {
         if c.is_alphabetic() {
             let word_start = !prev.is_some_and(|p| p.is_alphanumeric() || p == '\'' || p == '’' || p == '-');
             if word_start && c.is_uppercase() {
                 // "I", "I'm", "I'll" are the pronoun, not a name.
-                if !sentence_start && c != 'I' {
-                    return true;
-                }
-                if sentence_start {
+                let found = if sentence_start {
                     let rest = &text[at..];
-                    let word = &rest[..rest.find(|c: char| !c.is_alphabetic()).unwrap_or(rest.len())];
-                    if is_listed_name(word) {
-                        return true;
-                    }
+                    is_listed_name(&rest[..rest.find(|c: char| !c.is_alphabetic()).unwrap_or(rest.len())])
+                } else {
+                    c != 'I'
+                };
+                if found && cue(at).is_break() {
+                    return true;
                 }
             }
             if word_start {
-                first_word_open = sentence_start && c.is_uppercase();
+                first_word = (sentence_start && c.is_uppercase()).then_some(at);
                 sentence_start = false;
             }
         } else if matches!(c, '.' | '!' | '?' | '\n' | ':' | '"' | '“' | '(' | '>' | '*' | '-' | '•') {
             sentence_start = true;
-            first_word_open = false;
-        } else if c == ',' && first_word_open {
-            return true;
+            first_word = None;
+        } else if c == ',' && first_word.is_some() {
+            if let Some(word) = first_word.take() {
+                if cue(word).is_break() {
+                    return true;
+                }
+            }
         } else if !c.is_whitespace() && c != '\'' && c != '’' {
-            first_word_open = false;
+            first_word = None;
         }
         prev = Some(c);
     }
@@ -612,6 +629,8 @@ fn person_span(text: &str, start: usize, mut end: usize) -> Option<(usize, usize
 const NAMES_SEEN_ENTRIES: usize = 16 * 1024;
 
 thread_local! {
+    /// Where names may start in the text being searched ([`name_cues`]).
+    static NAME_CUES: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
     /// Persons the recognisers found, by text digest ([`Redactor::recognise_names_cached`]).
     static NAMES_SEEN: std::cell::RefCell<std::collections::HashMap<u128, Vec<(u32, u32)>>> = std::cell::RefCell::new(std::collections::HashMap::new());
     /// The recognisers' output for the text being searched (primary, confirming).

@@ -88,6 +88,9 @@ const LN_EPS: f32 = 1e-8;
 /// Tokens per chunk: a text is cut at line and sentence ends, then at this many tokens, so
 /// work and memory stay bounded whatever the message.
 const MAX_CHUNK_TOKENS: usize = 256;
+/// Tokens read on each side of a cue by [`NerModel::recognise_near`]: the encoder's reach
+/// (4 layers of one token each side) past a name of up to four tokens.
+pub const CUE_CONTEXT: usize = 8;
 /// spaCy's word shape gives up on long tokens.
 const LONG_TOKEN_CHARS: usize = 100;
 
@@ -316,6 +319,35 @@ impl NerModel {
     /// Which recogniser this is.
     pub fn language(&self) -> NerLanguage {
         self.language
+    }
+
+    /// The entities near `cues` (ascending byte offsets of words where a name may start) in
+    /// `text`, in order: only the tokens within [`CUE_CONTEXT`] of a cue are read, so the
+    /// words of a long text far from any capital cost nothing. An entity that touches a cue
+    /// comes out as [`recognise`](Self::recognise) finds it (the encoder sees 4 tokens each
+    /// side, the parser the token before), except where it runs more than a few tokens
+    /// before its first cue. Work is linear in the text's length.
+    pub fn recognise_near(&self, text: &str, cues: &[usize], out: &mut Vec<NerSpan>) -> Result<()> {
+        out.clear();
+        let tokens = tokenize(text, self.language);
+        let mut cues = cues.iter().copied().peekable();
+        let mut windows: Vec<(usize, usize)> = Vec::new();
+        for chunk in chunks(&tokens) {
+            let Some(chunk_end) = chunk.last().map(|t| t.end) else { continue };
+            windows.clear();
+            while let Some(cue) = cues.next_if(|&c| c < chunk_end) {
+                let at = chunk.partition_point(|t| t.end <= cue);
+                let (start, end) = (at.saturating_sub(CUE_CONTEXT), (at + CUE_CONTEXT + 1).min(chunk.len()));
+                match windows.last_mut() {
+                    Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                    _ => windows.push((start, end)),
+                }
+            }
+            for &(start, end) in &windows {
+                self.recognise_chunk(text, &chunk[start..end], out)?;
+            }
+        }
+        Ok(())
     }
 
     /// The entities in `text`, in order. Work is linear in the text's length.

@@ -76,7 +76,7 @@ fn the_recogniser_finds_names_the_rules_miss() {
     // that is also a city stays.
     let text = "I love the song by Sofia Papadopoulou.";
     assert_eq!(english_only.redact(text), "I love the song by [PERSON].");
-    // French text is read by the French model; German gets the rules only.
+    // French text is read by the French model; other languages get the rules only.
     let text = "J'ai parlé d'Anne Lefèvre avec l'équipe de Renault à Paris, puis avec Zbigniew Kowalczyk.";
     assert_eq!(with_model.redact(text), "J'ai parlé d'[PERSON] avec l'équipe de Renault à Paris, puis avec [PERSON].");
     let text = "Hier sind drei Möglichkeiten, wie du das Problem in deinem Skript lösen kannst.";
@@ -532,4 +532,42 @@ fn person_spans_drop_possessives_and_hashtags() {
     assert_eq!(person_span(text, 22, 26), Some((22, 26)), "a period stays: it may close an initial");
     assert_eq!(person_span(text, 32, 41), None, "#VoteUnity");
     assert_eq!(person_span(text, 25, 26), None, "nothing of a name");
+}
+
+#[test]
+fn name_cues_are_word_starts_where_a_name_may_be() {
+    let listed = |w: &str| w == "Tatjana";
+    let cues = |text: &str| {
+        let mut found = Vec::new();
+        name_cues(text, listed, |at| {
+            found.push(&text[at..]);
+            ControlFlow::Continue(())
+        });
+        found.iter().map(|rest| rest.split(|c: char| !c.is_alphabetic()).next().unwrap_or("").to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(cues("How do I fix this? I'm stuck."), Vec::<String>::new());
+    assert_eq!(cues("Kuba, can I speak to Anna Kowalska?"), ["Kuba", "Anna", "Kowalska"]);
+    assert_eq!(cues("Tatjana called. Then she left."), ["Tatjana"]);
+    assert!(!may_hold_a_name("Please help me. Thanks!", listed));
+}
+
+/// Reading only near the cues finds the same names as reading everything, where the text
+/// far from them is long.
+#[test]
+fn the_recogniser_reads_near_cues_only_and_finds_the_same_names() {
+    let Some(english) = ner::tests::installed(ner::NerLanguage::English) else { return };
+    let filler = "the report covers every step of the process and how it was checked by the team ".repeat(20);
+    for text in [format!("{filler}then Anna Kowalska signed it, and Olumide Adeyemi approved."), format!("Kuba, can I please speak to your boss? {filler}")] {
+        let mut cues = Vec::new();
+        name_cues(&text, |_| false, |at| {
+            cues.push(at);
+            ControlFlow::Continue(())
+        });
+        let (mut all, mut near) = (Vec::new(), Vec::new());
+        english.recognise(&text, &mut all).unwrap();
+        english.recognise_near(&text, &cues, &mut near).unwrap();
+        let persons = |spans: &[ner::NerSpan]| spans.iter().filter(|s| s.label == ner::NerLabel::Person).map(|s| (s.start, s.end)).collect::<Vec<_>>();
+        assert!(!persons(&all).is_empty());
+        assert_eq!(persons(&near), persons(&all), "{text}");
+    }
 }

@@ -11,11 +11,13 @@ fn texts() -> Vec<String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = vigil_fixtures::FixtureConfig { days: 1, per_day: 4000, seed: 3, ..Default::default() };
     let summary = vigil_fixtures::generate(&config, dir.path()).expect("fixtures");
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(std::fs::File::open(&summary.files[0]).expect("day file")), &mut text).expect("gzip");
+    // Bytes, not a string: the generator plants lines that are not UTF-8 (ingest quarantines
+    // them), and this reads past them.
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(std::fs::File::open(&summary.files[0]).expect("day file")), &mut data).expect("gzip");
     let mut out = Vec::new();
-    for line in text.lines() {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+    for line in data.split(|&b| b == b'\n') {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) {
             let user: Vec<&str> = v["messages"].as_array().into_iter().flatten().filter(|m| m["role"] == "user").filter_map(|m| m["content"].as_str()).collect();
             if !user.is_empty() {
                 out.push(user.join("\n\n"));

@@ -74,11 +74,7 @@ impl LanguageDetector {
     /// The script and function-word tiers: a verdict, or the prefix and the languages tied on
     /// function words (none: no evidence) for lingua.
     fn cheap_tiers<'t>(&self, text: &'t str) -> Result<&'static str, (&'t str, u16)> {
-        let mut end = text.len().min(PREFIX_BYTES);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        let prefix = &text[..end];
+        let prefix = crate::text::truncate_at_char(text, PREFIX_BYTES);
         if prefix.is_ascii() {
             // Latin script for sure: skip the script census.
             if prefix.bytes().filter(u8::is_ascii_alphabetic).take(MIN_LETTERS).count() < MIN_LETTERS {
@@ -106,11 +102,7 @@ impl LanguageDetector {
             Err(undecided) => undecided,
         };
         // lingua's cost grows with the text; its first words carry the verdict.
-        let mut end = prefix.len().min(LINGUA_BYTES);
-        while !prefix.is_char_boundary(end) {
-            end -= 1;
-        }
-        let head = &prefix[..end];
+        let head = crate::text::truncate_at_char(prefix, LINGUA_BYTES);
         // The texts that reach lingua are short, and short requests repeat (popular
         // questions, templates): remember recent verdicts per thread.
         let digest = fx_hash(head) ^ u64::from(candidates);

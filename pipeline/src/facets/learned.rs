@@ -12,6 +12,7 @@ use rayon::prelude::*;
 
 use super::taxonomy::Behaviour;
 use super::{Facet, Taxonomy};
+use crate::dense::{matmul, Dense};
 use crate::embed::{cosine, UseM3, USE_M3_DIM};
 use crate::error::Result;
 
@@ -151,14 +152,46 @@ impl Prototypes {
 
     /// The nearest area of one unit vector (`None` without area examples).
     pub fn nearest(&self, vector: &[f32], neighbours: usize) -> Option<LearnedMatch> {
-        let k = neighbours.max(1);
+        let sims: Vec<f32> = self.vectors.chunks_exact(self.dim).map(|row| cosine(vector, row)).collect();
+        self.best_area(&sims, neighbours)
+    }
+
+    /// [`Self::nearest`] for every row of a row-major matrix: the similarities of a block of
+    /// rows to every example as one matrix product (a window of a million conversations
+    /// against ~800 examples is ~4·10¹¹ multiply-adds, which one dot product at a time took
+    /// minutes), blocks in parallel.
+    pub fn nearest_all(&self, vectors: &[f32], neighbours: usize) -> Vec<Option<LearnedMatch>> {
+        let examples = self.owner.len();
+        let mut transposed = vec![0.0f32; self.dim * examples];
+        for (e, row) in self.vectors.chunks_exact(self.dim).enumerate() {
+            for (d, &x) in row.iter().enumerate() {
+                transposed[d * examples + e] = x;
+            }
+        }
+        let Some(transposed) = Dense::new(transposed, self.dim, examples) else {
+            return vectors.par_chunks_exact(self.dim).map(|v| self.nearest(v, neighbours)).collect();
+        };
+        vectors
+            .par_chunks(ROWS_PER_PRODUCT * self.dim)
+            .flat_map_iter(|block| {
+                let rows = block.len() / self.dim;
+                match matmul(&block[..rows * self.dim], rows, &transposed, "policy examples") {
+                    Ok(sims) => sims.chunks_exact(examples.max(1)).take(rows).map(|s| self.best_area(s, neighbours)).collect::<Vec<_>>(),
+                    Err(_) => block.chunks_exact(self.dim).map(|v| self.nearest(v, neighbours)).collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// The area whose best `neighbours` examples are nearest on average, from one request's
+    /// similarity to every example (in `owner` order).
+    fn best_area(&self, sims: &[f32], neighbours: usize) -> Option<LearnedMatch> {
         // Best `k` similarities per area (slot `areas` is the benign examples), kept sorted
         // descending in a small fixed buffer: examples are few, areas at most 64.
+        let k = neighbours.clamp(1, 8);
         let mut best = vec![[f32::NEG_INFINITY; 8]; self.areas + 1];
-        let k = k.min(8);
-        for (row, owner) in self.vectors.chunks_exact(self.dim).zip(&self.owner) {
+        for (&s, owner) in sims.iter().zip(&self.owner) {
             let slot = owner.map_or(self.areas, usize::from);
-            let s = cosine(vector, row);
             let top = &mut best[slot];
             if s > top[k - 1] {
                 let mut at = k - 1;
@@ -170,8 +203,9 @@ impl Prototypes {
             }
         }
         let mean = |top: &[f32; 8]| -> Option<f32> {
-            let found: Vec<f32> = top[..k].iter().copied().filter(|s| s.is_finite()).collect();
-            (!found.is_empty()).then(|| found.iter().sum::<f32>() / found.len() as f32)
+            let found = top[..k].iter().filter(|s| s.is_finite());
+            let n = found.clone().count();
+            (n > 0).then(|| found.sum::<f32>() / n as f32)
         };
         let benign = mean(&best[self.areas]).unwrap_or(-1.0);
         (0..self.areas)
@@ -180,12 +214,10 @@ impl Prototypes {
             .fold(None::<(usize, f32)>, |b, (a, s)| if b.is_none_or(|(_, bs)| s > bs) { Some((a, s)) } else { b })
             .map(|(a, s)| LearnedMatch { area: a as u16, similarity: s, benign })
     }
-
-    /// [`Self::nearest`] for every row of a row-major matrix, in parallel.
-    pub fn nearest_all(&self, vectors: &[f32], neighbours: usize) -> Vec<Option<LearnedMatch>> {
-        vectors.par_chunks_exact(self.dim).map(|v| self.nearest(v, neighbours)).collect()
-    }
 }
+
+/// Requests per matrix product in [`Prototypes::nearest_all`].
+const ROWS_PER_PRODUCT: usize = 256;
 
 #[cfg(test)]
 mod tests {
@@ -233,5 +265,14 @@ mod tests {
         let m = p.nearest(&unit(&[0.1, 0.1, 1.0]), 1).unwrap();
         assert!(m.benign > m.similarity);
         assert!(!p.is_empty());
+        // The blocked matrix product agrees with one request at a time, past a block's end.
+        let requests: Vec<f32> = (0..ROWS_PER_PRODUCT + 7).flat_map(|i| unit(&[1.0, (i % 5) as f32 * 0.3, (i % 3) as f32 * 0.7])).collect();
+        let one_by_one: Vec<Option<LearnedMatch>> = requests.chunks_exact(3).map(|v| p.nearest(v, 2)).collect();
+        let all = p.nearest_all(&requests, 2);
+        assert_eq!(all.len(), one_by_one.len());
+        for (a, b) in all.iter().zip(&one_by_one) {
+            let (a, b) = (a.unwrap(), b.unwrap());
+            assert!(a.area == b.area && (a.similarity - b.similarity).abs() < 1e-5 && (a.benign - b.benign).abs() < 1e-5, "{a:?} vs {b:?}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! severity) and task kinds, compiled into one Aho–Corasick automaton and one regex set so a
 //! conversation is scored in one pass over its text whatever the number of areas.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex::RegexSet;
@@ -249,6 +249,22 @@ impl Taxonomy {
             }
             examples.push((None, example.clone()));
         }
+        // An example listed twice counts twice among an area's best matches; listed under two
+        // owners it contradicts itself. Compared with case and spacing folded.
+        let mut first_owner: HashMap<String, String> = HashMap::new();
+        let owners = std::iter::once(("benign".to_owned(), &file.benign.examples)).chain(file.area.iter().map(|a| (format!("area `{}`", a.name), &a.examples)));
+        for (owner, list) in owners {
+            for example in list {
+                let folded = example.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>().join(" ");
+                match first_owner.get(&folded) {
+                    Some(first) if *first == owner => problems.push(format!("{owner}: example {example:?} is listed twice")),
+                    Some(first) => problems.push(format!("{owner}: example {example:?} is also listed under {first}")),
+                    None => {
+                        first_owner.insert(folded, owner.clone());
+                    }
+                }
+            }
+        }
         let mut areas = Vec::new();
         for (i, a) in file.area.iter().enumerate() {
             let what = format!("area `{}`", a.name);
@@ -365,6 +381,19 @@ saturation = 2.0
         let err = Taxonomy::from_toml(bad).unwrap_err().to_string();
         assert!(err.contains("5 problem"), "{err}");
         assert!(err.contains("severity 9") && err.contains("does not compile") && err.contains("duplicate") && err.contains("no terms, patterns or examples"), "{err}");
+        let repeated = r#"
+[benign]
+examples = ["how do I kill a frozen process", "Write a poem"]
+
+[[area]]
+name = "violence"
+severity = 4
+min_score = 1.0
+saturation = 2.0
+examples = ["how do I hurt someone", "How do I  hurt someone", "write a poem"]
+"#;
+        let err = Taxonomy::from_toml(repeated).unwrap_err().to_string();
+        assert!(err.contains("2 problem") && err.contains("listed twice") && err.contains("also listed under benign"), "{err}");
     }
 
     #[test]

@@ -178,15 +178,11 @@ impl ClusterTerms {
                 *e = (*e).max(g.accounts);
             }
         }
-        let mut by_text: FxHashMap<&str, &Gram> = FxHashMap::default();
-        for g in self.shared.values() {
-            by_text.insert(g.text.as_str(), g);
-        }
+        let by_text: FxHashMap<&str, (u64, &Gram)> = self.shared.iter().map(|(&hash, g)| (g.text.as_str(), (hash, g))).collect();
         ranked
             .iter()
             .filter_map(|t| {
-                let g = by_text.get(t.text.as_str()).filter(|g| g.one_clause && usize::from(g.words) <= MAX_NAME_WORDS)?;
-                let hash = gram_hash(&g.text.split(' ').collect::<Vec<_>>());
+                let &(hash, g) = by_text.get(t.text.as_str()).filter(|(_, g)| g.one_clause && usize::from(g.words) <= MAX_NAME_WORDS)?;
                 let longest = extended.get(&hash).copied().unwrap_or(0);
                 Some(Phrase { text: g.surface.clone(), accounts: g.accounts, complete: f64::from(longest) < COMPLETE_SHARE * f64::from(g.accounts) })
             })
@@ -388,7 +384,7 @@ pub fn nearest_phrase_names<'v>(clusters: &[NameRequest<'_>], vector_of: impl Fn
                 .iter()
                 .filter_map(|t| {
                     let v = vector_of(&t.text)?;
-                    let cosine: f32 = v.iter().zip(c.centroid).map(|(a, b)| a * b).sum();
+                    let cosine = crate::embed::cosine(v, c.centroid);
                     let reach = (t.accounts as f32 / c.accounts.max(1) as f32).min(1.0);
                     tracing::trace!(cluster, phrase = %t.text, cosine, reach, complete = t.complete, "name candidate");
                     let form = if t.complete { 1.0 } else { FRAGMENT_WEIGHT };

@@ -162,6 +162,9 @@ impl Prototypes {
     /// minutes), blocks in parallel.
     pub fn nearest_all(&self, vectors: &[f32], neighbours: usize) -> Vec<Option<LearnedMatch>> {
         let examples = self.owner.len();
+        if examples == 0 {
+            return vec![None; vectors.len() / self.dim.max(1)];
+        }
         let mut transposed = vec![0.0f32; self.dim * examples];
         for (e, row) in self.vectors.chunks_exact(self.dim).enumerate() {
             for (d, &x) in row.iter().enumerate() {
@@ -176,7 +179,7 @@ impl Prototypes {
             .flat_map_iter(|block| {
                 let rows = block.len() / self.dim;
                 match matmul(&block[..rows * self.dim], rows, &transposed, "policy examples") {
-                    Ok(sims) => sims.chunks_exact(examples.max(1)).take(rows).map(|s| self.best_area(s, neighbours)).collect::<Vec<_>>(),
+                    Ok(sims) => sims.chunks_exact(examples).map(|s| self.best_area(s, neighbours)).collect::<Vec<_>>(),
                     Err(_) => block.chunks_exact(self.dim).map(|v| self.nearest(v, neighbours)).collect(),
                 }
             })

@@ -59,6 +59,13 @@ pub struct ModelsArgs {
     /// Also embed these texts and print their pairwise cosine similarities.
     #[arg(long = "compare", num_args = 1..)]
     pub compare: Vec<String>,
+    /// Embed every text of a file (one JSON string per line) and write the unit vectors, one
+    /// row per line, as a float32 NumPy array to `--out` (for notebooks and comparisons).
+    #[arg(long, requires = "out")]
+    pub embed: Option<PathBuf>,
+    /// Where `--embed` writes its `.npy` array.
+    #[arg(long, requires = "embed")]
+    pub out: Option<PathBuf>,
 }
 
 /// Size and seed of synthetic logs (shared by `fixtures` and `demo`).

@@ -13,6 +13,16 @@ use crate::cli::NightlyArgs;
 /// The built-in policy taxonomy (the file next to this crate's manifest).
 pub const BUILTIN_TAXONOMY: &str = include_str!("../../taxonomy.toml");
 
+/// The labelled conversations the built-in taxonomy lists, by the name it lists them under.
+const BUILTIN_LABELLED: &[(&str, &str)] = &[
+    ("labelled/hh-rlhf.jsonl", include_str!("../../labelled/hh-rlhf.jsonl")),
+    ("labelled/benign-requests.jsonl", include_str!("../../labelled/benign-requests.jsonl")),
+];
+
+/// Largest labelled file read (a few MB is typical; the bound keeps a wrong path, such as a
+/// device or a dump, from exhausting memory).
+const MAX_LABELLED_BYTES: u64 = 256 << 20;
+
 pub fn run(args: NightlyArgs, threads: usize) -> anyhow::Result<()> {
     let date = parse_date(&args.date, "--date")?;
     let (mut config, base) = load_config(args.config.as_deref(), &args.set)?;
@@ -83,16 +93,32 @@ fn apply_override(tree: &mut serde_json::Value, item: &str) -> anyhow::Result<()
 /// The configured taxonomy file, or the built-in one.
 pub fn load_taxonomy(config: &NightlyConfig, base: Option<&Path>) -> anyhow::Result<Taxonomy> {
     match &config.taxonomy {
-        None => Taxonomy::from_toml(BUILTIN_TAXONOMY).context("built-in taxonomy"),
+        None => Taxonomy::from_toml_with(BUILTIN_TAXONOMY, &|name| {
+            BUILTIN_LABELLED.iter().find(|(n, _)| *n == name).map(|(_, text)| (*text).to_owned()).ok_or_else(|| "not built in".to_owned())
+        })
+        .context("built-in taxonomy"),
         Some(path) => {
             let path = match base {
                 Some(base) if path.is_relative() => base.join(path),
                 _ => path.clone(),
             };
             let text = std::fs::read_to_string(&path).with_context(|| format!("reading taxonomy {}", path.display()))?;
-            Taxonomy::from_toml(&text).with_context(|| format!("taxonomy {}", path.display()))
+            let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
+            Taxonomy::from_toml_with(&text, &|name| read_labelled(&dir.join(name))).with_context(|| format!("taxonomy {}", path.display()))
         }
     }
+}
+
+/// One labelled file, bounded in size, as text.
+fn read_labelled(path: &Path) -> Result<String, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let meta = file.metadata().map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_file() || meta.len() > MAX_LABELLED_BYTES {
+        return Err(format!("{}: not a regular file of at most {MAX_LABELLED_BYTES} bytes", path.display()));
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_LABELLED_BYTES), &mut text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(text)
 }
 
 /// Runs one date; shared with `vigil demo`.

@@ -1,7 +1,9 @@
 //! Policy areas on real text: the hh-rlhf red-team transcripts (`../shared/data/hh-rlhf`),
-//! against 330 hand labels written before any tuning (`fixtures/hh-rlhf/labels.jsonl`, rules in
-//! `fixtures/hh-rlhf/LABELLING.md`). Thresholds were chosen on the labelled lines of the first
-//! half of the file; the bars are asserted on the second half only.
+//! against 330 hand labels written before any tuning (`fixtures/hh-rlhf/labels.jsonl`, every
+//! line i with i % 7 == 3, rules in `fixtures/hh-rlhf/LABELLING.md`). The policy head trains on
+//! the other 1,982 transcripts (`jobs/labelled/hh-rlhf.jsonl`, labelled under the same rules),
+//! never on these; earlier sessions chose examples on the labelled lines of the first half of
+//! the file, so the bars are asserted on the second half only.
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -9,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::util::{models_dir, path, run, strings, table};
 
-/// Lines below this were used to choose the `[learned]` thresholds; the rest are held out.
+/// Lines below this were read when examples were written (sessions 6-8); the rest are held out.
 const TUNING_LINES: usize = 1156;
 
 fn shared_hh() -> PathBuf {
@@ -96,16 +98,33 @@ impl Scores {
     }
 }
 
-/// Issue 13 asks, on held-out labels, for at least 85% of the harmful to get an area and 70%
-/// the right one, and 80% of the benign to stay `none`. Measured here: session 6 (use-m3, 264
-/// examples) 80.9% / 60.0% / 67.3%; session 8 (766 examples, the new ones written from the
-/// labelling rules' sub-cases, `min_margin` 0.06) 74.5% / 61.8% / 81.8% (before the learned
-/// encoder: 4% flagged). The floors below guard what is reached, a few points under it; raise
-/// them toward the issue's bars as the classifier improves. Bars are never checked on the
-/// tuning half.
-const FLOOR_FLAGGED: f64 = 0.70;
-const FLOOR_RIGHT: f64 = 0.58;
-const FLOOR_BENIGN_NONE: f64 = 0.76;
+/// Issue 13's bars, asserted on held-out labels: at least 85% of the harmful get an area and
+/// 70% the right one, and 80% of the benign stay `none`. Measured here: session 6 (nearest
+/// examples, 264 written) 80.9% / 60.0% / 67.3%; session 8 (766 examples) 74.5% / 61.8% /
+/// 81.8%; session 14 (softmax head on the examples, 1,982 labelled transcripts and 480 ordinary
+/// requests) 85.5% / 71.8% / 87.3% (before the learned encoder: 4% flagged). Five-fold
+/// cross-validation on the training transcripts puts the head at 81.6% / 68.0% / 76.2%, so
+/// these are not far above what a new sample would show (`benches/README.md`). The pipeline is
+/// deterministic on one machine; a different CPU's SIMD path could move a transcript or two.
+const FLOOR_FLAGGED: f64 = 0.85;
+const FLOOR_RIGHT: f64 = 0.70;
+const FLOOR_BENIGN_NONE: f64 = 0.80;
+
+/// The labelled conversations the head trains on are never the evaluation sample's.
+#[test]
+fn the_policy_head_never_trains_on_the_evaluation_sample() {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("labelled/hh-rlhf.jsonl")).unwrap();
+    let evaluated: std::collections::BTreeSet<usize> = labels().iter().map(|l| l.line).collect();
+    let mut trained = 0;
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let source = v["source"].as_str().unwrap();
+        let n: usize = source.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(source.starts_with("hh-rlhf harmless-base-test line ") && !evaluated.contains(&n), "{source} is in the evaluation sample");
+        trained += 1;
+    }
+    assert_eq!(trained + evaluated.len(), 2312, "every transcript is either trained on or evaluated");
+}
 
 #[test]
 fn hh_rlhf_policy_areas_on_held_out_labels() {

@@ -1,75 +1,99 @@
-//! Policy areas from examples: each area's example requests (and the benign examples) embedded
-//! by the learned encoder, and a conversation given the area whose examples its request is
-//! nearest — when it is near enough, and nearer than to any ordinary request.
+//! Policy areas from examples: the taxonomy's example requests and labelled conversations,
+//! embedded by the learned encoder, train a softmax head over the areas and `none` when a run
+//! starts ([`PolicyHead`]); each conversation's user turns get the most probable class.
 //!
-//! Why nearest examples rather than a trained head: analysts edit one TOML file, and an example
-//! they add takes effect on the next run, in every language the encoder knows, without a
-//! training step; a benign look-alike they add ("how do I kill a frozen process") pulls its
-//! neighbourhood back out of an area the same way. Averaging the best `neighbours` matches
-//! (rather than taking one) keeps one odd example from claiming a region on its own.
+//! Why a trained head, not the nearest examples (sessions 6–8 used those): on real red-team
+//! transcripts the head flags more harmful requests at the same benign rate, and it learns
+//! from labelled real conversations (`jobs/labelled/`) as readily as from written examples.
+//! Analysts still edit text, not weights: an example they add (or a benign look-alike such as
+//! "how do I kill a frozen process") is in the next run's training set, in every language the
+//! encoder knows.
 
-use rayon::prelude::*;
-
+use super::head::{Fit, SoftmaxHead};
 use super::taxonomy::Behaviour;
 use super::{Facet, Taxonomy};
-use crate::dense::{matmul, Dense};
 use crate::embed::{cosine, UseM3, USE_M3_DIM};
 use crate::error::Result;
 
-/// The taxonomy's examples, embedded.
-#[derive(Debug, Clone)]
-pub struct Prototypes {
-    /// Row-major examples × dim.
-    vectors: Vec<f32>,
-    /// Per example: its area, or `None` for a benign example.
-    owner: Vec<Option<u16>>,
-    areas: usize,
-    dim: usize,
+/// The policy head: the taxonomy's areas plus `none` (the last class), trained on its
+/// examples and labelled conversations.
+#[derive(Debug)]
+pub struct PolicyHead {
+    head: SoftmaxHead,
+    /// Added to each class's score: `benign_shift` on `none`, 0 elsewhere.
+    shift: Vec<f32>,
+    /// Training rows per class, areas then `none`.
+    counts: Vec<usize>,
 }
 
-/// The learned match of one request.
+/// The head's verdict on one conversation.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LearnedMatch {
-    /// The nearest area, whether or not it passed the thresholds.
-    pub area: u16,
-    /// Mean similarity of its best examples.
-    pub similarity: f32,
-    /// Mean similarity of the best benign examples (−1 when there are none).
-    pub benign: f32,
+pub struct AreaGuess {
+    /// The most probable area, or `None` when `none` is.
+    pub area: Option<u16>,
+    /// Its probability.
+    pub probability: f32,
 }
 
 impl Taxonomy {
-    /// Embeds the examples with `model`.
-    pub fn prototypes(&self, model: &UseM3) -> Result<Prototypes> {
-        let texts: Vec<&str> = self.examples.iter().map(|(_, t)| t.as_str()).collect();
-        let vectors = model.encode(&texts)?;
-        Ok(Prototypes { vectors, owner: self.examples.iter().map(|(o, _)| *o).collect(), areas: self.areas.len(), dim: USE_M3_DIM })
-    }
-
-    /// Whether a learned match passes the `[learned]` thresholds.
-    pub fn accepts(&self, m: &LearnedMatch) -> bool {
-        m.similarity >= self.learned.min_similarity && m.similarity - m.benign >= self.learned.min_margin
-    }
-
-    /// Adds a learned match to rule-based facets: the area is taken when the rules found none
-    /// and the match passes the thresholds (rules are the analyst's exact override); either way
-    /// an accepted match marks its area in `areas`.
-    pub fn apply_learned(&self, facet: &mut Facet, m: &LearnedMatch) {
-        if !self.accepts(m) {
-            return;
+    /// Embeds the examples and labelled conversations with `model` and trains the policy
+    /// head; `None` when no area has any (there is nothing to learn).
+    pub fn policy_head(&self, model: &UseM3) -> Result<Option<PolicyHead>> {
+        if !self.examples.iter().any(|(o, _)| o.is_some()) {
+            return Ok(None);
         }
-        if usize::from(m.area) < 64 {
-            facet.areas |= 1 << m.area;
+        let areas = self.areas.len();
+        let texts: Vec<&str> = self.examples.iter().map(|(_, t)| t.as_str()).collect();
+        let labels: Vec<u16> = self.examples.iter().map(|(o, _)| o.unwrap_or(areas as u16)).collect();
+        let mut counts = vec![0usize; areas + 1];
+        labels.iter().for_each(|&l| counts[usize::from(l)] += 1);
+        let vectors = model.encode(&texts)?;
+        let l = &self.learned;
+        let head = SoftmaxHead::fit(&vectors, USE_M3_DIM, &labels, areas + 1, Fit { regularisation: l.regularisation, iterations: l.iterations })?;
+        let mut shift = vec![0.0; areas + 1];
+        shift[areas] = l.benign_shift;
+        Ok(Some(PolicyHead { head, shift, counts }))
+    }
+
+    /// Adds the head's verdict to rule-based facets: a guessed area marks `areas`, and is the
+    /// conversation's area when the rules found none (rules are the analyst's exact override).
+    /// Concern rises from 2 to the area's severity as the probability goes from ½ to
+    /// `saturation_probability`.
+    pub fn apply_learned(&self, facet: &mut Facet, guess: &AreaGuess) {
+        let Some(a) = guess.area else { return };
+        if usize::from(a) < 64 {
+            facet.areas |= 1 << a;
         }
         if facet.policy_area.is_some() {
             return;
         }
-        let area = &self.areas[usize::from(m.area)];
-        let l = &self.learned;
-        let level = ((m.similarity - l.min_similarity) / (l.saturation_similarity - l.min_similarity).max(f32::EPSILON)).clamp(0.0, 1.0);
-        facet.policy_area = Some(m.area);
-        facet.policy_score = m.similarity;
+        let area = &self.areas[usize::from(a)];
+        let level = ((guess.probability - 0.5) / (self.learned.saturation_probability - 0.5)).clamp(0.0, 1.0);
+        facet.policy_area = Some(a);
+        facet.policy_score = guess.probability;
         facet.concern = (2.0 + (f32::from(area.severity) - 2.0) * level).round() as u8;
+    }
+}
+
+impl PolicyHead {
+    /// The verdict for every row of a row-major matrix of unit vectors.
+    pub fn classify_all(&self, vectors: &[f32]) -> Result<Vec<AreaGuess>> {
+        let classes = self.head.classes();
+        let none = classes - 1;
+        let probabilities = self.head.probabilities(vectors, &self.shift)?;
+        Ok(probabilities
+            .chunks_exact(classes)
+            .map(|p| {
+                // Ties go to the class listed first (areas in file order, then `none`).
+                let (best, &probability) = p.iter().enumerate().fold((0, &p[0]), |b, (i, q)| if *q > *b.1 { (i, q) } else { b });
+                AreaGuess { area: (best != none).then_some(best as u16), probability }
+            })
+            .collect())
+    }
+
+    /// Training rows per area (in file order), then for `none`.
+    pub fn counts(&self) -> &[usize] {
+        &self.counts
     }
 }
 
@@ -144,83 +168,6 @@ fn top_mean(rows: &[f32], vector: &[f32], dim: usize, k: usize) -> f32 {
     sims.iter().take(k).sum::<f32>() / k as f32
 }
 
-impl Prototypes {
-    /// Whether there is anything to match against.
-    pub fn is_empty(&self) -> bool {
-        !self.owner.iter().any(Option::is_some)
-    }
-
-    /// The nearest area of one unit vector (`None` without area examples).
-    pub fn nearest(&self, vector: &[f32], neighbours: usize) -> Option<LearnedMatch> {
-        let sims: Vec<f32> = self.vectors.chunks_exact(self.dim).map(|row| cosine(vector, row)).collect();
-        self.best_area(&sims, neighbours)
-    }
-
-    /// [`Self::nearest`] for every row of a row-major matrix: the similarities of a block of
-    /// rows to every example as one matrix product (a window of a million conversations
-    /// against ~800 examples is ~4·10¹¹ multiply-adds, which one dot product at a time took
-    /// minutes), blocks in parallel.
-    pub fn nearest_all(&self, vectors: &[f32], neighbours: usize) -> Vec<Option<LearnedMatch>> {
-        let examples = self.owner.len();
-        if examples == 0 {
-            return vec![None; vectors.len() / self.dim.max(1)];
-        }
-        let mut transposed = vec![0.0f32; self.dim * examples];
-        for (e, row) in self.vectors.chunks_exact(self.dim).enumerate() {
-            for (d, &x) in row.iter().enumerate() {
-                transposed[d * examples + e] = x;
-            }
-        }
-        let Some(transposed) = Dense::new(transposed, self.dim, examples) else {
-            return vectors.par_chunks_exact(self.dim).map(|v| self.nearest(v, neighbours)).collect();
-        };
-        vectors
-            .par_chunks(ROWS_PER_PRODUCT * self.dim)
-            .flat_map_iter(|block| {
-                let rows = block.len() / self.dim;
-                match matmul(&block[..rows * self.dim], rows, &transposed, "policy examples") {
-                    Ok(sims) => sims.chunks_exact(examples).map(|s| self.best_area(s, neighbours)).collect::<Vec<_>>(),
-                    Err(_) => block.chunks_exact(self.dim).map(|v| self.nearest(v, neighbours)).collect(),
-                }
-            })
-            .collect()
-    }
-
-    /// The area whose best `neighbours` examples are nearest on average, from one request's
-    /// similarity to every example (in `owner` order).
-    fn best_area(&self, sims: &[f32], neighbours: usize) -> Option<LearnedMatch> {
-        // Best `k` similarities per area (slot `areas` is the benign examples), kept sorted
-        // descending in a small fixed buffer: examples are few, areas at most 64.
-        let k = neighbours.clamp(1, 8);
-        let mut best = vec![[f32::NEG_INFINITY; 8]; self.areas + 1];
-        for (&s, owner) in sims.iter().zip(&self.owner) {
-            let slot = owner.map_or(self.areas, usize::from);
-            let top = &mut best[slot];
-            if s > top[k - 1] {
-                let mut at = k - 1;
-                while at > 0 && top[at - 1] < s {
-                    top[at] = top[at - 1];
-                    at -= 1;
-                }
-                top[at] = s;
-            }
-        }
-        let mean = |top: &[f32; 8]| -> Option<f32> {
-            let found = top[..k].iter().filter(|s| s.is_finite());
-            let n = found.clone().count();
-            (n > 0).then(|| found.sum::<f32>() / n as f32)
-        };
-        let benign = mean(&best[self.areas]).unwrap_or(-1.0);
-        (0..self.areas)
-            .filter_map(|a| mean(&best[a]).map(|s| (a, s)))
-            // Ties go to the area listed first.
-            .fold(None::<(usize, f32)>, |b, (a, s)| if b.is_none_or(|(_, bs)| s > bs) { Some((a, s)) } else { b })
-            .map(|(a, s)| LearnedMatch { area: a as u16, similarity: s, benign })
-    }
-}
-
-/// Requests per matrix product in [`Prototypes::nearest_all`].
-const ROWS_PER_PRODUCT: usize = 256;
 
 #[cfg(test)]
 mod tests {
@@ -254,28 +201,5 @@ mod tests {
         assert_eq!(shows(&[unit(&[0.3, 0.0, 1.0])]), Some(false));
         assert_eq!(shows(&[]), None, "an empty group shows nothing");
         assert_eq!(p.group_shows(Behaviour::PublicAffairs, std::iter::once(unit(&[1.0, 0.0, 0.0]).as_slice())), None, "not defined in the file");
-    }
-
-    #[test]
-    fn nearest_area_and_margin_over_benign() {
-        // Two areas and benign examples in a 3-d toy space.
-        let rows = [unit(&[1.0, 0.0, 0.0]), unit(&[0.9, 0.1, 0.0]), unit(&[0.0, 1.0, 0.0]), unit(&[0.0, 0.0, 1.0])];
-        let p = Prototypes { vectors: rows.concat(), owner: vec![Some(0), Some(0), Some(1), None], areas: 2, dim: 3 };
-        let m = p.nearest(&unit(&[1.0, 0.05, 0.0]), 2).unwrap();
-        assert_eq!(m.area, 0);
-        assert!(m.similarity > 0.95 && m.benign < 0.1);
-        // Nearer the benign example than any area: the match says so.
-        let m = p.nearest(&unit(&[0.1, 0.1, 1.0]), 1).unwrap();
-        assert!(m.benign > m.similarity);
-        assert!(!p.is_empty());
-        // The blocked matrix product agrees with one request at a time, past a block's end.
-        let requests: Vec<f32> = (0..ROWS_PER_PRODUCT + 7).flat_map(|i| unit(&[1.0, (i % 5) as f32 * 0.3, (i % 3) as f32 * 0.7])).collect();
-        let one_by_one: Vec<Option<LearnedMatch>> = requests.chunks_exact(3).map(|v| p.nearest(v, 2)).collect();
-        let all = p.nearest_all(&requests, 2);
-        assert_eq!(all.len(), one_by_one.len());
-        for (a, b) in all.iter().zip(&one_by_one) {
-            let (a, b) = (a.unwrap(), b.unwrap());
-            assert!(a.area == b.area && (a.similarity - b.similarity).abs() < 1e-5 && (a.benign - b.benign).abs() < 1e-5, "{a:?} vs {b:?}");
-        }
     }
 }

@@ -1,16 +1,18 @@
 //! Level 0 of the hierarchy: per-conversation facets — a redacted one-line request, the task,
 //! keywords, and a policy area with a concern score from the editable [`Taxonomy`]: its exact
-//! terms and patterns, and, with the learned encoder, its example requests ([`Prototypes`]).
+//! terms and patterns, and, with the learned encoder, a head trained on its example requests
+//! and labelled conversations ([`PolicyHead`]).
 //!
 //! Everything here reads text that ingest already redacted, so no facet can carry personal
 //! data the warehouse does not already hold in redacted form.
 
+mod head;
 mod learned;
 mod taxonomy;
 
 use rustc_hash::FxHashMap;
 
-pub use learned::{BehaviourPrototypes, LearnedMatch, Prototypes};
+pub use learned::{AreaGuess, BehaviourPrototypes, PolicyHead};
 pub use taxonomy::{Area, Behaviour, Learned, Taxonomy};
 use taxonomy::{Owner, Rule};
 
@@ -224,7 +226,12 @@ mod tests {
     use super::*;
 
     fn taxonomy() -> Taxonomy {
-        Taxonomy::from_toml(include_str!("../../../jobs/taxonomy.toml")).unwrap()
+        let labelled = [
+            ("labelled/hh-rlhf.jsonl", include_str!("../../../jobs/labelled/hh-rlhf.jsonl")),
+            ("labelled/benign-requests.jsonl", include_str!("../../../jobs/labelled/benign-requests.jsonl")),
+        ];
+        let read = |name: &str| labelled.iter().find(|(n, _)| *n == name).map(|(_, t)| (*t).to_owned()).ok_or_else(|| name.to_owned());
+        Taxonomy::from_toml_with(include_str!("../../../jobs/taxonomy.toml"), &read).unwrap()
     }
 
     fn area_of(t: &Taxonomy, text: &str) -> (String, u8) {

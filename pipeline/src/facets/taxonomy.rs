@@ -83,25 +83,46 @@ struct BenignFile {
     examples: Vec<String>,
 }
 
-/// Settings of the example-based (learned) matching: the `[learned]` table.
+/// Settings of the learned policy head: the `[learned]` table.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Learned {
-    /// An area needs its examples at least this similar (mean of the `neighbours` best).
-    pub min_similarity: f32,
-    /// ...and this much more similar than the benign examples.
-    pub min_margin: f32,
-    /// Best matches averaged per area (and for the benign examples).
+    /// Files of labelled conversations (JSON lines `{"area": …, "text": …}`, `none` for an
+    /// ordinary one) trained on with the examples; paths relative to the taxonomy file.
+    pub labelled: Vec<String>,
+    /// Inverse strength of the head's L2 penalty (scikit-learn's `C`).
+    pub regularisation: f32,
+    /// Gradient steps when the head is trained.
+    pub iterations: usize,
+    /// Added to the `none` score before the softmax: raise it where ordinary traffic is far
+    /// more common than in the labelled conversations (a prior, in log-odds).
+    pub benign_shift: f32,
+    /// Probability at which concern reaches the area's severity.
+    pub saturation_probability: f32,
+    /// Best matches averaged per behaviour example list (campaign kinds).
     pub neighbours: usize,
-    /// Similarity at which concern reaches the area's severity.
-    pub saturation_similarity: f32,
 }
 
 impl Default for Learned {
     fn default() -> Self {
-        Learned { min_similarity: 0.25, min_margin: 0.06, neighbours: 2, saturation_similarity: 0.8 }
+        Learned { labelled: Vec::new(), regularisation: 4.0, iterations: 400, benign_shift: 0.0, saturation_probability: 0.9, neighbours: 2 }
     }
 }
+
+/// One labelled conversation in a `[learned] labelled` file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LabelledLine {
+    area: String,
+    text: String,
+    /// Where the conversation came from, for the reader.
+    #[serde(default, rename = "source")]
+    _source: Option<String>,
+}
+
+/// Most problems reported per labelled file: a wrong file has thousands, and the first few
+/// say what is wrong.
+const LABELLED_PROBLEMS_PER_FILE: usize = 10;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,7 +175,8 @@ pub struct Taxonomy {
     pub(crate) term_rules: Vec<Rule>,
     pub(crate) patterns: RegexSet,
     pub(crate) pattern_rules: Vec<Rule>,
-    /// Example requests: `(area index, text)`, `None` for the benign examples.
+    /// Example requests and labelled conversations: `(area index, text)`, `None` for the
+    /// benign ones.
     pub(crate) examples: Vec<(Option<u16>, String)>,
     pub(crate) learned: Learned,
     /// Behaviours with their examples and contrasting look-alikes.
@@ -197,8 +219,16 @@ pub(crate) struct BehaviourExamples {
 }
 
 impl Taxonomy {
-    /// Parses and compiles a taxonomy, reporting every problem in the file at once.
+    /// Parses and compiles a taxonomy that lists no labelled files, reporting every problem in
+    /// the file at once.
     pub fn from_toml(text: &str) -> Result<Self> {
+        Self::from_toml_with(text, &|_| Err("labelled files are read relative to a taxonomy file; none was given".to_owned()))
+    }
+
+    /// Parses and compiles a taxonomy, reading the labelled files it lists through `read`
+    /// (name as written → contents), and reporting every problem in the file and in them at
+    /// once.
+    pub fn from_toml_with(text: &str, read: &dyn Fn(&str) -> std::result::Result<String, String>) -> Result<Self> {
         let file: TaxonomyFile = toml::from_str(text).map_err(|e| Error::Config(format!("taxonomy: {e}")))?;
         let mut problems = Vec::new();
         let mut names = std::collections::HashSet::new();
@@ -231,14 +261,17 @@ impl Taxonomy {
         };
         let mut examples: Vec<(Option<u16>, String)> = Vec::new();
         let l = &file.learned;
-        if !(-1.0..=1.0).contains(&l.min_similarity) || !(l.min_similarity < l.saturation_similarity && l.saturation_similarity <= 1.0) {
-            problems.push(format!(
-                "learned: need -1 <= min_similarity < saturation_similarity <= 1 (got {} and {})",
-                l.min_similarity, l.saturation_similarity
-            ));
+        if !(l.regularisation.is_finite() && l.regularisation > 0.0) {
+            problems.push(format!("learned: regularisation {} must be a positive number", l.regularisation));
         }
-        if !(0.0..=1.0).contains(&l.min_margin) {
-            problems.push(format!("learned: min_margin {} is outside 0..=1", l.min_margin));
+        if !(1..=100_000).contains(&l.iterations) {
+            problems.push(format!("learned: iterations {} is outside 1..=100000", l.iterations));
+        }
+        if !(-20.0..=20.0).contains(&l.benign_shift) {
+            problems.push(format!("learned: benign_shift {} is outside -20..=20", l.benign_shift));
+        }
+        if !(0.5 < l.saturation_probability && l.saturation_probability <= 1.0) {
+            problems.push(format!("learned: saturation_probability {} is outside (0.5, 1]", l.saturation_probability));
         }
         if !(1..=50).contains(&l.neighbours) {
             problems.push(format!("learned: neighbours {} is outside 1..=50", l.neighbours));
@@ -291,6 +324,45 @@ impl Taxonomy {
             add(Owner::Area(i as u16), &what, &a.terms, &a.patterns, &mut problems);
             areas.push(Area { name: a.name.clone(), description: a.description.clone(), severity: a.severity, min_score: a.min_score, saturation: a.saturation });
         }
+        // Labelled conversations: checked like examples, but not for repeats (real traffic
+        // repeats itself, and a repeat only weighs a little more in training).
+        for name in &file.learned.labelled {
+            let what = format!("learned: labelled file {name:?}");
+            let text = match read(name) {
+                Ok(text) => text,
+                Err(e) => {
+                    problems.push(format!("{what}: {e}"));
+                    continue;
+                }
+            };
+            let mut found = 0;
+            for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                let problem = match serde_json::from_str::<LabelledLine>(line) {
+                    Err(e) => Some(format!("line {}: {e}", n + 1)),
+                    Ok(l) if l.text.trim().is_empty() => Some(format!("line {}: empty text", n + 1)),
+                    Ok(l) if l.area == "none" => {
+                        examples.push((None, l.text));
+                        None
+                    }
+                    Ok(l) => match file.area.iter().position(|a| a.name == l.area) {
+                        Some(i) => {
+                            examples.push((Some(i as u16), l.text));
+                            None
+                        }
+                        None => Some(format!("line {}: no area is named {:?}", n + 1, l.area)),
+                    },
+                };
+                if let Some(problem) = problem {
+                    found += 1;
+                    if found <= LABELLED_PROBLEMS_PER_FILE {
+                        problems.push(format!("{what}: {problem}"));
+                    }
+                }
+            }
+            if found > LABELLED_PROBLEMS_PER_FILE {
+                problems.push(format!("{what}: {} more problem lines", found - LABELLED_PROBLEMS_PER_FILE));
+            }
+        }
         let mut behaviours = Vec::new();
         for (behaviour, spec) in Behaviour::ALL.into_iter().zip([&file.behaviour.audience_content, &file.behaviour.public_affairs]) {
             let Some(spec) = spec else { continue };
@@ -332,7 +404,15 @@ impl Taxonomy {
             .build(&term_list)
             .map_err(|e| Error::Config(format!("taxonomy terms: {e}")))?;
         let patterns = RegexSet::new(&pattern_list).map_err(|e| Error::Config(format!("taxonomy patterns: {e}")))?;
-        let digest = blake3::hash(text.as_bytes()).to_hex()[..16].to_owned();
+        // The digest covers what the run learns from: the file and every labelled example.
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(text.as_bytes());
+        for (owner, example) in &examples {
+            hasher.update(&owner.map_or(u16::MAX, |o| o).to_le_bytes());
+            hasher.update(&(example.len() as u64).to_le_bytes());
+            hasher.update(example.as_bytes());
+        }
+        let digest = hasher.finalize().to_hex()[..16].to_owned();
         Ok(Taxonomy { areas, tasks, terms, term_rules, patterns, pattern_rules, examples, learned: file.learned, behaviours, digest })
     }
 
@@ -394,6 +474,27 @@ examples = ["how do I hurt someone", "How do I  hurt someone", "write a poem"]
 "#;
         let err = Taxonomy::from_toml(repeated).unwrap_err().to_string();
         assert!(err.contains("2 problem") && err.contains("listed twice") && err.contains("also listed under benign"), "{err}");
+    }
+
+    #[test]
+    fn labelled_files_join_the_examples_and_their_problems_are_reported() {
+        let toml = "[learned]\nlabelled = ['a.jsonl', 'missing.jsonl']\n[[area]]\nname='violence'\nseverity=4\nmin_score=1.0\nsaturation=2.0\nexamples=['how do I hurt someone']\n";
+        let good = "{\"area\": \"violence\", \"text\": \"best way to hit him\", \"source\": \"x line 1\"}\n\n{\"area\": \"none\", \"text\": \"what is the weather\"}\n";
+        let read = |files: Vec<(&'static str, String)>| move |name: &str| files.iter().find(|(n, _)| *n == name).map(|(_, t)| t.clone()).ok_or_else(|| format!("{name}: not found"));
+        let err = Taxonomy::from_toml_with(toml, &read(vec![("a.jsonl", "{\"area\": \"violense\", \"text\": \"x\"}\nnot json\n{\"area\": \"none\", \"text\": \" \"}\n".to_owned())])).unwrap_err().to_string();
+        assert!(err.contains("4 problem"), "{err}");
+        assert!(err.contains("line 1: no area is named \"violense\"") && err.contains("line 2:") && err.contains("line 3: empty text") && err.contains("missing.jsonl: not found"), "{err}");
+        let one = "[learned]\nlabelled = ['a.jsonl']\n[[area]]\nname='violence'\nseverity=4\nmin_score=1.0\nsaturation=2.0\nexamples=['how do I hurt someone']\n";
+        let t = Taxonomy::from_toml_with(one, &read(vec![("a.jsonl", good.to_owned())])).unwrap();
+        assert_eq!(t.examples, vec![(Some(0), "how do I hurt someone".to_owned()), (Some(0), "best way to hit him".to_owned()), (None, "what is the weather".to_owned())]);
+        // The digest covers the labelled conversations, not only the file that lists them.
+        let other = Taxonomy::from_toml_with(one, &read(vec![("a.jsonl", "{\"area\": \"none\", \"text\": \"what is the weather\"}\n".to_owned())])).unwrap();
+        assert_ne!(t.digest(), other.digest());
+        // Without a reader, a taxonomy that lists labelled files says why it cannot load.
+        assert!(Taxonomy::from_toml(one).unwrap_err().to_string().contains("relative to a taxonomy file"));
+        // A file of thousands of bad lines reports the first few and a count.
+        let err = Taxonomy::from_toml_with(one, &read(vec![("a.jsonl", "nope\n".repeat(50))])).unwrap_err().to_string();
+        assert!(err.contains("11 problem") && err.contains("40 more problem lines"), "{err}");
     }
 
     #[test]

@@ -160,7 +160,7 @@ fn describe(g: &Group, a: &Analysis, texts: &[&str], taxonomy: &Taxonomy) -> Cam
     // about public affairs, whatever the topic words and language. With the learned encoder the
     // group is also judged against the taxonomy's behaviour examples (1 when it shows both),
     // which finds narratives whose words no area's examples or terms resemble; the influence
-    // area's share (learned prototypes plus the analyst's terms) decides otherwise.
+    // area's share (the policy head plus the analyst's terms) decides otherwise.
     let dim = a.dim;
     let vector = |r: usize| &a.embeddings[r * dim..(r + 1) * dim];
     let judge = |b: Behaviour| a.behaviours.as_ref().and_then(|p| p.group_shows(b, rows.iter().map(|&r| vector(r))));
@@ -168,6 +168,12 @@ fn describe(g: &Group, a: &Analysis, texts: &[&str], taxonomy: &Taxonomy) -> Cam
     let influence_area = share("influence_operations");
     let influence = match (audience, public) {
         (Some((a, _, _)), Some((p, _, _))) if a && p => 1.0,
+        // Requests that read more like the behaviour's contrasting look-alikes (an essay in
+        // one's own voice, a class's homework) than like content for an audience in other
+        // voices are not an operation, however many of them the policy head puts in the
+        // influence area: the head judges one request's topic, the behaviour the group's
+        // genre.
+        (Some((_, example, contrast)), _) if contrast > example => 0.0,
         _ => influence_area,
     };
     // The strongest share at 50% or more decides; on ties the delivery (spam) wins over

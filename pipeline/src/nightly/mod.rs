@@ -385,10 +385,9 @@ fn analyse(
     let mut behaviours = None;
     if let Some(model) = encoder.learned() {
         behaviours = taxonomy.behaviour_prototypes(model)?;
-        let prototypes = taxonomy.prototypes(model)?;
-        if !prototypes.is_empty() {
-            let matches = prototypes.nearest_all(&embeddings, taxonomy.learned().neighbours);
-            facets.iter_mut().zip(&matches).filter_map(|(f, m)| m.as_ref().map(|m| (f, m))).for_each(|(f, m)| taxonomy.apply_learned(f, m));
+        if let Some(head) = taxonomy.policy_head(model)? {
+            let guesses = head.classify_all(&embeddings)?;
+            facets.iter_mut().zip(&guesses).for_each(|(f, g)| taxonomy.apply_learned(f, g));
         }
     }
     // Recorded with either encoder, so every manifest lists the same stages.

@@ -9,6 +9,8 @@
 //! "how do I kill a frozen process") is in the next run's training set, in every language the
 //! encoder knows.
 
+use std::sync::Arc;
+
 use super::head::{Fit, SoftmaxHead};
 use super::taxonomy::Behaviour;
 use super::{Facet, Taxonomy};
@@ -36,12 +38,25 @@ pub struct AreaGuess {
 }
 
 impl Taxonomy {
-    /// Embeds the examples and labelled conversations with `model` and trains the policy
-    /// head; `None` when no area has any (there is nothing to learn).
-    pub fn policy_head(&self, model: &UseM3) -> Result<Option<PolicyHead>> {
+    /// The policy head for `model`: trained on the examples and labelled conversations the
+    /// first time it is asked for, then kept; `None` when no area has any (there is nothing
+    /// to learn).
+    pub fn policy_head(&self, model: &UseM3) -> Result<Option<Arc<PolicyHead>>> {
         if !self.examples.iter().any(|(o, _)| o.is_some()) {
             return Ok(None);
         }
+        if let Some((id, head)) = self.head.get() {
+            if id == model.id() {
+                return Ok(Some(Arc::clone(head)));
+            }
+        }
+        let head = Arc::new(self.train_head(model)?);
+        // Another encoder's head already kept (never in one run): use this one uncached.
+        let _ = self.head.set((model.id().to_owned(), Arc::clone(&head)));
+        Ok(Some(head))
+    }
+
+    fn train_head(&self, model: &UseM3) -> Result<PolicyHead> {
         let areas = self.areas.len();
         let texts: Vec<&str> = self.examples.iter().map(|(_, t)| t.as_str()).collect();
         let labels: Vec<u16> = self.examples.iter().map(|(o, _)| o.unwrap_or(areas as u16)).collect();
@@ -52,7 +67,7 @@ impl Taxonomy {
         let head = SoftmaxHead::fit(&vectors, USE_M3_DIM, &labels, areas + 1, Fit { regularisation: l.regularisation, iterations: l.iterations })?;
         let mut shift = vec![0.0; areas + 1];
         shift[areas] = l.benign_shift;
-        Ok(Some(PolicyHead { head, shift, counts }))
+        Ok(PolicyHead { head, shift, counts })
     }
 
     /// Adds the head's verdict to rule-based facets: a guessed area marks `areas`, and is the

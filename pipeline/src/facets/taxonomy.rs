@@ -182,6 +182,9 @@ pub struct Taxonomy {
     /// Behaviours with their examples and contrasting look-alikes.
     pub(crate) behaviours: Vec<BehaviourExamples>,
     digest: String,
+    /// The policy head trained for one encoder (by id), kept so that every night a process
+    /// runs (`vigil demo` runs fourteen) trains it once.
+    pub(crate) head: std::sync::OnceLock<(String, std::sync::Arc<super::PolicyHead>)>,
 }
 
 /// What a group of accounts has the assistant do, judged per conversation by the learned
@@ -413,7 +416,7 @@ impl Taxonomy {
             hasher.update(example.as_bytes());
         }
         let digest = hasher.finalize().to_hex()[..16].to_owned();
-        Ok(Taxonomy { areas, tasks, terms, term_rules, patterns, pattern_rules, examples, learned: file.learned, behaviours, digest })
+        Ok(Taxonomy { areas, tasks, terms, term_rules, patterns, pattern_rules, examples, learned: file.learned, behaviours, digest, head: std::sync::OnceLock::new() })
     }
 
     /// The policy areas, in file order.

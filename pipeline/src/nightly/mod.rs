@@ -385,7 +385,9 @@ fn analyse(
     let mut behaviours = None;
     if let Some(model) = encoder.learned() {
         behaviours = taxonomy.behaviour_prototypes(model)?;
-        if let Some(head) = taxonomy.policy_head(model)? {
+        // Training embeds a few thousand examples: not worth it for an empty window.
+        let head = if window.is_empty() { None } else { taxonomy.policy_head(model)? };
+        if let Some(head) = head {
             let guesses = head.classify_all(&embeddings)?;
             facets.iter_mut().zip(&guesses).for_each(|(f, g)| taxonomy.apply_learned(f, g));
         }

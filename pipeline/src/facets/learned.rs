@@ -24,8 +24,6 @@ pub struct PolicyHead {
     head: SoftmaxHead,
     /// Added to each class's score: `benign_shift` on `none`, 0 elsewhere.
     shift: Vec<f32>,
-    /// Training rows per class, areas then `none`.
-    counts: Vec<usize>,
 }
 
 /// The head's verdict on one conversation.
@@ -60,14 +58,14 @@ impl Taxonomy {
         let areas = self.areas.len();
         let texts: Vec<&str> = self.examples.iter().map(|(_, t)| t.as_str()).collect();
         let labels: Vec<u16> = self.examples.iter().map(|(o, _)| o.unwrap_or(areas as u16)).collect();
-        let mut counts = vec![0usize; areas + 1];
-        labels.iter().for_each(|&l| counts[usize::from(l)] += 1);
         let vectors = model.encode(&texts)?;
         let l = &self.learned;
         let head = SoftmaxHead::fit(&vectors, USE_M3_DIM, &labels, areas + 1, Fit { regularisation: l.regularisation, iterations: l.iterations })?;
         let mut shift = vec![0.0; areas + 1];
         shift[areas] = l.benign_shift;
-        Ok(PolicyHead { head, shift, counts })
+        let benign = labels.iter().filter(|&&c| usize::from(c) == areas).count();
+        tracing::info!(rows = labels.len(), benign, areas, taxonomy = %self.digest(), "policy head trained");
+        Ok(PolicyHead { head, shift })
     }
 
     /// Adds the head's verdict to rule-based facets: a guessed area marks `areas`, and is the
@@ -104,11 +102,6 @@ impl PolicyHead {
                 AreaGuess { area: (best != none).then_some(best as u16), probability }
             })
             .collect())
-    }
-
-    /// Training rows per area (in file order), then for `none`.
-    pub fn counts(&self) -> &[usize] {
-        &self.counts
     }
 }
 
@@ -192,6 +185,31 @@ mod tests {
         let mut v = v.to_vec();
         crate::embed::normalise(&mut v);
         v
+    }
+
+    #[test]
+    fn the_last_class_is_none_and_the_benign_shift_moves_verdicts_to_it() {
+        // Two areas and `none` around three directions of a 3-d space.
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for i in 0..300 {
+            let class = (i % 3) as u16;
+            let mut v = [0.1 * ((i % 7) as f32 - 3.0) / 3.0; 3];
+            v[usize::from(class)] += 1.0;
+            x.extend(unit(&v));
+            y.push(class);
+        }
+        let head = |shift: f32| PolicyHead {
+            head: SoftmaxHead::fit(&x, 3, &y, 3, Fit { regularisation: 4.0, iterations: 200 }).unwrap(),
+            shift: vec![0.0, 0.0, shift],
+        };
+        let requests = [unit(&[1.0, 0.1, 0.0]), unit(&[0.0, 1.0, 0.1]), unit(&[0.1, 0.0, 1.0]), unit(&[0.6, 0.0, 0.5])].concat();
+        let plain = head(0.0).classify_all(&requests).unwrap();
+        assert_eq!(plain.iter().map(|g| g.area).collect::<Vec<_>>(), vec![Some(0), Some(1), None, Some(0)]);
+        assert!(plain.iter().all(|g| g.probability > 1.0 / 3.0 && g.probability <= 1.0));
+        // A strong prior for ordinary traffic sends the borderline request to `none` first.
+        let shifted = head(3.0).classify_all(&requests).unwrap();
+        assert_eq!(shifted[3].area, None);
+        assert_eq!(shifted[0].area, Some(0));
     }
 
     #[test]

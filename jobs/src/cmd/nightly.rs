@@ -10,15 +10,6 @@ use vigil::warehouse::Warehouse;
 
 use crate::cli::NightlyArgs;
 
-/// The built-in policy taxonomy (the file next to this crate's manifest).
-pub const BUILTIN_TAXONOMY: &str = include_str!("../../taxonomy.toml");
-
-/// The labelled conversations the built-in taxonomy lists, by the name it lists them under.
-const BUILTIN_LABELLED: &[(&str, &str)] = &[
-    ("labelled/hh-rlhf.jsonl", include_str!("../../labelled/hh-rlhf.jsonl")),
-    ("labelled/benign-requests.jsonl", include_str!("../../labelled/benign-requests.jsonl")),
-];
-
 /// Largest labelled file read (a few MB is typical; the bound keeps a wrong path, such as a
 /// device or a dump, from exhausting memory).
 const MAX_LABELLED_BYTES: u64 = 256 << 20;
@@ -93,10 +84,7 @@ fn apply_override(tree: &mut serde_json::Value, item: &str) -> anyhow::Result<()
 /// The configured taxonomy file, or the built-in one.
 pub fn load_taxonomy(config: &NightlyConfig, base: Option<&Path>) -> anyhow::Result<Taxonomy> {
     match &config.taxonomy {
-        None => Taxonomy::from_toml_with(BUILTIN_TAXONOMY, &|name| {
-            BUILTIN_LABELLED.iter().find(|(n, _)| *n == name).map(|(_, text)| (*text).to_owned()).ok_or_else(|| "not built in".to_owned())
-        })
-        .context("built-in taxonomy"),
+        None => Taxonomy::builtin().context("built-in taxonomy"),
         Some(path) => {
             let path = match base {
                 Some(base) if path.is_relative() => base.join(path),

@@ -226,12 +226,7 @@ mod tests {
     use super::*;
 
     fn taxonomy() -> Taxonomy {
-        let labelled = [
-            ("labelled/hh-rlhf.jsonl", include_str!("../../../jobs/labelled/hh-rlhf.jsonl")),
-            ("labelled/benign-requests.jsonl", include_str!("../../../jobs/labelled/benign-requests.jsonl")),
-        ];
-        let read = |name: &str| labelled.iter().find(|(n, _)| *n == name).map(|(_, t)| (*t).to_owned()).ok_or_else(|| name.to_owned());
-        Taxonomy::from_toml_with(include_str!("../../../jobs/taxonomy.toml"), &read).unwrap()
+        Taxonomy::builtin().unwrap()
     }
 
     fn area_of(t: &Taxonomy, text: &str) -> (String, u8) {

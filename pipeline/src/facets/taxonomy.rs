@@ -221,7 +221,22 @@ pub(crate) struct BehaviourExamples {
     pub(crate) contrast: Vec<String>,
 }
 
+/// The built-in taxonomy (`jobs/taxonomy.toml`, the file analysts copy and edit) and the
+/// labelled files it lists, by the names it lists them under.
+const BUILTIN: &str = include_str!("../../../jobs/taxonomy.toml");
+const BUILTIN_LABELLED: &[(&str, &str)] = &[
+    ("labelled/hh-rlhf.jsonl", include_str!("../../../jobs/labelled/hh-rlhf.jsonl")),
+    ("labelled/benign-requests.jsonl", include_str!("../../../jobs/labelled/benign-requests.jsonl")),
+];
+
 impl Taxonomy {
+    /// The built-in taxonomy with its labelled conversations.
+    pub fn builtin() -> Result<Self> {
+        Self::from_toml_with(BUILTIN, &|name| {
+            BUILTIN_LABELLED.iter().find(|(n, _)| *n == name).map(|(_, text)| (*text).to_owned()).ok_or_else(|| "not built in".to_owned())
+        })
+    }
+
     /// Parses and compiles a taxonomy that lists no labelled files, reporting every problem in
     /// the file at once.
     pub fn from_toml(text: &str) -> Result<Self> {
@@ -285,7 +300,7 @@ impl Taxonomy {
             }
             examples.push((None, example.clone()));
         }
-        // An example listed twice counts twice among an area's best matches; listed under two
+        // An example listed twice weighs twice in the policy head's training; listed under two
         // owners it contradicts itself. Compared with case and spacing folded.
         let mut first_owner: HashMap<String, String> = HashMap::new();
         let owners = std::iter::once(("benign".to_owned(), &file.benign.examples)).chain(file.area.iter().map(|a| (format!("area `{}`", a.name), &a.examples)));

@@ -32,7 +32,8 @@ pub enum Command {
     Weekly(WeeklyArgs),
     /// List run manifests (job, date, outcome, outputs, timings).
     Runs(RunsArgs),
-    /// Re-hash published partitions against their run manifests; fails if anything changed.
+    /// Check the chain of custody: the ledger's chain and signatures, every manifest against
+    /// its entry, every published partition against its manifest; fails on any finding.
     Verify(VerifyArgs),
     /// Run SQL over the warehouse (DataFusion): a statement, a file, or a canned query.
     Query(QueryArgs),
@@ -42,7 +43,7 @@ pub enum Command {
     Campaign(CampaignArgs),
     /// Redact stdin lines: redacted text, or JSON with entity spans (character offsets).
     Redact(RedactArgs),
-    /// Generate a pseudonym key file (32 random bytes as 64 hex characters).
+    /// Generate a pseudonym key file (32 random bytes as 64 hex characters), or a signing key.
     Keygen(KeygenArgs),
     /// Run the pipeline end to end on built-in synthetic data and print what it found.
     Demo(DemoArgs),
@@ -114,6 +115,16 @@ pub struct KeyArgs {
     pub key_file: Option<PathBuf>,
 }
 
+/// Where the signing key comes from (the key that signs the warehouse's ledger entries).
+#[derive(Debug, Args)]
+pub struct SigningArgs {
+    /// File written by `vigil keygen --signing` (default: $VIGIL_SIGNING_KEY, a path or the key
+    /// as 64 hex characters). Without one the run's ledger entries are unsigned, which
+    /// `vigil verify` reports; a warehouse whose runs are signed refuses unsigned runs.
+    #[arg(long = "signing-key", value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
+}
+
 /// Input formats.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum InputFormat {
@@ -177,6 +188,8 @@ pub struct IngestArgs {
     pub format: InputFormat,
     #[command(flatten)]
     pub key: KeyArgs,
+    #[command(flatten)]
+    pub signing: SigningArgs,
     /// HH-RLHF: account id for every transcript (default: each transcript its own account).
     #[arg(long)]
     pub account: Option<String>,
@@ -237,6 +250,8 @@ pub struct NightlyArgs {
     pub input_format: InputFormat,
     #[command(flatten)]
     pub key: KeyArgs,
+    #[command(flatten)]
+    pub signing: SigningArgs,
 }
 
 /// `vigil weekly`.
@@ -254,6 +269,8 @@ pub struct WeeklyArgs {
     /// Job configuration (its `[privacy]` thresholds apply). Default: built-in values.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub signing: SigningArgs,
 }
 
 /// `vigil runs`.
@@ -279,9 +296,17 @@ pub struct VerifyArgs {
     /// Warehouse directory.
     #[arg(long)]
     pub warehouse: PathBuf,
-    /// Only partitions of this date (YYYY-MM-DD).
+    /// Only partitions of this date (YYYY-MM-DD); the ledger and manifests are checked whole.
     #[arg(long)]
     pub date: Option<String>,
+    /// The public key every ledger entry must be signed by (a `.pub` file from
+    /// `vigil keygen --signing`, or `ed25519:<hex>`). Default: the first entry's signer.
+    #[arg(long, value_name = "PUBKEY")]
+    pub trust: Option<String>,
+    /// A ledger head printed by an earlier `vigil verify` and kept outside the warehouse: it
+    /// must still be in the ledger.
+    #[arg(long = "expect-head", value_name = "DIGEST")]
+    pub expect_head: Option<String>,
 }
 
 /// Output formats of `vigil query`.
@@ -331,8 +356,23 @@ pub struct QueryArgs {
     /// List the canned queries with what they answer and their parameters.
     #[arg(long)]
     pub list: bool,
+    #[command(flatten)]
+    pub limits: SqlLimitArgs,
     /// The SQL statement.
     pub sql: Option<String>,
+}
+
+/// Resource bounds of a SQL session.
+#[derive(Debug, Args)]
+pub struct SqlLimitArgs {
+    /// Memory for a statement, in MiB: sorts, joins and aggregates that can spill do (to the
+    /// temporary directory), others stop with "resources exhausted"; a result larger than this
+    /// is refused too.
+    #[arg(long = "memory-limit", value_name = "MiB", default_value_t = 2048, value_parser = clap::value_parser!(u64).range(16..=1 << 24))]
+    pub memory_mib: u64,
+    /// Time limit of one statement, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=7 * 24 * 3600))]
+    pub timeout: u64,
 }
 
 /// `vigil sql`.
@@ -344,6 +384,8 @@ pub struct SqlArgs {
     /// Tables to register.
     #[arg(long, value_enum, default_value = "all")]
     pub zone: ZoneArg,
+    #[command(flatten)]
+    pub limits: SqlLimitArgs,
 }
 
 /// `vigil campaign`.
@@ -403,6 +445,10 @@ pub struct KeygenArgs {
     /// Where to write the key (refuses to overwrite).
     #[arg(long)]
     pub out: PathBuf,
+    /// Write an Ed25519 signing key instead of a pseudonym key; its public key goes to
+    /// `<out>.pub`.
+    #[arg(long)]
+    pub signing: bool,
 }
 
 /// `vigil demo`.

@@ -4,6 +4,7 @@
 mod cli;
 mod cmd;
 mod progress;
+mod term;
 
 use std::process::ExitCode;
 
@@ -27,7 +28,8 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
-            eprintln!("vigil: {}", chain.join(": "));
+            // Errors can quote data (a path, a value in a query's error): escaped like it.
+            eprintln!("vigil: {}", term::escape(&chain.join(": ")));
             ExitCode::FAILURE
         }
     }

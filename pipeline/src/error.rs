@@ -48,6 +48,10 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// The chain of custody refuses the run: a key other than the warehouse's, or a ledger
+    /// that cannot be appended to.
+    #[error("custody: {0}")]
+    Custody(String),
     /// A SQL statement failed or was refused.
     #[error("query: {0}")]
     Query(String),

@@ -31,6 +31,7 @@ pub mod manifest;
 pub mod facets;
 pub mod ingest;
 pub mod lang;
+pub mod ledger;
 mod linalg;
 mod model_files;
 pub mod nightly;

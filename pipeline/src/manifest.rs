@@ -21,6 +21,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::ledger::{Ledger, PublicKey, Record, RunEvent, SigningKey};
+use crate::pseudonym::PseudonymKey;
 use crate::warehouse::{file_digest, PublishedFile, Warehouse};
 
 /// Directory of the manifests, under the warehouse root (ignored by Hive readers: `_` prefix).
@@ -58,6 +60,20 @@ pub struct FileRecord {
     pub bytes: u64,
     /// BLAKE3 digest of the bytes (hex).
     pub blake3: String,
+    /// For published partitions: whether the file replaced its partition or was added to it
+    /// (absent in manifests written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish: Option<PublishMode>,
+}
+
+/// How a run published a partition file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublishMode {
+    /// Added beside the partition's other files (ingest).
+    Append,
+    /// Renamed over the partition, older files removed (nightly).
+    Replace,
 }
 
 /// Wall time of one stage.
@@ -129,17 +145,35 @@ pub fn config_digest(config: &serde_json::Value, extra: &[&str]) -> String {
     h.finalize().to_hex().to_string()
 }
 
-/// Records one run: created at start, updated at commit and at the end.
+/// Records one run: created at start, updated at commit and at the end. Every write of the
+/// manifest is first entered in the warehouse's [`Ledger`], signed with the warehouse handle's
+/// key when it has one.
 #[derive(Debug)]
 pub struct RunRecorder {
     path: PathBuf,
     root: PathBuf,
     manifest: RunManifest,
+    ledger: Ledger,
+    signer: Option<std::sync::Arc<SigningKey>>,
+    pseudonym_fingerprint: Option<String>,
 }
 
 impl RunRecorder {
-    /// Starts the manifest of a run and writes it with outcome `running`.
-    pub fn start(warehouse: &Warehouse, job: &str, date: NaiveDate, run_id: &str, config: serde_json::Value, config_digest: String) -> Result<Self> {
+    /// Starts the manifest of a run and writes it with outcome `running`. A run that
+    /// pseudonymizes passes its key, whose fingerprint the ledger records; a key (pseudonym or
+    /// signing) other than the one the warehouse is bound to is refused before anything is
+    /// written.
+    pub fn start(
+        warehouse: &Warehouse,
+        job: &str,
+        date: NaiveDate,
+        run_id: &str,
+        config: serde_json::Value,
+        config_digest: String,
+        pseudonym: Option<&PseudonymKey>,
+    ) -> Result<Self> {
+        let ledger = Ledger::of(warehouse);
+        ledger.check_keys(pseudonym, warehouse.signer())?;
         let path = warehouse.root().join(RUNS_DIR).join(job).join(date.to_string()).join(format!("{run_id}.json"));
         let manifest = RunManifest {
             job: job.to_owned(),
@@ -158,7 +192,14 @@ impl RunRecorder {
             stages: Vec::new(),
             summary: serde_json::Value::Null,
         };
-        let recorder = RunRecorder { path, root: warehouse.root().to_path_buf(), manifest };
+        let recorder = RunRecorder {
+            path,
+            root: warehouse.root().to_path_buf(),
+            manifest,
+            ledger,
+            signer: warehouse.signer_arc(),
+            pseudonym_fingerprint: pseudonym.map(crate::ledger::pseudonym_fingerprint),
+        };
         recorder.write()?;
         Ok(recorder)
     }
@@ -228,16 +269,35 @@ impl RunRecorder {
             rows: Some(f.rows),
             bytes: f.bytes,
             blake3: f.blake3.clone(),
+            publish: Some(if f.replaces { PublishMode::Replace } else { PublishMode::Append }),
         }
     }
 
+    /// Writes the manifest: to a temporary file, then its ledger entry, then renamed into
+    /// place. A crash between the entry and the rename leaves the entry matching the temporary
+    /// file, which [`verify`] accepts.
     fn write(&self) -> Result<()> {
         let dir = self.path.parent().expect("manifest path has a parent");
         std::fs::create_dir_all(dir).map_err(|e| Error::warehouse(dir, e))?;
         let tmp = self.path.with_extension("json.tmp");
-        let text = serde_json::to_string_pretty(&self.manifest)?;
-        std::fs::write(&tmp, text + "\n").map_err(|e| Error::warehouse(&tmp, e))?;
+        let text = serde_json::to_string_pretty(&self.manifest)? + "\n";
+        std::fs::write(&tmp, &text).map_err(|e| Error::warehouse(&tmp, e))?;
         std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Error::warehouse(&tmp, e))?;
+        let event = match self.manifest.outcome {
+            Outcome::Running => RunEvent::Started,
+            Outcome::Publishing => RunEvent::Committed,
+            Outcome::Succeeded | Outcome::Failed => RunEvent::Finished,
+        };
+        let record = Record::Run {
+            event,
+            job: self.manifest.job.clone(),
+            date: self.manifest.date.clone(),
+            run_id: self.manifest.run_id.clone(),
+            manifest: relative(&self.root, &self.path),
+            manifest_blake3: blake3::hash(text.as_bytes()).to_hex().to_string(),
+            pseudonym_key: self.pseudonym_fingerprint.clone(),
+        };
+        self.ledger.append(record, self.signer.as_deref())?;
         std::fs::rename(&tmp, &self.path).map_err(|e| Error::warehouse(&self.path, e))?;
         Ok(())
     }
@@ -269,7 +329,7 @@ pub fn describe(root: &Path, files: &[PathBuf]) -> Result<Vec<FileRecord>> {
             let rel = relative(root, path);
             let (table, date) = hive_location(&rel);
             let rows = if path.extension().is_some_and(|x| x == "parquet") { parquet_rows(path).ok() } else { None };
-            Ok(FileRecord { path: rel, table, date, rows, bytes, blake3 })
+            Ok(FileRecord { path: rel, table, date, rows, bytes, blake3, publish: None })
         })
         .collect()
 }
@@ -388,6 +448,18 @@ fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
     }
 }
 
+/// What [`verify`] checks besides the files: whom to trust, and a head anchored elsewhere.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Only partitions of this date (the ledger and manifests are always checked whole).
+    pub date: Option<NaiveDate>,
+    /// The key every entry must be signed by. Without it, the key of the first signed entry
+    /// is trusted (and every later entry must be signed by it).
+    pub trust: Option<PublicKey>,
+    /// A ledger head recorded earlier, outside the warehouse: it must still be in the chain.
+    pub expect_head: Option<String>,
+}
+
 /// What [`verify`] found.
 #[derive(Debug, Default)]
 pub struct Verification {
@@ -407,26 +479,130 @@ pub struct Verification {
     pub manifests: usize,
     /// Manifests that could not be read: (path, problem).
     pub unreadable: Vec<(String, String)>,
+    /// Ledger entries read, and the head (digest of the last line; empty without a ledger).
+    pub entries: usize,
+    /// Digest of the ledger's last line.
+    pub head: String,
+    /// Breaks in the ledger itself: (line, problem) — unparseable lines, wrong sequence
+    /// numbers, a `prev` that is not the previous line's digest, a missing anchored head.
+    pub chain: Vec<(usize, String)>,
+    /// Entries without a valid signature by the trusted key: (line, problem).
+    pub signatures: Vec<(usize, String)>,
+    /// Manifests whose bytes differ from what the ledger recorded: (path, run id).
+    pub manifests_altered: Vec<(String, String)>,
+    /// Runs the ledger records whose manifest is gone: (job, date, run id, manifest path).
+    pub runs_removed: Vec<(String, String, String, String)>,
+    /// Manifests the ledger never recorded.
+    pub manifests_unrecorded: Vec<String>,
 }
 
 impl Verification {
-    /// Nothing altered, missing or unaccounted for.
+    /// Nothing altered, missing, unaccounted for, unsigned or out of the chain.
     pub fn ok(&self) -> bool {
-        self.altered.is_empty() && self.missing.is_empty() && self.unaccounted.is_empty() && self.unreadable.is_empty()
+        self.altered.is_empty()
+            && self.missing.is_empty()
+            && self.unaccounted.is_empty()
+            && self.unreadable.is_empty()
+            && self.chain.is_empty()
+            && self.signatures.is_empty()
+            && self.manifests_altered.is_empty()
+            && self.runs_removed.is_empty()
+            && self.manifests_unrecorded.is_empty()
     }
 }
 
-/// Re-hashes every published partition file (optionally of one date) against the newest
-/// manifest that published it. A file replaced by a later run is judged by that run's
-/// manifest; a file that was removed because a later run replaced its partition is not
-/// missing.
-pub fn verify(warehouse: &Warehouse, date: Option<NaiveDate>) -> Result<Verification> {
+/// The newest ledger entry of each run: (job, date, manifest path, manifest digest).
+type RunEntries = BTreeMap<String, (String, String, String, String)>;
+
+/// Checks the ledger's chain and signatures; returns the newest entry of each run.
+fn verify_ledger(warehouse: &Warehouse, options: &VerifyOptions, result: &mut Verification) -> Result<RunEntries> {
+    let lines = Ledger::of(warehouse).read()?;
+    result.entries = lines.len();
+    result.head = lines.last().map(|l| l.digest.clone()).unwrap_or_default();
+    let mut trusted = options.trust;
+    let mut prev = crate::ledger::GENESIS.to_owned();
+    let mut runs = RunEntries::new();
+    for (i, line) in lines.iter().enumerate() {
+        let entry = match &line.entry {
+            Ok(e) => e,
+            Err(problem) => {
+                result.chain.push((line.line, problem.clone()));
+                prev = line.digest.clone();
+                continue;
+            }
+        };
+        if entry.seq != i as u64 {
+            result.chain.push((line.line, format!("sequence number {} where {i} belongs (entries removed, added or reordered)", entry.seq)));
+        }
+        if entry.prev != prev {
+            result.chain.push((line.line, "does not follow the entry before it (an entry before it was edited, removed or reordered)".into()));
+        }
+        prev = line.digest.clone();
+        match (&entry.signer, entry.signature_valid()) {
+            (None, _) => result.signatures.push((line.line, "unsigned".into())),
+            (Some(signer), false) => result.signatures.push((line.line, format!("signature by {signer} does not verify (entry edited after signing)"))),
+            (Some(signer), true) => {
+                let key = PublicKey::from_text(signer)?;
+                match trusted {
+                    None => trusted = Some(key),
+                    Some(t) if t != key => result.signatures.push((line.line, format!("signed by {signer}, not by the trusted key {}", t.to_text()))),
+                    Some(_) => {}
+                }
+            }
+        }
+        let Record::Run { job, date, run_id, manifest, manifest_blake3, .. } = &entry.record;
+        runs.insert(run_id.clone(), (job.clone(), date.clone(), manifest.clone(), manifest_blake3.clone()));
+    }
+    if let Some(anchor) = &options.expect_head {
+        if !lines.iter().any(|l| &l.digest == anchor) {
+            result.chain.push((lines.len(), format!("the anchored head {anchor} is not in the ledger (it was rewritten or cut)")));
+        }
+    }
+    Ok(runs)
+}
+
+/// Checks the whole chain of custody: the ledger (chain, signatures, anchored head), every
+/// manifest against its ledger entry, and every published partition file (optionally of one
+/// date) against the newest manifest that published it. A file replaced by a later run is
+/// judged by that run's manifest; a file that was removed because a later run replaced its
+/// partition is not missing, but a file removed from a partition that later runs only added
+/// to is.
+pub fn verify(warehouse: &Warehouse, options: &VerifyOptions) -> Result<Verification> {
     let (runs, unreadable) = scan(warehouse, None, None)?;
     let mut result = Verification {
         manifests: runs.len(),
-        unreadable: unreadable.into_iter().map(|(p, problem)| (relative(warehouse.root(), &p), problem)).collect(),
+        unreadable: unreadable.iter().map(|(p, problem)| (relative(warehouse.root(), p), problem.clone())).collect(),
         ..Verification::default()
     };
+    let entered = verify_ledger(warehouse, options, &mut result)?;
+    // Every manifest on disk against its run's newest entry (or the temporary file a crash
+    // left between the entry and the rename).
+    let on_disk_manifests: Vec<(String, PathBuf)> = runs
+        .iter()
+        .map(|r| (r.manifest.run_id.clone(), r.path.clone()))
+        .chain(unreadable.iter().map(|(p, _)| (String::new(), p.clone())))
+        .collect();
+    let by_path: BTreeMap<&str, &String> = entered.iter().map(|(id, e)| (e.2.as_str(), id)).collect();
+    let mut seen_runs = std::collections::BTreeSet::new();
+    for (run_id, path) in &on_disk_manifests {
+        let rel = relative(warehouse.root(), path);
+        let id = if entered.contains_key(run_id) { Some(run_id) } else { by_path.get(rel.as_str()).copied() };
+        let Some((id, (_, _, _, digest))) = id.and_then(|id| entered.get_key_value(id)) else {
+            result.manifests_unrecorded.push(rel);
+            continue;
+        };
+        seen_runs.insert(id.clone());
+        let matches = |p: &Path| file_digest(p).is_ok_and(|(_, d)| &d == digest);
+        if !matches(path) && !matches(&path.with_extension("json.tmp")) {
+            result.manifests_altered.push((rel, id.clone()));
+        }
+    }
+    for (run_id, (job, date, manifest, digest)) in &entered {
+        let interrupted = || file_digest(&warehouse.root().join(manifest).with_extension("json.tmp")).is_ok_and(|(_, d)| &d == digest);
+        if !seen_runs.contains(run_id) && !interrupted() {
+            result.runs_removed.push((job.clone(), date.clone(), run_id.clone(), manifest.clone()));
+        }
+    }
     // Newest claim per path. Runs are oldest first, so later inserts win.
     let mut claims: BTreeMap<String, (&RunManifest, &FileRecord)> = BTreeMap::new();
     for run in &runs {
@@ -441,7 +617,7 @@ pub fn verify(warehouse: &Warehouse, date: Option<NaiveDate>) -> Result<Verifica
     }
     let published = published_files(warehouse)?;
     let on_disk: std::collections::BTreeSet<&str> = published.iter().map(|(rel, _)| rel.as_str()).collect();
-    let wanted = date.map(|d| d.to_string());
+    let wanted = options.date.map(|d| d.to_string());
     let in_scope = |d: Option<&str>| wanted.is_none() || d == wanted.as_deref();
     let checks: Vec<(&String, &RunManifest, &FileRecord)> =
         claims.iter().filter(|(_, (_, rec))| in_scope(rec.date.as_deref())).map(|(p, (m, rec))| (p, *m, *rec)).collect();
@@ -460,9 +636,15 @@ pub fn verify(warehouse: &Warehouse, date: Option<NaiveDate>) -> Result<Verifica
         match digest {
             None => {
                 // Gone: fine only if a later run replaced the whole partition (its file has
-                // another name); otherwise the file was deleted.
+                // another name); otherwise the file was deleted. Manifests from before the
+                // publish mode was recorded count any later file as a replacement.
                 let replaced = claims.iter().any(|(p, (m, rec))| {
-                    p != path && rec.table == record.table && rec.date == record.date && m.started_at > manifest.started_at && on_disk.contains(p.as_str())
+                    p != path
+                        && rec.table == record.table
+                        && rec.date == record.date
+                        && m.started_at > manifest.started_at
+                        && rec.publish != Some(PublishMode::Append)
+                        && on_disk.contains(p.as_str())
                 });
                 if !replaced {
                     result.missing.push((path.clone(), manifest.run_id.clone()));
@@ -531,7 +713,7 @@ mod tests {
     fn publish_run(w: &Warehouse, job: &str, date: NaiveDate, rows: i32, replacing: bool) -> RunManifest {
         let lock = w.lock(&lock_name(job, date)).unwrap();
         let run_id = new_run_id(job.as_bytes());
-        let mut rec = RunRecorder::start(w, job, date, &run_id, serde_json::json!({"rows": rows}), "c".into()).unwrap();
+        let mut rec = RunRecorder::start(w, job, date, &run_id, serde_json::json!({"rows": rows}), "c".into(), None).unwrap();
         let mut staged = if replacing { w.stage_replacing(&lock, &run_id, "part-x").unwrap() } else { w.stage(&lock, &run_id).unwrap() };
         staged.write("t", date, &batch(rows)).unwrap();
         let committed = staged.commit().unwrap();
@@ -543,7 +725,7 @@ mod tests {
     #[test]
     fn verify_accepts_what_runs_published_and_catches_every_tampering() {
         let dir = tempfile::tempdir().unwrap();
-        let w = Warehouse::open(dir.path()).unwrap();
+        let w = Warehouse::open(dir.path()).unwrap().with_signer(Some(SigningKey::from_bytes([5; 32])));
         let d1 = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
         let d2 = d1.succ_opt().unwrap();
         let first = publish_run(&w, "nightly", d1, 3, true);
@@ -553,7 +735,7 @@ mod tests {
         // A rerun replaces the partition: the newest manifest is the judge.
         publish_run(&w, "nightly", d1, 5, true);
         publish_run(&w, "ingest", d2, 4, false);
-        let v = verify(&w, None).unwrap();
+        let v = verify(&w, &VerifyOptions::default()).unwrap();
         assert!(v.ok(), "{v:?}");
         assert_eq!((v.checked, v.matched, v.manifests), (2, 2, 3));
 
@@ -569,20 +751,100 @@ mod tests {
         std::fs::write(dir.path().join("t/date=2026-11-20/stray.parquet"), b"x").unwrap();
         let ingest_file = w.files("t", Some(d2)).unwrap().pop().unwrap();
         std::fs::remove_file(ingest_file).unwrap();
-        let v = verify(&w, None).unwrap();
+        let v = verify(&w, &VerifyOptions::default()).unwrap();
         assert!(!v.ok());
         assert_eq!(v.altered.len(), 1, "{v:?}");
         assert_eq!(v.missing.len(), 1, "{v:?}");
         assert_eq!(v.unaccounted, vec!["t/date=2026-11-20/stray.parquet".to_owned()]);
-        let only_d2 = verify(&w, Some(d2)).unwrap();
+        let only_d2 = verify(&w, &VerifyOptions { date: Some(d2), ..VerifyOptions::default() }).unwrap();
         assert!(only_d2.altered.is_empty() && only_d2.unaccounted.is_empty() && only_d2.missing.len() == 1);
         // A manifest that no longer parses is itself a failure of the chain of custody.
         let manifest_path = list(&w, Some("ingest"), None).unwrap()[0].path.clone();
         std::fs::write(&manifest_path, b"{ truncated").unwrap();
         assert_eq!(list(&w, None, None).unwrap().len(), 2, "listing skips it");
-        let v = verify(&w, None).unwrap();
+        let v = verify(&w, &VerifyOptions::default()).unwrap();
         assert_eq!(v.unreadable.len(), 1, "{v:?}");
         assert!(!v.ok());
+    }
+
+    /// The custody findings beyond a changed file: each tampering names its culprit.
+    #[test]
+    fn verify_catches_forged_manifests_removed_runs_and_ledger_edits() {
+        let setup = || {
+            let dir = tempfile::tempdir().unwrap();
+            let w = Warehouse::open(dir.path()).unwrap().with_signer(Some(SigningKey::from_bytes([5; 32])));
+            let d = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+            let runs = [publish_run(&w, "ingest", d, 3, false), publish_run(&w, "ingest", d, 4, false), publish_run(&w, "nightly", d.succ_opt().unwrap(), 2, true)];
+            let v = verify(&w, &VerifyOptions::default()).unwrap();
+            assert!(v.ok() && v.entries == 9 && v.head.len() == 64, "{v:?}");
+            (dir, w, runs, v.head)
+        };
+        let manifest_of = |w: &Warehouse, m: &RunManifest| w.root().join(RUNS_DIR).join(&m.job).join(&m.date).join(format!("{}.json", m.run_id));
+
+        // A forged file with its digest patched into the manifest.
+        let (_dir, w, runs, _) = setup();
+        let out = &runs[2].outputs[0];
+        std::fs::write(w.root().join(&out.path), b"forged").unwrap();
+        let path = manifest_of(&w, &runs[2]);
+        let text = std::fs::read_to_string(&path).unwrap().replace(&out.blake3, &blake3::hash(b"forged").to_hex().to_string());
+        std::fs::write(&path, text).unwrap();
+        let v = verify(&w, &VerifyOptions::default()).unwrap();
+        assert_eq!(v.manifests_altered, vec![(relative(w.root(), &path), runs[2].run_id.clone())], "{v:?}");
+        assert!(v.altered.is_empty(), "the forged file matches its forged manifest");
+
+        // A run killed between its entry and the rename of its first manifest is not removed.
+        let (_dir, w, runs, _) = setup();
+        let path = manifest_of(&w, &runs[2]);
+        std::fs::rename(&path, path.with_extension("json.tmp")).unwrap();
+        let v = verify(&w, &VerifyOptions::default()).unwrap();
+        assert!(v.runs_removed.is_empty() && v.manifests_altered.is_empty(), "{v:?}");
+
+        // A whole run deleted: manifest and files.
+        let (_dir, w, runs, _) = setup();
+        std::fs::remove_file(manifest_of(&w, &runs[2])).unwrap();
+        std::fs::remove_file(w.root().join(&runs[2].outputs[0].path)).unwrap();
+        let v = verify(&w, &VerifyOptions::default()).unwrap();
+        assert_eq!(v.runs_removed.len(), 1, "{v:?}");
+        assert_eq!(v.runs_removed[0].2, runs[2].run_id);
+
+        // The first of two appended ingest files deleted: the second did not replace it.
+        let (_dir, w, runs, _) = setup();
+        std::fs::remove_file(w.root().join(&runs[0].outputs[0].path)).unwrap();
+        let v = verify(&w, &VerifyOptions::default()).unwrap();
+        assert_eq!(v.missing, vec![(runs[0].outputs[0].path.clone(), runs[0].run_id.clone())], "{v:?}");
+
+        // Ledger edits: one entry changed, two swapped, the tail cut after anchoring the head.
+        let (_dir, w, _, head) = setup();
+        let ledger = Ledger::of(&w);
+        let text = std::fs::read_to_string(ledger.path()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        std::fs::write(ledger.path(), text.replacen("\"job\":\"ingest\"", "\"job\":\"nightly\"", 1)).unwrap();
+        let v = verify(&w, &VerifyOptions::default()).unwrap();
+        assert!(v.signatures.iter().any(|(line, p)| *line == 1 && p.contains("does not verify")), "{v:?}");
+        assert!(v.chain.iter().any(|(line, _)| *line == 2), "the next entry no longer follows: {v:?}");
+        let mut swapped = lines.clone();
+        swapped.swap(3, 4);
+        std::fs::write(ledger.path(), swapped.join("\n") + "\n").unwrap();
+        let v = verify(&w, &VerifyOptions::default()).unwrap();
+        assert!(v.chain.iter().any(|(line, p)| *line == 4 && p.contains("sequence")), "{v:?}");
+        std::fs::write(ledger.path(), lines[..8].join("\n") + "\n").unwrap();
+        let cut = verify(&w, &VerifyOptions { expect_head: Some(head.clone()), ..VerifyOptions::default() }).unwrap();
+        assert!(cut.chain.iter().any(|(_, p)| p.contains("anchored head")), "{cut:?}");
+
+        // Entries signed by another key, and a trusted key that is not the signer.
+        let (_dir, w, _, _) = setup();
+        let intruder = w.clone().with_signer(Some(SigningKey::from_bytes([6; 32])));
+        let refused = RunRecorder::start(&intruder, "nightly", NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(), "x", serde_json::Value::Null, "c".into(), None);
+        assert!(matches!(refused, Err(Error::Custody(_))), "{refused:?}");
+        Ledger::of(&w).append(Record::Run {
+            event: RunEvent::Started, job: "nightly".into(), date: "2026-11-21".into(), run_id: "x".into(),
+            manifest: "_runs/nightly/2026-11-21/x.json".into(), manifest_blake3: "00".into(), pseudonym_key: None,
+        }, intruder.signer()).unwrap();
+        let v = verify(&w, &VerifyOptions::default()).unwrap();
+        assert!(v.signatures.iter().any(|(line, p)| *line == 10 && p.contains("not by the trusted key")), "{v:?}");
+        let other = SigningKey::from_bytes([6; 32]).public();
+        let v = verify(&w, &VerifyOptions { trust: Some(other), ..VerifyOptions::default() }).unwrap();
+        assert_eq!(v.signatures.len(), 9, "all but the intruder's entry: {v:?}");
     }
 
     #[test]
@@ -591,7 +853,7 @@ mod tests {
         let w = Warehouse::open(dir.path()).unwrap();
         let d = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
         let lock = w.lock(&lock_name("nightly", d)).unwrap();
-        let rec = RunRecorder::start(&w, "nightly", d, "r1", serde_json::Value::Null, "c".into()).unwrap();
+        let rec = RunRecorder::start(&w, "nightly", d, "r1", serde_json::Value::Null, "c".into(), None).unwrap();
         let listed = list(&w, None, None).unwrap();
         assert_eq!(listed.len(), 1);
         assert!(!listed[0].interrupted, "the live run holds the lock");

@@ -18,6 +18,8 @@ use datafusion::common::ScalarValue;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use futures::StreamExt as _;
 
 use crate::error::{Error, Result};
 use crate::schema::table;
@@ -48,6 +50,7 @@ pub struct QueryEngine {
     ctx: SessionContext,
     tables: Vec<String>,
     views: Vec<String>,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for QueryEngine {
@@ -57,6 +60,23 @@ impl std::fmt::Debug for QueryEngine {
 }
 
 /// The guard for user statements: queries only.
+/// Resource bounds of a session: a memory pool every statement draws on (operators that can
+/// spill do, to the operating system's temporary directory; the others stop with "resources
+/// exhausted"), which also bounds the result held for printing, and a time limit per statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of the memory pool.
+    pub memory_bytes: usize,
+    /// Time limit of one statement.
+    pub timeout: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { memory_bytes: 2 << 30, timeout: std::time::Duration::from_secs(600) }
+    }
+}
+
 fn read_only() -> SQLOptions {
     SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
 }
@@ -64,12 +84,16 @@ fn read_only() -> SQLOptions {
 impl QueryEngine {
     /// Registers the zone's tables that exist in the warehouse, then runs `views` (semicolon
     /// separated `CREATE VIEW` statements; a view over a table outside the zone is skipped).
-    pub async fn open(warehouse: &Warehouse, zone: Zone, views: Option<&str>, threads: usize) -> Result<Self> {
+    pub async fn open(warehouse: &Warehouse, zone: Zone, views: Option<&str>, threads: usize, limits: Limits) -> Result<Self> {
         let mut config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("vigil", "warehouse");
         if threads > 0 {
             config = config.with_target_partitions(threads);
         }
-        let ctx = SessionContext::new_with_config(config);
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(limits.memory_bytes, 1.0)
+            .build_arc()
+            .map_err(|e| Error::Query(format!("setting up the memory pool: {e}")))?;
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
         let mut tables = Vec::new();
         for name in zone.tables() {
             let dir = warehouse.table_dir(name);
@@ -87,7 +111,7 @@ impl QueryEngine {
             ctx.register_listing_table(name, url, options, schema, None).await.map_err(|e| Error::Query(format!("registering {name}: {e}")))?;
             tables.push(name.to_owned());
         }
-        let mut engine = QueryEngine { ctx, tables, views: Vec::new() };
+        let mut engine = QueryEngine { ctx, tables, views: Vec::new(), limits };
         if let Some(views) = views {
             for statement in split_statements(views) {
                 let name = view_name(&statement);
@@ -122,16 +146,46 @@ impl QueryEngine {
     }
 
     /// Runs one read-only statement with named parameters (`$name` in the SQL), bound as
-    /// typed values — never spliced into the text.
+    /// typed values — never spliced into the text — within the session's [`Limits`].
     pub async fn query(&self, sql: &str, params: &[(String, String)]) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let mut df = self.ctx.sql_with_options(sql, read_only()).await.map_err(refusal)?;
-        if !params.is_empty() {
-            let values: Vec<(String, ScalarValue)> = params.iter().map(|(k, v)| (k.clone(), param_value(v))).collect();
-            df = df.with_param_values(values).map_err(|e| Error::Query(e.to_string()))?;
+        let run = async {
+            let mut df = self.ctx.sql_with_options(sql, read_only()).await.map_err(|e| self.failure(e))?;
+            if !params.is_empty() {
+                let values: Vec<(String, ScalarValue)> = params.iter().map(|(k, v)| (k.clone(), param_value(v))).collect();
+                df = df.with_param_values(values).map_err(|e| Error::Query(e.to_string()))?;
+            }
+            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+            // The result is held for printing: it counts against the same limit.
+            let mut stream = df.execute_stream().await.map_err(|e| self.failure(e))?;
+            let (mut batches, mut held) = (Vec::new(), 0usize);
+            while let Some(batch) = stream.next().await {
+                let batch = batch.map_err(|e| self.failure(e))?;
+                held += batch.get_array_memory_size();
+                if held > self.limits.memory_bytes {
+                    return Err(Error::Query(format!(
+                        "resources exhausted: the result is larger than the memory limit ({} MiB); aggregate or LIMIT it, or raise --memory-limit",
+                        self.limits.memory_bytes >> 20
+                    )));
+                }
+                batches.push(batch);
+            }
+            Ok((schema, batches))
+        };
+        match tokio::time::timeout(self.limits.timeout, run).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Query(format!("timed out after {} s (the statement's time limit; see --timeout)", self.limits.timeout.as_secs()))),
         }
-        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await.map_err(|e| Error::Query(e.to_string()))?;
-        Ok((schema, batches))
+    }
+
+    /// A DataFusion error in the user's terms: refusals of writes, and the memory limit.
+    fn failure(&self, e: datafusion::error::DataFusionError) -> Error {
+        if matches!(e.find_root(), datafusion::error::DataFusionError::ResourcesExhausted(_)) {
+            return Error::Query(format!(
+                "resources exhausted: the statement needs more than the memory limit ({} MiB) and cannot spill — {e}; narrow it or raise --memory-limit",
+                self.limits.memory_bytes >> 20
+            ));
+        }
+        refusal(e)
     }
 }
 

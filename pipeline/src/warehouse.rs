@@ -20,6 +20,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{DataType, SchemaRef};
@@ -33,6 +34,7 @@ use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::ledger::SigningKey;
 
 /// Rows per row group: large enough for good compression and scan speed, small enough that
 /// the writer's buffer stays bounded.
@@ -40,10 +42,12 @@ const ROW_GROUP_ROWS: usize = 64 * 1024;
 /// Flush a row group early when the writer buffers more than this.
 const MAX_BUFFERED_BYTES: usize = 48 * 1024 * 1024;
 
-/// A warehouse rooted at a directory.
+/// A warehouse rooted at a directory, opened by someone who may hold its signing key.
 #[derive(Debug, Clone)]
 pub struct Warehouse {
     root: PathBuf,
+    /// Signs the ledger entries of runs started through this handle (see [`crate::ledger`]).
+    signer: Option<Arc<SigningKey>>,
 }
 
 impl Warehouse {
@@ -51,7 +55,22 @@ impl Warehouse {
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
         fs::create_dir_all(&root).map_err(|e| Error::warehouse(&root, format!("cannot create: {e}")))?;
-        Ok(Warehouse { root })
+        Ok(Warehouse { root, signer: None })
+    }
+
+    /// The same warehouse, with runs signed by `key`.
+    pub fn with_signer(mut self, key: Option<SigningKey>) -> Self {
+        self.signer = key.map(Arc::new);
+        self
+    }
+
+    /// The key that signs runs started through this handle.
+    pub fn signer(&self) -> Option<&SigningKey> {
+        self.signer.as_deref()
+    }
+
+    pub(crate) fn signer_arc(&self) -> Option<Arc<SigningKey>> {
+        self.signer.clone()
     }
 
     /// The root directory.
@@ -218,6 +237,8 @@ pub struct PublishedFile {
     pub bytes: u64,
     /// BLAKE3 digest of the file's bytes (hex), taken when the run committed.
     pub blake3: String,
+    /// Whether publishing it replaced its partition (removing older files) or added to it.
+    pub replaces: bool,
 }
 
 struct OpenWriter {
@@ -328,13 +349,14 @@ impl StagedWrite {
         }
         crate::killpoint::reached("publish.synced");
         // Digests in parallel: the files were just written and are in the page cache.
+        let replaces = self.replace;
         let files = closed
             .into_par_iter()
             .map(|(table, date, staged_path, rows)| {
                 let (bytes, blake3) = file_digest(&staged_path)?;
                 let relative = staged_path.strip_prefix(&self.dir).map_err(|_| Error::warehouse(&staged_path, "staged file outside its run"))?;
                 let path = self.warehouse.root.join(relative);
-                Ok((PublishedFile { table, date, path, rows, bytes, blake3 }, staged_path))
+                Ok((PublishedFile { table, date, path, rows, bytes, blake3, replaces }, staged_path))
             })
             .collect::<Result<Vec<_>>>()?;
         let marker = self.dir.join(COMMIT_MARKER);

@@ -9,6 +9,7 @@ use arrow::datatypes::{Float32Type, Int64Type, TimestampMicrosecondType};
 use vigil::schema::table;
 use vigil::warehouse::{read_batches, Warehouse};
 
+use crate::term::escape;
 use crate::cli::{CampaignArgs, CampaignCommand};
 
 pub fn run(args: CampaignArgs) -> anyhow::Result<()> {
@@ -97,7 +98,7 @@ fn list(batches: &[RecordBatch], date: chrono::NaiveDate) -> anyhow::Result<()> 
     writeln!(out, "{:<18} {:<10} {:<18} {:>5} {:>8} {:>6}  first seen → last seen", "campaign", "status", "kind", "score", "accounts", "conv.")?;
     for r in &rows {
         let growth = r.previous.map_or(String::new(), |p| format!(" (was {p})"));
-        writeln!(out, "{:<18} {:<10} {:<18} {:>5.2} {:>8} {:>6}  {} → {}{growth}", r.id, r.status, r.kind, r.score, r.accounts, r.conversations, day(r.first), day(r.last))?;
+        writeln!(out, "{:<18} {:<10} {:<18} {:>5.2} {:>8} {:>6}  {} → {}{growth}", escape(&r.id), escape(&r.status), escape(&r.kind), r.score, r.accounts, r.conversations, day(r.first), day(r.last))?;
     }
     Ok(())
 }
@@ -109,13 +110,13 @@ fn show(warehouse: &Warehouse, batches: &[RecordBatch], date: chrono::NaiveDate,
     };
     let mut out = std::io::stdout().lock();
     let evidence: serde_json::Value = serde_json::from_str(&r.evidence).context("evidence is not JSON")?;
-    writeln!(out, "{}  {} {}  score {:.2}  ({} accounts, {} conversations)", r.id, r.status, r.kind, r.score, r.accounts, r.conversations)?;
+    writeln!(out, "{}  {} {}  score {:.2}  ({} accounts, {} conversations)", escape(&r.id), escape(&r.status), escape(&r.kind), r.score, r.accounts, r.conversations)?;
     writeln!(out, "seen {} → {}\n", day(r.first), day(r.last))?;
-    writeln!(out, "{}\n", r.summary)?;
+    writeln!(out, "{}\n", escape(&r.summary))?;
     writeln!(out, "signals:")?;
     if let Some(signals) = evidence["signals"].as_object() {
         for (k, v) in signals {
-            writeln!(out, "  {k:<28} {v}")?;
+            writeln!(out, "  {:<28} {}", escape(k), escape(&v.to_string()))?;
         }
     }
     writeln!(out, "\ntimeline (conversations per day):")?;
@@ -123,7 +124,7 @@ fn show(warehouse: &Warehouse, batches: &[RecordBatch], date: chrono::NaiveDate,
         let max = daily.values().filter_map(|v| v.as_u64()).max().unwrap_or(1).max(1);
         for (d, n) in daily {
             let n = n.as_u64().unwrap_or(0);
-            writeln!(out, "  {d}  {:>5}  {}", n, "█".repeat(((n * 40).div_ceil(max)) as usize))?;
+            writeln!(out, "  {}  {:>5}  {}", escape(d), n, "█".repeat(((n * 40).div_ceil(max)) as usize))?;
         }
     }
     // Members and example requests from the restricted tables.
@@ -142,7 +143,7 @@ fn show(warehouse: &Warehouse, batches: &[RecordBatch], date: chrono::NaiveDate,
     let mut accounts: Vec<_> = per_account.into_iter().collect();
     accounts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     for (a, n) in accounts.iter().take(20) {
-        writeln!(out, "  {a}  {n}")?;
+        writeln!(out, "  {}  {n}", escape(a))?;
     }
     if accounts.len() > 20 {
         writeln!(out, "  … and {} more (query campaign_members)", accounts.len() - 20)?;
@@ -161,7 +162,7 @@ fn show(warehouse: &Warehouse, batches: &[RecordBatch], date: chrono::NaiveDate,
     writeln!(out, "\nexample requests (redacted):")?;
     for e in &examples {
         if let Some(t) = texts.get(e) {
-            writeln!(out, "  [{e}] {}", vigil::facets::request_line(t))?;
+            writeln!(out, "  [{}] {}", escape(e), escape(&vigil::facets::request_line(t)))?;
         }
     }
     Ok(())

@@ -34,6 +34,15 @@ pub fn run(args: DemoArgs, threads: usize) -> anyhow::Result<()> {
         super::keygen::write_key_file(&key_path, &key)?;
         key
     };
+    // So is the key that signs the warehouse's runs (its public half beside it, to verify with).
+    let signing_path = dir.join("signing.key");
+    let signing = if signing_path.exists() {
+        vigil::ledger::SigningKey::from_file(&signing_path)?
+    } else {
+        let key = vigil::ledger::SigningKey::from_bytes(super::random_bytes()?);
+        super::keygen::write_signing_key(&signing_path, &key)?;
+        key
+    };
 
     let shape = &crate::cli::FixtureShape { days: args.days, per_day: args.per_day, seed: args.seed };
     writeln!(std::io::stdout(), "1/4 fixtures: generating {} days × {} organic conversations (seed {})", shape.days, shape.per_day, shape.seed)?;
@@ -42,7 +51,7 @@ pub fn run(args: DemoArgs, threads: usize) -> anyhow::Result<()> {
     writeln!(std::io::stdout(), "    {}", super::fixtures::summary_line(&fixtures, &logs))?;
 
     writeln!(std::io::stdout(), "2/4 ingest: redacting and pseudonymizing into {}", warehouse_dir.display())?;
-    let warehouse = Warehouse::open(&warehouse_dir)?;
+    let warehouse = Warehouse::open(&warehouse_dir)?.with_signer(Some(signing));
     let ingest_config = IngestConfig { threads, ..IngestConfig::default() };
     let summary = super::ingest::run_ingest(&warehouse, &fixtures.files, &key, &ingest_config)?;
     writeln!(std::io::stdout(), "    {}", super::ingest::summary_line(&summary))?;
@@ -70,8 +79,14 @@ pub fn run(args: DemoArgs, threads: usize) -> anyhow::Result<()> {
 
     writeln!(std::io::stdout(), "\nreport:    {} (open in a browser; report.md for email, report.json for dashboards)", report_dir.join("report.html").display())?;
     writeln!(std::io::stdout(), "warehouse: {} (vigil query / vigil sql, or DuckDB, Polars, pyarrow; hive partitioning on `date`)", warehouse_dir.display())?;
-    writeln!(std::io::stdout(), "runs:      vigil runs --warehouse {} ; vigil verify --warehouse {}", warehouse_dir.display(), warehouse_dir.display())?;
-    writeln!(std::io::stdout(), "key:       {} (keep it outside the warehouse)", key_path.display())?;
+    writeln!(
+        std::io::stdout(),
+        "runs:      vigil runs --warehouse {} ; vigil verify --warehouse {} --trust {}.pub",
+        warehouse_dir.display(),
+        warehouse_dir.display(),
+        signing_path.display()
+    )?;
+    writeln!(std::io::stdout(), "keys:      {} and {} (keep them outside the warehouse)", key_path.display(), signing_path.display())?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ pub fn run(args: FixturesArgs) -> anyhow::Result<()> {
         crate::cli::Family::Adversarial => FixtureFamily::Adversarial,
     };
     if let Some(end) = &args.end_date {
-        config.end_date = end.parse().with_context(|| format!("--end-date {end:?} is not a YYYY-MM-DD date"))?;
+        config.end_date = super::nightly::parse_date(end, "--end-date")?;
     }
     let summary = generate(&config, &args.out).with_context(|| format!("writing fixtures to {}", args.out.display()))?;
     println!("{}", summary_line(&summary, &args.out));

@@ -29,7 +29,7 @@ pub fn run(args: IngestArgs, threads: usize) -> anyhow::Result<()> {
         models_dir: args.names.models.clone(),
         ..IngestConfig::default()
     };
-    let warehouse = Warehouse::open(&args.warehouse)?;
+    let warehouse = super::open_for_runs(&args.warehouse, &args.signing)?;
     let summary = run_ingest(&warehouse, &args.files, &key, &config)?;
     if args.json {
         println!("{}", summary_json(&summary));

@@ -25,7 +25,7 @@ pub fn run(args: NightlyArgs, threads: usize) -> anyhow::Result<()> {
     }
     config.validate().context("command-line overrides")?;
     let taxonomy = load_taxonomy(&config, base.as_deref())?;
-    let warehouse = Warehouse::open(&args.warehouse)?;
+    let warehouse = super::open_for_runs(&args.warehouse, &args.signing)?;
     if !args.input.is_empty() {
         // The ingest stage: its own run and manifest, under the same cron line.
         let key = super::load_key(&args.key)?;
@@ -38,8 +38,16 @@ pub fn run(args: NightlyArgs, threads: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A `YYYY-MM-DD` date from 1970 to 9999: the range partitions, timestamps in microseconds and
+/// windows around the date can represent (chrono alone accepts `+262142-12-31`, whose next day
+/// does not exist).
 pub fn parse_date(text: &str, flag: &str) -> anyhow::Result<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").with_context(|| format!("{flag} {text:?} is not a date (YYYY-MM-DD)"))
+    let shown = crate::term::escape(text);
+    let well_formed = text.len() == 10 && text.as_bytes()[..4].iter().all(u8::is_ascii_digit);
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().filter(|_| well_formed).with_context(|| format!("{flag} {shown:?} is not a date (YYYY-MM-DD)"))?;
+    let earliest = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    anyhow::ensure!(date >= earliest, "{flag} {date} is before 1970-01-01");
+    Ok(date)
 }
 
 /// The job config from a file (or the defaults) with `--set key=value` overrides applied, and

@@ -1,7 +1,7 @@
 //! `vigil query`: one read-only SQL statement over the warehouse, as a table, CSV, JSON or
 //! Parquet. Canned investigator queries and the start-up views are embedded from `sql/`.
 
-use std::io::Write;
+use std::io::{IsTerminal as _, Write};
 
 use anyhow::{bail, Context as _};
 use arrow::array::RecordBatch;
@@ -41,7 +41,7 @@ pub fn run(args: QueryArgs, threads: usize) -> anyhow::Result<()> {
     };
     let runtime = runtime(threads)?;
     let (schema, batches) = runtime.block_on(async {
-        let engine = QueryEngine::open(&warehouse, zone, Some(VIEWS), threads).await?;
+        let engine = QueryEngine::open(&warehouse, zone, Some(VIEWS), threads, limits(&args.limits)).await?;
         let statements = vigil::query::split_statements(&sql);
         let [statement] = statements.as_slice() else {
             bail!("expected one statement, found {}", statements.len());
@@ -52,6 +52,14 @@ pub fn run(args: QueryArgs, threads: usize) -> anyhow::Result<()> {
         }
     })?;
     write(&schema, &batches, args.format, args.out.as_deref())
+}
+
+/// The session's limits from the flags.
+pub fn limits(args: &crate::cli::SqlLimitArgs) -> vigil::query::Limits {
+    vigil::query::Limits {
+        memory_bytes: usize::try_from(args.memory_mib << 20).unwrap_or(usize::MAX),
+        timeout: std::time::Duration::from_secs(args.timeout),
+    }
 }
 
 /// A multi-threaded runtime with the requested workers (0: one per core).
@@ -116,9 +124,20 @@ pub fn write(schema: &SchemaRef, batches: &[RecordBatch], format: QueryFormat, o
                 let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
                 writeln!(sink, "({}) 0 rows", names.join(", "))?;
             } else {
-                writeln!(sink, "{}", arrow::util::pretty::pretty_format_batches(batches)?)?;
+                writeln!(sink, "{}", arrow::util::pretty::pretty_format_batches(&crate::term::printable(batches)?)?)?;
                 let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
                 writeln!(sink, "{rows} row{}", if rows == 1 { "" } else { "s" })?;
+            }
+        }
+        QueryFormat::Csv if out.is_none() && std::io::stdout().is_terminal() => {
+            // CSV on a terminal: escaped like a table; to a file or a pipe: the values as they are.
+            let shown = crate::term::printable(batches)?;
+            let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut sink);
+            if shown.is_empty() {
+                writer.write(&RecordBatch::new_empty(schema.clone()))?;
+            }
+            for b in &shown {
+                writer.write(b)?;
             }
         }
         QueryFormat::Csv => {

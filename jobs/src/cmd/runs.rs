@@ -2,10 +2,13 @@
 
 use std::io::Write as _;
 
-use vigil::manifest::{self, Outcome};
+use anyhow::Context as _;
+use vigil::ledger::PublicKey;
+use vigil::manifest::{self, Outcome, VerifyOptions};
 use vigil::warehouse::Warehouse;
 
 use crate::cli::{RunsArgs, VerifyArgs};
+use crate::term::escape;
 
 pub fn list(args: RunsArgs) -> anyhow::Result<()> {
     let warehouse = existing_warehouse(&args.warehouse)?;
@@ -36,17 +39,17 @@ pub fn list(args: RunsArgs) -> anyhow::Result<()> {
         writeln!(
             out,
             "{:<8} {:<10} {:<26} {:<12} {:>8.1} {:>7} {:>12}  {}",
-            m.job,
-            m.date,
-            m.run_id,
+            escape(&m.job),
+            escape(&m.date),
+            escape(&m.run_id),
             outcome,
             seconds,
             m.outputs.len(),
             rows,
-            m.started_at.get(..19).unwrap_or(&m.started_at)
+            escape(m.started_at.get(..19).unwrap_or(&m.started_at))
         )?;
         if let Some(error) = &m.error {
-            writeln!(out, "         error: {error}")?;
+            writeln!(out, "         error: {}", escape(error))?;
         }
     }
     Ok(())
@@ -55,21 +58,42 @@ pub fn list(args: RunsArgs) -> anyhow::Result<()> {
 pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
     let warehouse = existing_warehouse(&args.warehouse)?;
     let date = args.date.as_deref().map(|d| super::nightly::parse_date(d, "--date")).transpose()?;
-    let v = manifest::verify(&warehouse, date)?;
+    let trust = args.trust.as_deref().map(PublicKey::from_file_or_text).transpose().context("--trust")?;
+    let expect_head = args.expect_head.as_deref().map(str::trim).map(str::to_ascii_lowercase);
+    if let Some(head) = &expect_head {
+        anyhow::ensure!(head.len() == 64 && head.bytes().all(|b| b.is_ascii_hexdigit()), "--expect-head: a ledger head is 64 hex characters");
+    }
+    let v = manifest::verify(&warehouse, &VerifyOptions { date, trust, expect_head })?;
     let mut out = std::io::stdout().lock();
+    // Every path and problem below comes from files anyone with write access could have
+    // edited: escaped before printing, and digests never sliced blindly.
+    let short = |d: &str| escape(d.get(..16).unwrap_or(d)).into_owned();
+    for (line, problem) in &v.chain {
+        writeln!(out, "LEDGER      line {line}: {}", escape(problem))?;
+    }
+    for (line, problem) in &v.signatures {
+        writeln!(out, "SIGNATURE   line {line}: {}", escape(problem))?;
+    }
+    for (job, date, run, manifest) in &v.runs_removed {
+        writeln!(out, "REMOVED     run {} ({} {}): its manifest {} is gone", escape(run), escape(job), escape(date), escape(manifest))?;
+    }
+    for (path, run) in &v.manifests_altered {
+        writeln!(out, "MANIFEST    {} (run {}): not the manifest the ledger recorded", escape(path), escape(run))?;
+    }
+    for path in &v.manifests_unrecorded {
+        writeln!(out, "UNRECORDED  {} (no ledger entry: added, or written before the ledger)", escape(path))?;
+    }
     for (path, run, expected, actual) in &v.altered {
-        // The expected digest comes from a manifest anyone could have edited: never slice blindly.
-        let short = |d: &str| d.get(..16).unwrap_or(d).to_owned();
-        writeln!(out, "ALTERED     {path} (run {run}: expected blake3 {}…, found {}…)", short(expected), short(actual))?;
+        writeln!(out, "ALTERED     {} (run {}: expected blake3 {}…, found {}…)", escape(path), escape(run), short(expected), short(actual))?;
     }
     for (path, run) in &v.missing {
-        writeln!(out, "MISSING     {path} (published by run {run})")?;
+        writeln!(out, "MISSING     {} (published by run {})", escape(path), escape(run))?;
     }
     for path in &v.unaccounted {
-        writeln!(out, "UNACCOUNTED {path} (no run manifest published it)")?;
+        writeln!(out, "UNACCOUNTED {} (no run manifest published it)", escape(path))?;
     }
     for (path, problem) in &v.unreadable {
-        writeln!(out, "UNREADABLE  {path} ({problem})")?;
+        writeln!(out, "UNREADABLE  {} ({})", escape(path), escape(problem))?;
     }
     writeln!(
         out,
@@ -83,7 +107,20 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         v.unaccounted.len(),
         v.unreadable.len()
     )?;
-    anyhow::ensure!(v.ok(), "the warehouse does not match its run manifests");
+    writeln!(
+        out,
+        "ledger: {} entries; {} chain breaks, {} signature findings, {} runs removed, {} manifests altered, {} unrecorded",
+        v.entries,
+        v.chain.len(),
+        v.signatures.len(),
+        v.runs_removed.len(),
+        v.manifests_altered.len(),
+        v.manifests_unrecorded.len()
+    )?;
+    if !v.head.is_empty() {
+        writeln!(out, "ledger head: {} (keep it outside the warehouse; check later with --expect-head)", v.head)?;
+    }
+    anyhow::ensure!(v.ok(), "the warehouse does not match its ledger and run manifests");
     Ok(())
 }
 

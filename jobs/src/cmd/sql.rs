@@ -37,7 +37,7 @@ pub fn run(args: SqlArgs, threads: usize) -> anyhow::Result<()> {
         ZoneArg::Aggregate => Zone::Aggregate,
     };
     let runtime = runtime(threads)?;
-    let engine = runtime.block_on(QueryEngine::open(&warehouse, zone, Some(VIEWS), threads))?;
+    let engine = runtime.block_on(QueryEngine::open(&warehouse, zone, Some(VIEWS), threads, super::query::limits(&args.limits)))?;
     let interactive = std::io::stdin().is_terminal();
     let mut shell = Shell { engine, runtime, format: QueryFormat::Table, timing: interactive };
     if interactive {

@@ -3,7 +3,6 @@
 
 use anyhow::Context as _;
 use vigil::report;
-use vigil::warehouse::Warehouse;
 
 use crate::cli::WeeklyArgs;
 
@@ -11,7 +10,7 @@ pub fn run(args: WeeklyArgs) -> anyhow::Result<()> {
     let week_end = super::nightly::parse_date(&args.week_ending, "--week-ending")?;
     let (config, _) = super::nightly::load_config(args.config.as_deref(), &[])?;
     anyhow::ensure!(args.warehouse.is_dir(), "warehouse {} does not exist", args.warehouse.display());
-    let warehouse = Warehouse::open(&args.warehouse)?;
+    let warehouse = super::open_for_runs(&args.warehouse, &args.signing)?;
     let output = report::run(&warehouse, week_end, &config.privacy, &args.out)
         .with_context(|| format!("weekly report for the week ending {week_end}"))?;
     let mut out = std::io::stdout().lock();

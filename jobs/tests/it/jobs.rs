@@ -11,13 +11,13 @@ use crate::util::*;
 
 const DATE: &str = "2026-11-22";
 
-/// Every file of the warehouse except run bookkeeping (`_runs`, `_locks`), by relative path.
+/// Every file of the warehouse except run bookkeeping (`_runs`, `_ledger`, `_locks`), by relative path.
 fn snapshot(w: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
             let rel = p.strip_prefix(root).unwrap().display().to_string();
-            if rel.starts_with("_runs") || rel.starts_with("_locks") {
+            if rel.starts_with("_runs") || rel.starts_with("_ledger") || rel.starts_with("_locks") {
                 continue;
             }
             if p.is_dir() {
@@ -192,6 +192,115 @@ fn manifests_record_runs_and_verify_catches_tampering() {
     let bad = run(&["verify", "--warehouse", path(&w)]);
     assert!(!bad.output.status.success());
     assert!(bad.stdout().contains(&format!("ALTERED     {}", facets.path)), "{}", bad.stdout());
+    drop(dir);
+}
+
+fn ledger_head(verify_stdout: &str) -> String {
+    let line = verify_stdout.lines().find(|l| l.starts_with("ledger head: ")).unwrap_or_else(|| panic!("no head in {verify_stdout}"));
+    line.strip_prefix("ledger head: ").unwrap().get(..64).unwrap().to_owned()
+}
+
+/// The tamper suite through the command line: signed runs, keys bound to the warehouse, and
+/// every tampering named by `vigil verify`.
+#[test]
+fn the_ledger_binds_keys_and_verify_names_every_tampering() {
+    let (dir, w, files, _) = fixture_warehouse(2, 150, 21);
+    // A signing key of one's own, written 0600 with its public half beside it.
+    let own = dir.path().join("signing.key");
+    run(&["keygen", "--signing", "--out", path(&own)]).ok();
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&own).unwrap().permissions().mode() & 0o777, 0o600);
+    let public = std::fs::read_to_string(dir.path().join("signing.key.pub")).unwrap();
+    assert!(public.starts_with("ed25519:"), "{public}");
+    assert!(!run(&["keygen", "--signing", "--out", path(&own)]).output.status.success(), "never overwrites a key");
+
+    // The fixture warehouse's runs are signed by the tests' key: another key, no key, or
+    // another pseudonym key is refused before anything is written.
+    let runs_before = vigil::manifest::list(&vigil::warehouse::Warehouse::open(&w).unwrap(), None, None).unwrap().len();
+    let other_signer = vigil().env("VIGIL_KEY", KEY).args(["nightly", "--warehouse", path(&w), "--date", DATE, "--signing-key", path(&own)]).output().unwrap();
+    assert!(!other_signer.status.success());
+    assert!(String::from_utf8_lossy(&other_signer.stderr).contains("signed by ed25519:"), "{}", String::from_utf8_lossy(&other_signer.stderr));
+    let unsigned = vigil().env_remove("VIGIL_SIGNING_KEY").env("VIGIL_KEY", KEY).args(["nightly", "--warehouse", path(&w), "--date", DATE]).output().unwrap();
+    assert!(!unsigned.status.success());
+    assert!(String::from_utf8_lossy(&unsigned.stderr).contains("--signing-key"), "{}", String::from_utf8_lossy(&unsigned.stderr));
+    let other_key = "11".repeat(32);
+    let second_key = vigil().env("VIGIL_KEY", &other_key).args(["ingest", "--warehouse", path(&w), path(&files[0])]).output().unwrap();
+    let err = String::from_utf8_lossy(&second_key.stderr);
+    assert!(!second_key.status.success() && err.contains("pseudonymized with the key whose fingerprint is") && !err.contains(&other_key), "{err}");
+    assert_eq!(vigil::manifest::list(&vigil::warehouse::Warehouse::open(&w).unwrap(), None, None).unwrap().len(), runs_before, "refused runs leave no manifest");
+
+    run(&["nightly", "--warehouse", path(&w), "--date", DATE]).ok();
+    let clean = run(&["verify", "--warehouse", path(&w)]).ok().stdout();
+    let head = ledger_head(&clean);
+    assert!(clean.contains("0 chain breaks, 0 signature findings"), "{clean}");
+    // Trusting one's own key instead: every entry is signed by another.
+    let distrust = run(&["verify", "--warehouse", path(&w), "--trust", path(&dir.path().join("signing.key.pub"))]);
+    assert!(!distrust.output.status.success() && distrust.stdout().contains("not by the trusted key"), "{}", distrust.stdout());
+
+    let snapshot_dir = dir.path().join("pristine");
+    copy_dir(&w, &snapshot_dir);
+    let fresh = |name: &str| {
+        let copy = dir.path().join(name);
+        copy_dir(&snapshot_dir, &copy);
+        copy
+    };
+    let verify_fails = |w: &Path, extra: &[&str]| {
+        let mut args = vec!["verify", "--warehouse", path(w)];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert!(!out.output.status.success(), "verify passed:\n{}", out.stdout());
+        out.stdout()
+    };
+    let wh = |w: &Path| vigil::warehouse::Warehouse::open(w).unwrap();
+    let nightly = |w: &Path| vigil::manifest::list(&wh(w), Some("nightly"), None).unwrap().pop().unwrap();
+
+    // A forged file with its digest and size patched into the manifest.
+    let w1 = fresh("forged");
+    let run1 = nightly(&w1);
+    let out = run1.manifest.outputs.iter().find(|o| o.table.as_deref() == Some("campaigns")).unwrap();
+    std::fs::write(w1.join(&out.path), b"PAR1 forged").unwrap();
+    let text = std::fs::read_to_string(&run1.path).unwrap().replace(&out.blake3, &blake3::hash(b"PAR1 forged").to_hex().to_string());
+    std::fs::write(&run1.path, text).unwrap();
+    let found = verify_fails(&w1, &[]);
+    assert!(found.contains("MANIFEST    _runs/nightly/") && found.contains(&run1.manifest.run_id), "{found}");
+
+    // A whole run deleted, manifest and files.
+    let w2 = fresh("removed");
+    let run2 = nightly(&w2);
+    std::fs::remove_file(&run2.path).unwrap();
+    for o in &run2.manifest.outputs {
+        std::fs::remove_file(w2.join(&o.path)).unwrap();
+    }
+    let found = verify_fails(&w2, &[]);
+    assert!(found.contains(&format!("REMOVED     run {}", run2.manifest.run_id)), "{found}");
+
+    // One more record ingested for a day, then that day's original files deleted.
+    let w3 = fresh("appended");
+    let extra = dir.path().join("extra.jsonl");
+    std::fs::write(&extra, "{\"conversation_id\":\"c-extra\",\"account_id\":\"a\",\"created_at\":\"2026-11-22T10:00:00Z\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}\n").unwrap();
+    run(&["ingest", "--warehouse", path(&w3), path(&extra)]).ok();
+    let day = chrono::NaiveDate::parse_from_str(DATE, "%Y-%m-%d").unwrap();
+    let originals = wh(&w3).files("conversations", Some(day)).unwrap();
+    assert_eq!(originals.len(), 2, "{originals:?}");
+    std::fs::remove_file(&originals[0]).unwrap();
+    let found = verify_fails(&w3, &[]);
+    assert!(found.contains("MISSING     conversations/date=2026-11-22/"), "{found}");
+
+    // The ledger edited, entries reordered, the tail cut (caught by the anchored head).
+    let w4 = fresh("edited");
+    let ledger = w4.join("_ledger/ledger.jsonl");
+    let original = std::fs::read_to_string(&ledger).unwrap();
+    std::fs::write(&ledger, original.replacen("\"event\":\"finished\"", "\"event\":\"committed\"", 1)).unwrap();
+    let found = verify_fails(&w4, &[]);
+    assert!(found.contains("SIGNATURE   line") && found.contains("does not verify"), "{found}");
+    let mut lines: Vec<&str> = original.lines().collect();
+    lines.swap(1, 2);
+    std::fs::write(&ledger, lines.join("\n") + "\n").unwrap();
+    assert!(verify_fails(&w4, &[]).contains("LEDGER      line 2: sequence number"));
+    let lines: Vec<&str> = original.lines().collect();
+    std::fs::write(&ledger, lines[..lines.len() - 3].join("\n") + "\n").unwrap();
+    let found = verify_fails(&w4, &["--expect-head", &head]);
+    assert!(found.contains("anchored head"), "{found}");
     drop(dir);
 }
 

@@ -95,6 +95,28 @@ fn results_equal_duckdbs_on_the_same_parquet() {
     }
 }
 
+/// The SQL memory bomb of issue 15 stops with a clear error under the configured limit, a slow
+/// statement at its time limit, and text from the data reaches the terminal escaped.
+#[test]
+fn statements_are_bounded_in_memory_and_time_and_print_escaped() {
+    let bomb = query(&["--zone", "aggregate", "--memory-limit", "64", "select cardinality(array_agg(value)) from generate_series(1, 100000000)"]);
+    assert!(!bomb.output.status.success());
+    assert!(bomb.stderr().contains("resources exhausted") && bomb.stderr().contains("64 MiB"), "{}", bomb.stderr());
+    let big_result = query(&["--zone", "aggregate", "--memory-limit", "16", "select value from generate_series(1, 10000000)"]);
+    assert!(big_result.stderr().contains("resources exhausted") && big_result.stderr().contains("result"), "{}", big_result.stderr());
+    let slow = query(&["--zone", "aggregate", "--timeout", "1", "select count(*) from generate_series(1, 100000000000)"]);
+    assert!(!slow.output.status.success() && slow.stderr().contains("timed out after 1 s"), "{}", slow.stderr());
+
+    let sql = "select chr(27) || ']0;owned' || chr(7) || chr(27) || '[2J' as t, [chr(27) || '[31m'] as l";
+    let table = query(&["--zone", "aggregate", sql]).ok().stdout();
+    assert!(!table.contains('\u{1b}') && !table.contains('\u{7}'), "{table:?}");
+    assert!(table.contains("\\u{1b}]0;owned\\u{7}"), "{table}");
+    let json = query(&["--zone", "aggregate", "--format", "json", sql]).ok().stdout();
+    assert!(!json.contains('\u{1b}') && json.contains("\\u001b"), "JSON escapes by itself: {json:?}");
+    let error = query(&["--zone", "aggregate", "select * from \"\u{1b}[2Jnope\""]);
+    assert!(!error.stderr().contains('\u{1b}'), "{:?}", error.stderr());
+}
+
 #[test]
 fn statements_that_write_or_reach_outside_are_refused() {
     for sql in [

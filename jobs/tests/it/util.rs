@@ -9,6 +9,8 @@ use arrow::datatypes::DataType;
 use vigil::warehouse::{read_batches, Warehouse};
 
 pub const KEY: &str = "7f3a9c2e5b1d4f608a2c4e6f8091b3d5e7f90a1c3e5b7d9f1a3c5e7092b4d6f8";
+/// The tests' signing key (every run the tests start signs its ledger entries with it).
+pub const SIGNING_KEY: &str = "2b8e4d6f1a3c5e7092b4d6f87f3a9c2e5b1d4f608a2c4e6f8091b3d5e7f90a1c";
 
 pub struct Run {
     pub output: Output,
@@ -30,7 +32,7 @@ impl Run {
 
 pub fn vigil() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil"));
-    cmd.env_remove("VIGIL_KEY").env("VIGIL_LOG", "warn");
+    cmd.env_remove("VIGIL_KEY").env("VIGIL_SIGNING_KEY", SIGNING_KEY).env("VIGIL_LOG", "warn");
     cmd
 }
 

@@ -192,7 +192,7 @@ pub fn ingest(
         "ner": format!("{:?}", config.ner),
     });
     let digest = crate::manifest::config_digest(&config_json, &[]);
-    let mut recorder = RunRecorder::start(warehouse, "ingest", config.run_date, &run_id, config_json, digest)?;
+    let mut recorder = RunRecorder::start(warehouse, "ingest", config.run_date, &run_id, config_json, digest, Some(key))?;
     let result = recorder.add_inputs(files).and_then(|()| ingest_locked(warehouse, &lock, &run_id, files, key, config, progress, &mut recorder));
     match result {
         Ok(mut summary) => {

@@ -136,7 +136,7 @@ pub(super) fn join_and(parts: &[String]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn campaign(id: &str, kind: &str, status: &str, accounts: i64) -> CampaignEntry {
@@ -156,7 +156,8 @@ mod tests {
         }
     }
 
-    fn report(campaigns: Vec<CampaignEntry>) -> WeeklyReport {
+    /// A small report for tests of the findings and of writing it.
+    pub(in crate::report) fn report(campaigns: Vec<CampaignEntry>) -> WeeklyReport {
         WeeklyReport {
             week_start: "2026-11-16".into(),
             week_end: "2026-11-22".into(),

@@ -210,7 +210,7 @@ pub fn run(warehouse: &Warehouse, week_end: NaiveDate, privacy: &PrivacyConfig, 
     let run_id = manifest::new_run_id(week_end.to_string().as_bytes());
     let config = serde_json::to_value(privacy)?;
     let digest = manifest::config_digest(&config, &[]);
-    let mut recorder = RunRecorder::start(warehouse, "weekly", week_end, &run_id, config, digest)?;
+    let mut recorder = RunRecorder::start(warehouse, "weekly", week_end, &run_id, config, digest, None)?;
     let started = std::time::Instant::now();
     let result = (|| -> Result<(WeeklyReport, Vec<PathBuf>, Vec<PathBuf>)> {
         let inputs = data::WeekData::read(warehouse, week_end)?;
@@ -240,16 +240,19 @@ pub fn run(warehouse: &Warehouse, week_end: NaiveDate, privacy: &PrivacyConfig, 
     }
 }
 
-/// Writes the three renderings, each atomically (temporary file + rename).
+/// Writes the three renderings, each atomically: a temporary file created exclusively under a
+/// random name (so a link planted in `out` is never followed or written through), then renamed
+/// over the final name (which replaces a link there rather than writing to its target).
 pub fn write(report: &WeeklyReport, out: &Path) -> Result<Vec<PathBuf>> {
+    use std::io::Write as _;
     std::fs::create_dir_all(out).map_err(|e| Error::warehouse(out, format!("cannot create report directory: {e}")))?;
     let json = serde_json::to_string_pretty(report)? + "\n";
     let mut files = Vec::new();
     for (name, text) in [("report.html", html::render(report)), ("report.md", markdown::render(report)), ("report.json", json)] {
         let path = out.join(name);
-        let tmp = out.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, text).map_err(|e| Error::warehouse(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::warehouse(&path, e))?;
+        let mut tmp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(out).map_err(|e| Error::warehouse(out, e))?;
+        tmp.write_all(text.as_bytes()).and_then(|()| tmp.as_file().sync_all()).map_err(|e| Error::warehouse(tmp.path(), e))?;
+        tmp.persist(&path).map_err(|e| Error::warehouse(&path, e.error))?;
         files.push(path);
     }
     Ok(files)
@@ -338,5 +341,24 @@ mod tests {
         assert_eq!(signed_pct(Some(-3.25)), "\u{2212}3.2%");
         assert_eq!(signed_pct(Some(42.0)), "+42%");
         assert_eq!(week_days(NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()).first().unwrap().to_string(), "2026-11-16");
+    }
+
+    /// A link planted in the output directory (at the old fixed temporary name, or at a
+    /// report's own name) is never written through.
+    #[test]
+    fn writing_never_follows_a_planted_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        std::os::unix::fs::symlink(&victim, out.join(".report.html.tmp")).unwrap();
+        std::os::unix::fs::symlink(&victim, out.join("report.md")).unwrap();
+        let files = write(&headline::tests::report(Vec::new()), &out).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        for f in &files {
+            assert!(std::fs::symlink_metadata(f).unwrap().file_type().is_file(), "{} is a plain file", f.display());
+        }
+        assert!(std::fs::read_to_string(out.join("report.md")).unwrap().contains("2026-11-22"));
     }
 }

@@ -16,6 +16,7 @@ fn record(i: u64) -> Record {
         manifest: format!("_runs/nightly/2026-11-22/20261122T023000Z-{i:08x}.json"),
         manifest_blake3: blake3::hash(&i.to_le_bytes()).to_hex().to_string(),
         pseudonym_key: None,
+        reveal_key: None,
     }
 }
 

@@ -43,8 +43,17 @@ pub enum Command {
     Campaign(CampaignArgs),
     /// Redact stdin lines: redacted text, or JSON with entity spans (character offsets).
     Redact(RedactArgs),
-    /// Generate a pseudonym key file (32 random bytes as 64 hex characters), or a signing key.
+    /// Generate a pseudonym key file (32 random bytes as 64 hex characters), a signing key, or
+    /// a reveal key split into shares for several key holders.
     Keygen(KeygenArgs),
+    /// Reveal the raw account or org ids behind pseudonyms: needs shares of the reveal key
+    /// from two key holders and a reason, and records the reveal in the ledger first.
+    Reveal(RevealArgs),
+    /// List every reveal the ledger records: when, which shares, why, which pseudonyms.
+    Audit(AuditArgs),
+    /// Show or set who may read which zone of the warehouse (file modes and groups), and apply
+    /// it to every existing file.
+    Access(AccessArgs),
     /// Run the pipeline end to end on built-in synthetic data and print what it found.
     Demo(DemoArgs),
     /// Check the installed learned models (digests) and say which encoder runs will use.
@@ -190,6 +199,11 @@ pub struct IngestArgs {
     pub key: KeyArgs,
     #[command(flatten)]
     pub signing: SigningArgs,
+    /// Escrow every raw account and org id, encrypted to this reveal key (`reveal.pub` from
+    /// `vigil keygen --reveal-shares`, or `age1…`; default: $VIGIL_REVEAL_KEY). A warehouse that
+    /// escrows refuses ingests without it.
+    #[arg(long = "reveal-key", value_name = "FILE")]
+    pub reveal_key: Option<String>,
     /// HH-RLHF: account id for every transcript (default: each transcript its own account).
     #[arg(long)]
     pub account: Option<String>,
@@ -248,6 +262,10 @@ pub struct NightlyArgs {
     /// Format of the --input files.
     #[arg(long = "input-format", value_enum, default_value = "native")]
     pub input_format: InputFormat,
+    /// With --input: escrow raw ids to this reveal key, as `vigil ingest --reveal-key`
+    /// (default: $VIGIL_REVEAL_KEY).
+    #[arg(long = "reveal-key", value_name = "FILE")]
+    pub reveal_key: Option<String>,
     #[command(flatten)]
     pub key: KeyArgs,
     #[command(flatten)]
@@ -442,13 +460,79 @@ pub struct RedactArgs {
 /// `vigil keygen`.
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
-    /// Where to write the key (refuses to overwrite).
+    /// Where to write the key (refuses to overwrite); with --reveal-shares, a new directory.
     #[arg(long)]
     pub out: PathBuf,
     /// Write an Ed25519 signing key instead of a pseudonym key; its public key goes to
     /// `<out>.pub`.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "reveal_shares")]
     pub signing: bool,
+    /// Make a reveal key and split its private part into this many shares, one per key holder:
+    /// `<out>/reveal.pub` (give it to ingest: --reveal-key) and `<out>/share-1` … (0600; hand
+    /// each to a different holder and remove it here).
+    #[arg(long = "reveal-shares", value_name = "N", value_parser = clap::value_parser!(u8).range(2..))]
+    pub reveal_shares: Option<u8>,
+    /// Shares needed to reveal (at least 2, at most --reveal-shares).
+    #[arg(long, default_value_t = 2, requires = "reveal_shares", value_parser = clap::value_parser!(u8).range(2..))]
+    pub threshold: u8,
+}
+
+/// `vigil reveal`.
+#[derive(Debug, Args)]
+pub struct RevealArgs {
+    /// Warehouse directory.
+    #[arg(long)]
+    pub warehouse: PathBuf,
+    /// A key holder's share file (`share-K` from `vigil keygen --reveal-shares`); repeat once per
+    /// holder, as many as the key's threshold.
+    #[arg(long = "share", value_name = "FILE", required = true)]
+    pub shares: Vec<PathBuf>,
+    /// Why these identities are revealed (recorded in the ledger; required).
+    #[arg(long)]
+    pub reason: String,
+    /// The case or ticket the reveal serves (recorded in the ledger).
+    #[arg(long)]
+    pub case: Option<String>,
+    #[command(flatten)]
+    pub signing: SigningArgs,
+    /// Print JSON (one object per pseudonym) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Account (`acct_…`) or org (`org_…`) pseudonyms.
+    #[arg(required = true, value_name = "PSEUDONYM")]
+    pub pseudonyms: Vec<String>,
+}
+
+/// `vigil access`.
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    /// Warehouse directory.
+    #[arg(long)]
+    pub warehouse: PathBuf,
+    /// Group that reads every table, the manifests and the ledger (investigators): a name from
+    /// /etc/group or a number.
+    #[arg(long = "restricted-group", value_name = "GROUP")]
+    pub restricted_group: Option<String>,
+    /// Group that reads the aggregate tables (analysts). Default: the restricted group.
+    #[arg(long = "aggregate-group", value_name = "GROUP")]
+    pub aggregate_group: Option<String>,
+    /// Everyone on the host may read the aggregate tables.
+    #[arg(long = "aggregate-world-readable")]
+    pub aggregate_world_readable: bool,
+    /// Back to the default: only the owner reads anything.
+    #[arg(long = "owner-only", conflicts_with_all = ["restricted_group", "aggregate_group", "aggregate_world_readable"])]
+    pub owner_only: bool,
+}
+
+/// `vigil audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Warehouse directory.
+    #[arg(long)]
+    pub warehouse: PathBuf,
+    /// Print JSON (one object per reveal) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `vigil demo`.

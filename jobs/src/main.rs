@@ -52,6 +52,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sql(args) => cmd::sql::run(args, cli.threads),
         Command::Redact(args) => cmd::redact::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
+        Command::Reveal(args) => cmd::reveal::reveal(args),
+        Command::Audit(args) => cmd::reveal::audit(args),
+        Command::Access(args) => cmd::access::run(args),
         Command::Demo(args) => cmd::demo::run(args, cli.threads),
         Command::Models(args) => cmd::models::run(args),
     }

@@ -52,6 +52,9 @@ pub enum Error {
     /// that cannot be appended to.
     #[error("custody: {0}")]
     Custody(String),
+    /// A reveal was refused: too few or mismatched shares, no reason, unknown pseudonyms.
+    #[error("reveal refused: {0}")]
+    Reveal(String),
     /// A SQL statement failed or was refused.
     #[error("query: {0}")]
     Query(String),

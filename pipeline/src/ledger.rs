@@ -21,7 +21,7 @@
 //! before the manifest state it vouches for. A crash in the middle of an append leaves a partial
 //! last line with no newline; the next append drops it (nothing relied on it).
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -29,7 +29,9 @@ use chrono::Utc;
 use ed25519_dalek::Signer as _;
 use serde::{Deserialize, Serialize};
 
+use crate::access::{AccessPolicy, Area};
 use crate::error::{Error, Result};
+use crate::escrow::RevealKey;
 use crate::pseudonym::PseudonymKey;
 use crate::warehouse::Warehouse;
 
@@ -62,7 +64,7 @@ impl SigningKey {
 
     /// Parses the 32-byte secret as 64 hex characters (surrounding white space ignored).
     pub fn from_hex(text: &str) -> Result<Self> {
-        let bytes = decode_hex::<32>(text.trim()).ok_or_else(|| Error::Key("a signing key is 64 hex characters (32 bytes)".into()))?;
+        let bytes = crate::hex::decode::<32>(text.trim()).ok_or_else(|| Error::Key("a signing key is 64 hex characters (32 bytes)".into()))?;
         Ok(Self::from_bytes(bytes))
     }
 
@@ -74,7 +76,7 @@ impl SigningKey {
 
     /// The secret as 64 hex characters, for writing a new key file.
     pub fn to_hex(&self) -> String {
-        encode_hex(self.0.as_bytes())
+        crate::hex::encode(self.0.as_bytes())
     }
 
     /// The public half.
@@ -83,7 +85,7 @@ impl SigningKey {
     }
 
     fn sign(&self, message: &[u8]) -> String {
-        encode_hex(&self.0.sign(message).to_bytes())
+        crate::hex::encode(&self.0.sign(message).to_bytes())
     }
 }
 
@@ -100,14 +102,14 @@ impl std::fmt::Debug for PublicKey {
 impl PublicKey {
     /// `ed25519:<64 hex>`.
     pub fn to_text(&self) -> String {
-        format!("ed25519:{}", encode_hex(self.0.as_bytes()))
+        format!("ed25519:{}", crate::hex::encode(self.0.as_bytes()))
     }
 
     /// Parses `ed25519:<64 hex>` (or the bare hex).
     pub fn from_text(text: &str) -> Result<Self> {
         let text = text.trim();
         let hex = text.strip_prefix("ed25519:").unwrap_or(text);
-        let bytes = decode_hex::<32>(hex).ok_or_else(|| Error::Key("a public key is `ed25519:` and 64 hex characters".into()))?;
+        let bytes = crate::hex::decode::<32>(hex).ok_or_else(|| Error::Key("a public key is `ed25519:` and 64 hex characters".into()))?;
         ed25519_dalek::VerifyingKey::from_bytes(&bytes).map(PublicKey).map_err(|_| Error::Key("not a valid Ed25519 public key".into()))
     }
 
@@ -122,7 +124,7 @@ impl PublicKey {
     }
 
     fn verify(&self, message: &[u8], signature_hex: &str) -> bool {
-        let Some(bytes) = decode_hex::<64>(signature_hex) else { return false };
+        let Some(bytes) = crate::hex::decode::<64>(signature_hex) else { return false };
         self.0.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&bytes)).is_ok()
     }
 }
@@ -130,7 +132,7 @@ impl PublicKey {
 /// A derived digest that names a pseudonym key without revealing it (BLAKE3 key derivation,
 /// 128 bits, hex).
 pub fn pseudonym_fingerprint(key: &PseudonymKey) -> String {
-    encode_hex(&key.derive("vigil 2026-12 pseudonym key fingerprint")[..16])
+    crate::hex::encode(&key.derive("vigil 2026-12 pseudonym key fingerprint")[..16])
 }
 
 /// What a run's entry records about the moment its manifest was written.
@@ -166,7 +168,35 @@ pub enum Record {
         /// Fingerprint of the pseudonym key (runs that pseudonymize: ingest).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pseudonym_key: Option<String>,
+        /// The public reveal key raw ids were escrowed to (ingest with escrow on).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reveal_key: Option<String>,
     },
+    /// Raw identifiers were revealed (written before they were shown).
+    Reveal {
+        /// The public reveal key whose shares were brought.
+        reveal_key: String,
+        /// Which shares: `<key set>/<index>`, one per key holder.
+        shares: Vec<String>,
+        /// Why.
+        reason: String,
+        /// The case it serves.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        case: Option<String>,
+        /// The pseudonyms asked for.
+        pseudonyms: Vec<String>,
+        /// How many of them the warehouse held escrows for (and so were revealed).
+        found: usize,
+    },
+}
+
+/// The keys a run pseudonymizes and escrows with (ingest); other runs have neither.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunKeys<'a> {
+    /// The pseudonym key.
+    pub pseudonym: Option<&'a PseudonymKey>,
+    /// The public reveal key raw ids are escrowed to.
+    pub reveal: Option<&'a RevealKey>,
 }
 
 /// One line of the ledger.
@@ -198,11 +228,16 @@ impl Entry {
         Ok(message)
     }
 
+    /// The key the entry names as its signer, when its signature is present and valid.
+    pub fn valid_signer(&self) -> Option<PublicKey> {
+        let (Some(signer), Some(signature)) = (&self.signer, &self.signature) else { return None };
+        let key = PublicKey::from_text(signer).ok()?;
+        self.signed_message().is_ok_and(|m| key.verify(&m, signature)).then_some(key)
+    }
+
     /// Whether the signature is present and valid for the key the entry names.
     pub fn signature_valid(&self) -> bool {
-        let (Some(signer), Some(signature)) = (&self.signer, &self.signature) else { return false };
-        let Ok(key) = PublicKey::from_text(signer) else { return false };
-        self.signed_message().is_ok_and(|m| key.verify(&m, signature))
+        self.valid_signer().is_some()
     }
 }
 
@@ -213,6 +248,8 @@ pub struct BoundKeys {
     pub pseudonym: Option<(String, String)>,
     /// Public key of the latest signed entry, and its run.
     pub signer: Option<(String, String)>,
+    /// The reveal key of the latest ingest that escrowed, and its run.
+    pub reveal: Option<(String, String)>,
 }
 
 /// One line as read back: the parsed entry (or why not), and the digest of its bytes.
@@ -229,14 +266,21 @@ pub struct ReadLine {
 /// A warehouse's ledger.
 #[derive(Debug, Clone)]
 pub struct Ledger {
+    root: PathBuf,
     path: PathBuf,
     lock_dir: PathBuf,
+    access: std::sync::Arc<AccessPolicy>,
 }
 
 impl Ledger {
     /// The ledger of a warehouse (it may not exist yet).
     pub fn of(warehouse: &Warehouse) -> Self {
-        Ledger { path: warehouse.root().join(LEDGER_DIR).join(LEDGER_FILE), lock_dir: warehouse.root().join("_locks") }
+        Ledger {
+            root: warehouse.root().to_path_buf(),
+            path: warehouse.root().join(LEDGER_DIR).join(LEDGER_FILE),
+            lock_dir: warehouse.root().join("_locks"),
+            access: warehouse.access_arc(),
+        }
     }
 
     /// Where it is.
@@ -293,23 +337,48 @@ impl Ledger {
         let mut keys = BoundKeys::default();
         for line in self.read()? {
             let Ok(entry) = line.entry else { continue };
-            let Record::Run { run_id, pseudonym_key, .. } = &entry.record;
-            if let Some(fp) = pseudonym_key {
-                keys.pseudonym = Some((fp.clone(), run_id.clone()));
-            }
+            let by = match &entry.record {
+                Record::Run { run_id, pseudonym_key, reveal_key, .. } => {
+                    if let Some(fp) = pseudonym_key {
+                        keys.pseudonym = Some((fp.clone(), run_id.clone()));
+                    }
+                    if let Some(key) = reveal_key {
+                        keys.reveal = Some((key.clone(), run_id.clone()));
+                    }
+                    run_id.clone()
+                }
+                Record::Reveal { .. } => format!("reveal #{}", entry.seq),
+            };
             if let Some(signer) = &entry.signer {
-                keys.signer = Some((signer.clone(), run_id.clone()));
+                keys.signer = Some((signer.clone(), by));
             }
         }
         Ok(keys)
     }
 
     /// Refuses a run whose keys differ from those the warehouse is bound to: another pseudonym
-    /// key would give every account a second pseudonym; another (or no) signing key would leave
-    /// runs the warehouse's key does not vouch for.
-    pub fn check_keys(&self, pseudonym: Option<&PseudonymKey>, signer: Option<&SigningKey>) -> Result<()> {
+    /// key would give every account a second pseudonym; another (or no) reveal key would
+    /// escrow ids the key holders cannot open (or stop escrowing unnoticed); another (or no)
+    /// signing key would leave runs the warehouse's key does not vouch for.
+    pub fn check_keys(&self, keys: RunKeys<'_>, signer: Option<&SigningKey>) -> Result<()> {
         let bound = self.bound_keys()?;
-        if let (Some(key), Some((fp, run))) = (pseudonym, &bound.pseudonym) {
+        if let (Some(_), Some((bound_reveal, run))) = (keys.pseudonym, &bound.reveal) {
+            match keys.reveal {
+                None => {
+                    return Err(Error::Custody(format!(
+                        "this warehouse escrows raw ids to reveal key {bound_reveal} (run {run}); pass it (--reveal-key FILE) so this ingest escrows too"
+                    )));
+                }
+                Some(key) if &key.to_text() != bound_reveal => {
+                    return Err(Error::Custody(format!(
+                        "this warehouse escrows raw ids to reveal key {bound_reveal} (run {run}); this run's is {}. Use the warehouse's reveal key",
+                        key.to_text()
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        if let (Some(key), Some((fp, run))) = (keys.pseudonym, &bound.pseudonym) {
             let ours = pseudonym_fingerprint(key);
             if &ours != fp {
                 return Err(Error::Custody(format!(
@@ -340,13 +409,17 @@ impl Ledger {
     /// Appends an entry for `record`, signed when `signer` is given, and syncs it. Returns the
     /// entry and the digest of its line (the new head).
     pub fn append(&self, record: Record, signer: Option<&SigningKey>) -> Result<(Entry, String)> {
+        use std::os::unix::fs::OpenOptionsExt as _;
         let dir = self.path.parent().expect("ledger path has a parent");
-        fs::create_dir_all(dir).map_err(|e| Error::warehouse(dir, e))?;
-        fs::create_dir_all(&self.lock_dir).map_err(|e| Error::warehouse(&self.lock_dir, e))?;
+        self.access.create_dirs(&self.root, dir, Area::Records)?;
+        self.access.create_dirs(&self.root, &self.lock_dir, Area::Private)?;
         let lock_path = self.lock_dir.join("ledger.lock");
-        let lock = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| Error::warehouse(&lock_path, e))?;
+        let lock = File::options().mode(0o600).create(true).truncate(false).write(true).open(&lock_path).map_err(|e| Error::warehouse(&lock_path, e))?;
         lock.lock().map_err(|e| Error::warehouse(&lock_path, e))?;
-        let mut file = File::options().create(true).truncate(false).read(true).write(true).open(&self.path).map_err(|e| Error::warehouse(&self.path, e))?;
+        let mut file = File::options().mode(0o600).create(true).truncate(false).read(true).write(true).open(&self.path).map_err(|e| Error::warehouse(&self.path, e))?;
+        if file.metadata().map_err(|e| Error::warehouse(&self.path, e))?.len() == 0 {
+            self.access.apply_file(&self.path, Area::Records)?;
+        }
         let (seq, prev, end) = last_entry(&mut file, &self.path)?;
         let mut entry = Entry { seq, prev, at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true), record, signer: None, signature: None };
         if let Some(key) = signer {
@@ -401,29 +474,6 @@ fn read_small(path: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
-fn encode_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
-    }
-    s
-}
-
-fn decode_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    let digits = text.as_bytes();
-    if digits.len() != 2 * N {
-        return None;
-    }
-    let value = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = [0u8; N];
-    for (i, pair) in digits.chunks(2).enumerate() {
-        out[i] = value(pair[0])? << 4 | value(pair[1])?;
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,6 +487,7 @@ mod tests {
             manifest: format!("_runs/nightly/2026-11-22/{run}.json"),
             manifest_blake3: manifest_blake3.into(),
             pseudonym_key: None,
+            reveal_key: None,
         }
     }
 
@@ -486,17 +537,27 @@ mod tests {
         let ledger = Ledger::of(&w);
         let signing = SigningKey::from_bytes([7; 32]);
         let pseudonym = PseudonymKey::from_bytes([1; 32]);
-        ledger.check_keys(Some(&pseudonym), None).unwrap();
+        let (reveal, _) = crate::escrow::generate(2, 2).unwrap();
+        let ingest = |p, r| RunKeys { pseudonym: Some(p), reveal: r };
+        ledger.check_keys(ingest(&pseudonym, None), None).unwrap();
         let mut record = run_record("r1", "aa");
-        let Record::Run { pseudonym_key, .. } = &mut record;
-        *pseudonym_key = Some(pseudonym_fingerprint(&pseudonym));
+        if let Record::Run { pseudonym_key, reveal_key, .. } = &mut record {
+            *pseudonym_key = Some(pseudonym_fingerprint(&pseudonym));
+            *reveal_key = Some(reveal.to_text());
+        }
         ledger.append(record, Some(&signing)).unwrap();
-        ledger.check_keys(Some(&pseudonym), Some(&signing)).unwrap();
+        ledger.check_keys(ingest(&pseudonym, Some(&reveal)), Some(&signing)).unwrap();
         let other = PseudonymKey::from_bytes([2; 32]);
-        let refused = ledger.check_keys(Some(&other), Some(&signing)).unwrap_err().to_string();
+        let refused = ledger.check_keys(ingest(&other, Some(&reveal)), Some(&signing)).unwrap_err().to_string();
         assert!(refused.contains(&pseudonym_fingerprint(&pseudonym)) && !refused.contains(&pseudonym.to_hex()), "{refused}");
-        assert!(ledger.check_keys(None, None).unwrap_err().to_string().contains("--signing-key"));
-        assert!(ledger.check_keys(None, Some(&SigningKey::from_bytes([9; 32]))).is_err());
+        let unescrowed = ledger.check_keys(ingest(&pseudonym, None), Some(&signing)).unwrap_err().to_string();
+        assert!(unescrowed.contains("--reveal-key") && unescrowed.contains(&reveal.to_text()), "{unescrowed}");
+        let (other_reveal, _) = crate::escrow::generate(2, 2).unwrap();
+        assert!(ledger.check_keys(ingest(&pseudonym, Some(&other_reveal)), Some(&signing)).is_err());
+        // Runs that do not pseudonymize (nightly, weekly) need no reveal key.
+        ledger.check_keys(RunKeys::default(), Some(&signing)).unwrap();
+        assert!(ledger.check_keys(RunKeys::default(), None).unwrap_err().to_string().contains("--signing-key"));
+        assert!(ledger.check_keys(RunKeys::default(), Some(&SigningKey::from_bytes([9; 32]))).is_err());
     }
 
     #[test]

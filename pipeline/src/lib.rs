@@ -21,11 +21,14 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod cluster;
 pub mod coordinate;
 mod dense;
 pub mod embed;
 mod error;
+pub mod escrow;
+mod hex;
 pub mod killpoint;
 pub mod manifest;
 pub mod facets;
@@ -37,6 +40,7 @@ mod model_files;
 pub mod nightly;
 pub mod pseudonym;
 pub mod query;
+pub mod random;
 pub mod redact;
 pub mod report;
 pub mod schema;

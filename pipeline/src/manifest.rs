@@ -21,8 +21,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::ledger::{Ledger, PublicKey, Record, RunEvent, SigningKey};
-use crate::pseudonym::PseudonymKey;
+use crate::ledger::{Ledger, PublicKey, Record, RunEvent, RunKeys, SigningKey};
 use crate::warehouse::{file_digest, PublishedFile, Warehouse};
 
 /// Directory of the manifests, under the warehouse root (ignored by Hive readers: `_` prefix).
@@ -156,6 +155,8 @@ pub struct RunRecorder {
     ledger: Ledger,
     signer: Option<std::sync::Arc<SigningKey>>,
     pseudonym_fingerprint: Option<String>,
+    reveal_key: Option<String>,
+    access: std::sync::Arc<crate::access::AccessPolicy>,
 }
 
 impl RunRecorder {
@@ -170,10 +171,10 @@ impl RunRecorder {
         run_id: &str,
         config: serde_json::Value,
         config_digest: String,
-        pseudonym: Option<&PseudonymKey>,
+        keys: RunKeys<'_>,
     ) -> Result<Self> {
         let ledger = Ledger::of(warehouse);
-        ledger.check_keys(pseudonym, warehouse.signer())?;
+        ledger.check_keys(keys, warehouse.signer())?;
         let path = warehouse.root().join(RUNS_DIR).join(job).join(date.to_string()).join(format!("{run_id}.json"));
         let manifest = RunManifest {
             job: job.to_owned(),
@@ -198,7 +199,9 @@ impl RunRecorder {
             manifest,
             ledger,
             signer: warehouse.signer_arc(),
-            pseudonym_fingerprint: pseudonym.map(crate::ledger::pseudonym_fingerprint),
+            pseudonym_fingerprint: keys.pseudonym.map(crate::ledger::pseudonym_fingerprint),
+            reveal_key: keys.reveal.map(crate::escrow::RevealKey::to_text),
+            access: warehouse.access_arc(),
         };
         recorder.write()?;
         Ok(recorder)
@@ -278,10 +281,11 @@ impl RunRecorder {
     /// file, which [`verify`] accepts.
     fn write(&self) -> Result<()> {
         let dir = self.path.parent().expect("manifest path has a parent");
-        std::fs::create_dir_all(dir).map_err(|e| Error::warehouse(dir, e))?;
+        self.access.create_dirs(&self.root, dir, crate::access::Area::Records)?;
         let tmp = self.path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(&self.manifest)? + "\n";
         std::fs::write(&tmp, &text).map_err(|e| Error::warehouse(&tmp, e))?;
+        self.access.apply_file(&tmp, crate::access::Area::Records)?;
         std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Error::warehouse(&tmp, e))?;
         let event = match self.manifest.outcome {
             Outcome::Running => RunEvent::Started,
@@ -296,6 +300,7 @@ impl RunRecorder {
             manifest: relative(&self.root, &self.path),
             manifest_blake3: blake3::hash(text.as_bytes()).to_hex().to_string(),
             pseudonym_key: self.pseudonym_fingerprint.clone(),
+            reveal_key: self.reveal_key.clone(),
         };
         self.ledger.append(record, self.signer.as_deref())?;
         std::fs::rename(&tmp, &self.path).map_err(|e| Error::warehouse(&self.path, e))?;
@@ -494,6 +499,8 @@ pub struct Verification {
     pub runs_removed: Vec<(String, String, String, String)>,
     /// Manifests the ledger never recorded.
     pub manifests_unrecorded: Vec<String>,
+    /// Reveals the ledger records (each checked in the chain and signed like a run).
+    pub reveals: usize,
 }
 
 impl Verification {
@@ -538,11 +545,10 @@ fn verify_ledger(warehouse: &Warehouse, options: &VerifyOptions, result: &mut Ve
             result.chain.push((line.line, "does not follow the entry before it (an entry before it was edited, removed or reordered)".into()));
         }
         prev = line.digest.clone();
-        match (&entry.signer, entry.signature_valid()) {
+        match (&entry.signer, entry.valid_signer()) {
             (None, _) => result.signatures.push((line.line, "unsigned".into())),
-            (Some(signer), false) => result.signatures.push((line.line, format!("signature by {signer} does not verify (entry edited after signing)"))),
-            (Some(signer), true) => {
-                let key = PublicKey::from_text(signer)?;
+            (Some(signer), None) => result.signatures.push((line.line, format!("signature by {signer} does not verify (entry edited after signing)"))),
+            (Some(signer), Some(key)) => {
                 match trusted {
                     None => trusted = Some(key),
                     Some(t) if t != key => result.signatures.push((line.line, format!("signed by {signer}, not by the trusted key {}", t.to_text()))),
@@ -550,8 +556,12 @@ fn verify_ledger(warehouse: &Warehouse, options: &VerifyOptions, result: &mut Ve
                 }
             }
         }
-        let Record::Run { job, date, run_id, manifest, manifest_blake3, .. } = &entry.record;
-        runs.insert(run_id.clone(), (job.clone(), date.clone(), manifest.clone(), manifest_blake3.clone()));
+        match &entry.record {
+            Record::Run { job, date, run_id, manifest, manifest_blake3, .. } => {
+                runs.insert(run_id.clone(), (job.clone(), date.clone(), manifest.clone(), manifest_blake3.clone()));
+            }
+            Record::Reveal { .. } => result.reveals += 1,
+        }
     }
     if let Some(anchor) = &options.expect_head {
         if !lines.iter().any(|l| &l.digest == anchor) {
@@ -713,7 +723,7 @@ mod tests {
     fn publish_run(w: &Warehouse, job: &str, date: NaiveDate, rows: i32, replacing: bool) -> RunManifest {
         let lock = w.lock(&lock_name(job, date)).unwrap();
         let run_id = new_run_id(job.as_bytes());
-        let mut rec = RunRecorder::start(w, job, date, &run_id, serde_json::json!({"rows": rows}), "c".into(), None).unwrap();
+        let mut rec = RunRecorder::start(w, job, date, &run_id, serde_json::json!({"rows": rows}), "c".into(), RunKeys::default()).unwrap();
         let mut staged = if replacing { w.stage_replacing(&lock, &run_id, "part-x").unwrap() } else { w.stage(&lock, &run_id).unwrap() };
         staged.write("t", date, &batch(rows)).unwrap();
         let committed = staged.commit().unwrap();
@@ -834,11 +844,11 @@ mod tests {
         // Entries signed by another key, and a trusted key that is not the signer.
         let (_dir, w, _, _) = setup();
         let intruder = w.clone().with_signer(Some(SigningKey::from_bytes([6; 32])));
-        let refused = RunRecorder::start(&intruder, "nightly", NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(), "x", serde_json::Value::Null, "c".into(), None);
+        let refused = RunRecorder::start(&intruder, "nightly", NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(), "x", serde_json::Value::Null, "c".into(), RunKeys::default());
         assert!(matches!(refused, Err(Error::Custody(_))), "{refused:?}");
         Ledger::of(&w).append(Record::Run {
             event: RunEvent::Started, job: "nightly".into(), date: "2026-11-21".into(), run_id: "x".into(),
-            manifest: "_runs/nightly/2026-11-21/x.json".into(), manifest_blake3: "00".into(), pseudonym_key: None,
+            manifest: "_runs/nightly/2026-11-21/x.json".into(), manifest_blake3: "00".into(), pseudonym_key: None, reveal_key: None,
         }, intruder.signer()).unwrap();
         let v = verify(&w, &VerifyOptions::default()).unwrap();
         assert!(v.signatures.iter().any(|(line, p)| *line == 10 && p.contains("not by the trusted key")), "{v:?}");
@@ -853,7 +863,7 @@ mod tests {
         let w = Warehouse::open(dir.path()).unwrap();
         let d = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
         let lock = w.lock(&lock_name("nightly", d)).unwrap();
-        let rec = RunRecorder::start(&w, "nightly", d, "r1", serde_json::Value::Null, "c".into(), None).unwrap();
+        let rec = RunRecorder::start(&w, "nightly", d, "r1", serde_json::Value::Null, "c".into(), RunKeys::default()).unwrap();
         let listed = list(&w, None, None).unwrap();
         assert_eq!(listed.len(), 1);
         assert!(!listed[0].interrupted, "the live run holds the lock");

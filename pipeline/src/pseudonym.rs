@@ -6,7 +6,6 @@
 //! keeps collisions out of reach at any realistic number of accounts, and the key (kept outside
 //! the warehouse) makes dictionary attacks on small id spaces useless.
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use crate::error::{Error, Result};
@@ -71,15 +70,7 @@ impl PseudonymKey {
                 text.chars().count()
             )));
         }
-        let mut key = [0u8; 32];
-        for (i, pair) in text.as_bytes().chunks(2).enumerate() {
-            let hi = hex_value(pair[0]);
-            let lo = hex_value(pair[1]);
-            match (hi, lo) {
-                (Some(hi), Some(lo)) => key[i] = hi << 4 | lo,
-                _ => return Err(Error::Key(format!("non-hex character near position {}", 2 * i))),
-            }
-        }
+        let key = crate::hex::decode::<32>(text).ok_or_else(|| Error::Key("the key holds a character that is not a hex digit".into()))?;
         if key.iter().all(|&b| b == 0) {
             return Err(Error::Key("the all-zero key is not a secret".into()));
         }
@@ -100,11 +91,7 @@ impl PseudonymKey {
 
     /// The key as 64 hex characters, for writing a generated key to a key file.
     pub fn to_hex(&self) -> String {
-        let mut s = String::with_capacity(64);
-        for b in self.0 {
-            let _ = write!(s, "{b:02x}");
-        }
-        s
+        crate::hex::encode(&self.0)
     }
 
     /// Writes the pseudonym of `value` into `out` (cleared first), without allocating once
@@ -118,8 +105,7 @@ impl PseudonymKey {
         out.clear();
         out.push_str(kind.prefix());
         for &b in &digest.as_bytes()[..16] {
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
+            crate::hex::push_byte(out, b);
         }
     }
 
@@ -143,17 +129,6 @@ impl PseudonymKey {
         write_network_prefix(ip, &mut prefix)?;
         self.pseudonym_into(IdKind::NetPrefix, prefix.as_str(), out);
         Some(())
-    }
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
     }
 }
 

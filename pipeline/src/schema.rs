@@ -31,8 +31,12 @@ pub mod table {
     pub const CAMPAIGNS: &str = "campaigns";
     /// Which account and conversation belongs to which campaign (restricted zone).
     pub const CAMPAIGN_MEMBERS: &str = "campaign_members";
+    /// Raw account and org ids, each encrypted to the reveal key (restricted zone; only
+    /// `vigil reveal` with shares from two key holders can read them).
+    pub const IDENTITIES: &str = "identities";
     /// Restricted tables: per-conversation or per-account rows.
-    pub const RESTRICTED: &[&str] = &[CONVERSATIONS, MESSAGES, QUARANTINE, FACETS, EMBEDDINGS, ACCOUNTS, CLUSTER_MEMBERS, CAMPAIGNS, CAMPAIGN_MEMBERS];
+    pub const RESTRICTED: &[&str] =
+        &[CONVERSATIONS, MESSAGES, QUARANTINE, FACETS, EMBEDDINGS, ACCOUNTS, CLUSTER_MEMBERS, CAMPAIGNS, CAMPAIGN_MEMBERS, IDENTITIES];
     /// Aggregate tables: k-anonymous by construction.
     pub const AGGREGATE: &[&str] = &[CLUSTERS];
 }
@@ -214,6 +218,17 @@ pub static CAMPAIGN_MEMBERS: LazyLock<SchemaRef> = LazyLock::new(|| {
     ]))
 });
 
+/// `identities`: one row per escrowed pseudonym, partitioned by the ingest run's date.
+pub static IDENTITIES: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("pseudonym", DataType::Utf8, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("ciphertext", DataType::Binary, false),
+        Field::new("data_key", DataType::Binary, false),
+        Field::new("first_seen", utc_micros(), false),
+    ]))
+});
+
 /// The contract schema of a table whose columns do not depend on configuration (every table
 /// but `embeddings`, whose vector width is the configured dimension).
 pub fn of_table(name: &str) -> Option<SchemaRef> {
@@ -227,6 +242,7 @@ pub fn of_table(name: &str) -> Option<SchemaRef> {
         table::CLUSTER_MEMBERS => &CLUSTER_MEMBERS,
         table::CAMPAIGNS => &CAMPAIGNS,
         table::CAMPAIGN_MEMBERS => &CAMPAIGN_MEMBERS,
+        table::IDENTITIES => &IDENTITIES,
         _ => return None,
     };
     Some(SchemaRef::clone(schema))

@@ -33,6 +33,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
+use crate::access::{AccessPolicy, Area};
 use crate::error::{Error, Result};
 use crate::ledger::SigningKey;
 
@@ -48,14 +49,31 @@ pub struct Warehouse {
     root: PathBuf,
     /// Signs the ledger entries of runs started through this handle (see [`crate::ledger`]).
     signer: Option<Arc<SigningKey>>,
+    /// Who may read what (see [`crate::access`]); applied to everything a run creates.
+    access: Arc<AccessPolicy>,
 }
 
 impl Warehouse {
-    /// Opens (creating if needed) a warehouse directory.
+    /// Opens (creating if needed) a warehouse directory. A new one is readable by its owner
+    /// only until `vigil access` shares a zone.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
+        let created = fs::symlink_metadata(&root).is_err();
         fs::create_dir_all(&root).map_err(|e| Error::warehouse(&root, format!("cannot create: {e}")))?;
-        Ok(Warehouse { root, signer: None })
+        let access = AccessPolicy::load(&root)?;
+        if created {
+            access.apply_dir(&root, Area::Root)?;
+        }
+        Ok(Warehouse { root, signer: None, access: Arc::new(access) })
+    }
+
+    /// Who may read what.
+    pub fn access(&self) -> &AccessPolicy {
+        &self.access
+    }
+
+    pub(crate) fn access_arc(&self) -> Arc<AccessPolicy> {
+        self.access.clone()
     }
 
     /// The same warehouse, with runs signed by `key`.
@@ -91,9 +109,9 @@ impl Warehouse {
     /// Takes the exclusive lock for `job`; released when the guard drops (or the process dies).
     pub fn lock(&self, job: &str) -> Result<LockGuard> {
         let dir = self.root.join("_locks");
-        fs::create_dir_all(&dir)?;
+        self.access.create_dirs(&self.root, &dir, Area::Private)?;
         let path = dir.join(format!("{job}.lock"));
-        let file = File::options().create(true).truncate(false).write(true).open(&path)?;
+        let file = owner_only().create(true).truncate(false).write(true).open(&path)?;
         match file.try_lock() {
             Ok(()) => Ok(LockGuard { _file: file, job: job.to_owned() }),
             Err(fs::TryLockError::WouldBlock) => Err(Error::Locked(path)),
@@ -186,7 +204,11 @@ impl Warehouse {
         let relative = staged.strip_prefix(run_dir).map_err(|_| Error::warehouse(staged, "staged file outside its run"))?;
         let path = self.root.join(relative);
         let dir = path.parent().ok_or_else(|| Error::warehouse(&path, "no parent directory"))?;
-        fs::create_dir_all(dir)?;
+        let table = relative.components().next().map(|c| c.as_os_str().to_string_lossy().into_owned()).unwrap_or_default();
+        let area = Area::of_table(&table);
+        self.access.create_dirs(&self.root, dir, area)?;
+        // Mode and group before the rename: the file never appears with looser permissions.
+        self.access.apply_file(staged, area)?;
         fs::rename(staged, &path).map_err(|e| Error::warehouse(&path, format!("publish failed: {e}")))?;
         sync_dir(dir);
         Ok(path)
@@ -199,7 +221,7 @@ impl Warehouse {
         if dir.exists() {
             fs::remove_dir_all(&dir)?;
         }
-        fs::create_dir_all(&dir)?;
+        self.access.create_dirs(&self.root, &dir, Area::Private)?;
         Ok(StagedWrite { warehouse: self.clone(), dir, file_stem: format!("part-{run_id}"), replace: false, writers: BTreeMap::new() })
     }
 
@@ -271,7 +293,8 @@ fn writer_properties(schema: &SchemaRef) -> WriterProperties {
     for field in schema.fields() {
         let name = field.name().as_str();
         let path = ColumnPath::from(name);
-        let long_text = matches!(name, "user_text" | "content" | "raw" | "metadata" | "reason");
+        // Long text, and escrow ciphertexts (random bytes: a dictionary never pays).
+        let long_text = matches!(name, "user_text" | "content" | "raw" | "metadata" | "reason" | "ciphertext");
         if long_text {
             builder = builder
                 .set_column_dictionary_enabled(path.clone(), false)
@@ -282,7 +305,7 @@ fn writer_properties(schema: &SchemaRef) -> WriterProperties {
                 let leaf = ColumnPath::new(vec![name.to_owned(), child.name().clone()]);
                 builder = builder.set_column_dictionary_enabled(leaf, false);
             }
-        } else if matches!(name, "created_at" | "source_line" | "record_key" | "account_id" | "ip_prefix" | "conversation_id")
+        } else if matches!(name, "created_at" | "source_line" | "record_key" | "account_id" | "ip_prefix" | "conversation_id" | "pseudonym")
             || field.data_type().is_integer()
         {
             // Unique per row, or pseudonyms with too many distinct values per row group: the
@@ -324,7 +347,7 @@ impl StagedWrite {
             let dir = self.dir.join(table).join(format!("date={}", date.format("%Y-%m-%d")));
             fs::create_dir_all(&dir)?;
             let staged_path = dir.join(format!("{}.parquet", self.file_stem));
-            let file = File::create(&staged_path).map_err(|e| Error::warehouse(&staged_path, e))?;
+            let file = owner_only().write(true).create(true).truncate(true).open(&staged_path).map_err(|e| Error::warehouse(&staged_path, e))?;
             let writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties(schema)))?;
             self.writers.insert(key.clone(), OpenWriter { writer, staged_path, rows: 0 });
         }
@@ -403,6 +426,14 @@ impl CommittedWrite {
         }
         Ok(published)
     }
+}
+
+/// Options that create files readable by the owner only (whatever the umask allows).
+fn owner_only() -> fs::OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut options = File::options();
+    options.mode(0o600);
+    options
 }
 
 /// Size and BLAKE3 digest (hex) of a file, read in 1 MiB blocks.

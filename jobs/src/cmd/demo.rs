@@ -44,6 +44,15 @@ pub fn run(args: DemoArgs, threads: usize) -> anyhow::Result<()> {
         key
     };
 
+    // And the reveal key: raw account ids are escrowed to it, and only two of its three shares
+    // together open them (a real deployment hands each share to a different person).
+    let reveal_dir = dir.join("reveal");
+    let reveal_pub = reveal_dir.join("reveal.pub");
+    if !reveal_pub.exists() {
+        super::keygen::write_reveal_shares(&reveal_dir, 3, 2)?;
+    }
+    let reveal_key = vigil::escrow::RevealKey::from_file_or_text(&reveal_pub.to_string_lossy())?;
+
     let shape = &crate::cli::FixtureShape { days: args.days, per_day: args.per_day, seed: args.seed };
     writeln!(std::io::stdout(), "1/4 fixtures: generating {} days × {} organic conversations (seed {})", shape.days, shape.per_day, shape.seed)?;
     let config = super::fixtures::config(shape);
@@ -52,7 +61,7 @@ pub fn run(args: DemoArgs, threads: usize) -> anyhow::Result<()> {
 
     writeln!(std::io::stdout(), "2/4 ingest: redacting and pseudonymizing into {}", warehouse_dir.display())?;
     let warehouse = Warehouse::open(&warehouse_dir)?.with_signer(Some(signing));
-    let ingest_config = IngestConfig { threads, ..IngestConfig::default() };
+    let ingest_config = IngestConfig { threads, escrow: Some(reveal_key), ..IngestConfig::default() };
     let summary = super::ingest::run_ingest(&warehouse, &fixtures.files, &key, &ingest_config)?;
     writeln!(std::io::stdout(), "    {}", super::ingest::summary_line(&summary))?;
 
@@ -87,6 +96,17 @@ pub fn run(args: DemoArgs, threads: usize) -> anyhow::Result<()> {
         signing_path.display()
     )?;
     writeln!(std::io::stdout(), "keys:      {} and {} (keep them outside the warehouse)", key_path.display(), signing_path.display())?;
+    let members = read_batches(&warehouse.files(table::CAMPAIGN_MEMBERS, Some(last))?)?;
+    let example = members.iter().find_map(|b| b.column_by_name("account_id")?.as_string_opt::<i32>()?.iter().flatten().next().map(str::to_owned));
+    writeln!(
+        std::io::stdout(),
+        "reveal:    vigil reveal --warehouse {} --share {} --share {} --reason 'why' {} ; vigil audit --warehouse {}",
+        warehouse_dir.display(),
+        reveal_dir.join("share-1").display(),
+        reveal_dir.join("share-2").display(),
+        example.as_deref().unwrap_or("acct_…"),
+        warehouse_dir.display()
+    )?;
     Ok(())
 }
 

@@ -27,6 +27,7 @@ pub fn run(args: IngestArgs, threads: usize) -> anyhow::Result<()> {
         identifiers: identifier_policy(args.identifier_keys.as_deref(), args.identifier_action)?,
         ner: args.names.ner.into(),
         models_dir: args.names.models.clone(),
+        escrow: reveal_key(args.reveal_key.as_deref())?,
         ..IngestConfig::default()
     };
     let warehouse = super::open_for_runs(&args.warehouse, &args.signing)?;
@@ -38,6 +39,21 @@ pub fn run(args: IngestArgs, threads: usize) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The reveal key ingest escrows raw ids to: `--reveal-key`, else `$VIGIL_REVEAL_KEY`, else none.
+pub fn reveal_key(flag: Option<&str>) -> anyhow::Result<Option<vigil::escrow::RevealKey>> {
+    let (value, from) = match flag {
+        Some(v) => (v.to_owned(), "--reveal-key"),
+        None => match std::env::var(REVEAL_KEY_ENV) {
+            Ok(v) if !v.trim().is_empty() => (v, "$VIGIL_REVEAL_KEY"),
+            _ => return Ok(None),
+        },
+    };
+    Ok(Some(vigil::escrow::RevealKey::from_file_or_text(&value).with_context(|| from.to_owned())?))
+}
+
+/// Environment variable naming the reveal key (a `reveal.pub` path or `age1…`).
+pub const REVEAL_KEY_ENV: &str = "VIGIL_REVEAL_KEY";
 
 /// The identifier policy the flags ask for; an empty key list is refused (it would silently
 /// keep every identifier in metadata).
@@ -86,9 +102,10 @@ pub fn summary_line(s: &IngestSummary) -> String {
         0 => String::new(),
         n => format!(", {n} texts longer than {} KiB read by rules only past it", vigil::redact::NER_MAX_BYTES >> 10),
     };
+    let escrowed = if s.escrowed > 0 { format!("; {} new ids escrowed to the reveal key", s.escrowed) } else { String::new() };
     let recovered = if s.recovered_files > 0 { format!("; finished an interrupted run ({} files)", s.recovered_files) } else { String::new() };
     format!(
-        "ingest: read {} records, written {} conversations ({} messages), quarantined {}{}, duplicates {}; {} PII values redacted (names: {}{partial}); {:.1}s ({:.0} records/s){recovered}",
+        "ingest: read {} records, written {} conversations ({} messages), quarantined {}{}, duplicates {}; {} PII values redacted (names: {}{partial}); {:.1}s ({:.0} records/s){escrowed}{recovered}",
         s.read,
         s.written,
         s.messages,
@@ -117,6 +134,7 @@ fn summary_json(s: &IngestSummary) -> serde_json::Value {
         "recovered_files": s.recovered_files,
         "recogniser": s.recogniser,
         "names_read_in_part": s.names_read_in_part,
+        "escrowed": s.escrowed,
         "run_id": s.run_id,
         "manifest": s.manifest,
         "files": s.files.iter().map(|f| serde_json::json!({

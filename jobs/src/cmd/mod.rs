@@ -1,5 +1,6 @@
 //! One module per command: arguments in, library call, report out.
 
+pub mod access;
 pub mod campaign;
 pub mod demo;
 pub mod fixtures;
@@ -10,6 +11,7 @@ pub mod nightly;
 pub mod query;
 pub mod sql;
 pub mod redact;
+pub mod reveal;
 pub mod runs;
 pub mod weekly;
 
@@ -62,12 +64,7 @@ pub fn open_for_runs(path: &std::path::Path, signing: &SigningArgs) -> anyhow::R
 
 /// 32 bytes from the operating system's random source.
 pub fn random_bytes() -> anyhow::Result<[u8; 32]> {
-    use std::io::Read;
-    let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .context("reading /dev/urandom for a new key")?;
-    Ok(bytes)
+    Ok(vigil::random::os_bytes::<32>()?)
 }
 
 /// A new pseudonym key.

@@ -29,7 +29,12 @@ pub fn run(args: NightlyArgs, threads: usize) -> anyhow::Result<()> {
     if !args.input.is_empty() {
         // The ingest stage: its own run and manifest, under the same cron line.
         let key = super::load_key(&args.key)?;
-        let ingest_config = vigil::ingest::IngestConfig { format: super::ingest::format(args.input_format), threads, ..Default::default() };
+        let ingest_config = vigil::ingest::IngestConfig {
+            format: super::ingest::format(args.input_format),
+            threads,
+            escrow: super::ingest::reveal_key(args.reveal_key.as_deref())?,
+            ..Default::default()
+        };
         let summary = super::ingest::run_ingest(&warehouse, &args.input, &key, &ingest_config)?;
         println!("{}", super::ingest::summary_line(&summary));
     }

@@ -109,8 +109,9 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
-        "ledger: {} entries; {} chain breaks, {} signature findings, {} runs removed, {} manifests altered, {} unrecorded",
+        "ledger: {} entries ({} reveals); {} chain breaks, {} signature findings, {} runs removed, {} manifests altered, {} unrecorded",
         v.entries,
+        v.reveals,
         v.chain.len(),
         v.signatures.len(),
         v.runs_removed.len(),

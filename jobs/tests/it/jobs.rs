@@ -304,6 +304,209 @@ fn the_ledger_binds_keys_and_verify_names_every_tampering() {
     drop(dir);
 }
 
+/// Two-party reveal through the command line: ingest escrows raw ids to a reveal key split
+/// into three shares; two different holders reveal a planted campaign's accounts; every
+/// refusal leaves the ledger as it was; `vigil audit` lists the reveal and `vigil verify`
+/// catches it being dropped or re-signed.
+#[test]
+fn two_key_holders_reveal_a_campaigns_accounts_and_every_reveal_is_audited() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let files = fixtures(dir.path(), 1, 150, 21);
+    let keys = dir.path().join("reveal");
+    let made = run(&["keygen", "--reveal-shares", "3", "--threshold", "2", "--out", path(&keys)]).ok().stdout();
+    assert!(made.contains("age1") && made.contains("share-3"), "{made}");
+    for k in 1..=3 {
+        assert_eq!(std::fs::metadata(keys.join(format!("share-{k}"))).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    assert!(!run(&["keygen", "--reveal-shares", "3", "--out", path(&keys)]).output.status.success(), "never overwrites shares");
+    assert!(!run(&["keygen", "--reveal-shares", "2", "--threshold", "3", "--out", path(&dir.path().join("x"))]).output.status.success());
+
+    let w = dir.path().join("w");
+    let reveal_pub = keys.join("reveal.pub");
+    let mut args = vec!["ingest", "--warehouse", path(&w), "--reveal-key", path(&reveal_pub)];
+    args.extend(files.iter().map(|f| path(f)));
+    let line = run(&args).ok().stdout();
+    assert!(line.contains("new ids escrowed to the reveal key"), "{line}");
+    // The escrow table holds ciphertexts only: no raw id appears in it.
+    let truth = ground_truth(dir.path());
+    let campaign = truth["campaigns"].as_array().unwrap().iter().find(|c| c["kind"] == "influence").unwrap();
+    let raw_accounts: std::collections::BTreeSet<String> = campaign["accounts"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
+    let escrow_files = vigil::warehouse::Warehouse::open(&w).unwrap().files("identities", None).unwrap();
+    assert!(!escrow_files.is_empty());
+    let escrow_bytes: Vec<u8> = escrow_files.iter().flat_map(|f| std::fs::read(f).unwrap()).collect();
+    for raw in &raw_accounts {
+        assert!(!escrow_bytes.windows(raw.len()).any(|w| w == raw.as_bytes()), "{raw} stored in the clear");
+    }
+    // Ingest without the reveal key, into a warehouse that escrows, is refused.
+    let unescrowed = run(&["ingest", "--warehouse", path(&w), path(&files[0])]);
+    assert!(!unescrowed.output.status.success() && unescrowed.stderr().contains("--reveal-key"), "{}", unescrowed.stderr());
+
+    // The campaign's conversations → their account pseudonyms.
+    let conversations = table(&w, "conversations");
+    let planted: std::collections::HashSet<&str> = campaign["conversation_ids"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    let pseudonyms: std::collections::BTreeSet<String> = strings(&conversations, "conversation_id")
+        .into_iter()
+        .zip(strings(&conversations, "account_id"))
+        .filter(|(c, _)| planted.contains(c.as_str()))
+        .map(|(_, a)| a)
+        .collect();
+    assert!(pseudonyms.len() >= 3, "{pseudonyms:?}");
+    let [s1, s2, s3] = [1, 2, 3].map(|k| keys.join(format!("share-{k}")).display().to_string());
+    let ledger = w.join("_ledger/ledger.jsonl");
+    let entries = || std::fs::read_to_string(&ledger).unwrap().lines().count();
+    let before = entries();
+
+    // Refusals: one share, one share twice, a share of another key, no reason, not a pseudonym.
+    let other_keys = dir.path().join("other");
+    run(&["keygen", "--reveal-shares", "2", "--out", path(&other_keys)]).ok();
+    let [o1, o2] = [1, 2].map(|k| other_keys.join(format!("share-{k}")).display().to_string());
+    let first = pseudonyms.iter().next().unwrap().clone();
+    let refusals: [(Vec<&str>, &str); 5] = [
+        (vec!["--share", &s1, "--reason", "r"], "needs 2 shares"),
+        (vec!["--share", &s2, "--share", &s2, "--reason", "r"], "given twice"),
+        (vec!["--share", &s1, "--share", &o2, "--reason", "r"], "different reveal keys"),
+        (vec!["--share", &s1, "--share", &s3, "--reason", "  "], "needs a reason"),
+        (vec!["--share", &s1, "--share", &s3, "--reason", "r", "acct_not_a_pseudonym"], "not an account or org pseudonym"),
+    ];
+    for (extra, why) in refusals {
+        let mut args = vec!["reveal", "--warehouse", path(&w)];
+        args.extend(extra.iter().copied());
+        if !args.iter().any(|a| a.starts_with("acct_")) {
+            args.push(&first);
+        }
+        let out = run(&args);
+        assert!(!out.output.status.success(), "{args:?} revealed:\n{}", out.stdout());
+        let err = out.stderr();
+        assert!(err.contains(why) && err.trim().lines().count() == 1, "{args:?}: {err}");
+        assert!(!out.stdout().contains(raw_accounts.iter().next().unwrap()), "a refusal printed an id");
+        assert_eq!(entries(), before, "a refusal wrote to the ledger");
+    }
+    // Both shares of another key: they rebuild a key, but not this warehouse's.
+    let wrong = run(&["reveal", "--warehouse", path(&w), "--share", &o1, "--share", &o2, "--reason", "r", &first]);
+    assert!(!wrong.output.status.success() && wrong.stderr().contains("this warehouse escrows to"), "{}", wrong.stderr());
+    assert_eq!(entries(), before);
+
+    // Two holders: every pseudonym of the campaign comes back as one of its planted accounts.
+    let mut args = vec!["reveal", "--warehouse", path(&w), "--share", &s3, "--share", &s1, "--reason", "campaign takedown review", "--case", "CASE-7", "--json"];
+    args.extend(pseudonyms.iter().map(String::as_str));
+    let out = run(&args).ok().stdout();
+    let revealed: std::collections::BTreeSet<String> =
+        out.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["raw"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(revealed.len(), pseudonyms.len(), "{out}");
+    assert!(revealed.is_subset(&raw_accounts), "{revealed:?} vs {raw_accounts:?}");
+    assert_eq!(entries(), before + 1);
+
+    let audit = run(&["audit", "--warehouse", path(&w)]).ok().stdout();
+    assert!(audit.contains("case CASE-7") && audit.contains("campaign takedown review") && audit.contains("/3") && audit.contains("/1"), "{audit}");
+    assert!(audit.contains(&format!("{} of {} revealed", pseudonyms.len(), pseudonyms.len())) && audit.contains("signed by ed25519:"), "{audit}");
+    let clean = run(&["verify", "--warehouse", path(&w)]).ok().stdout();
+    assert!(clean.contains("(1 reveals)"), "{clean}");
+    let head = ledger_head(&clean);
+
+    // Dropping the reveal's entry breaks the chain after it, or the anchored head if it was last.
+    let original = std::fs::read_to_string(&ledger).unwrap();
+    let kept: Vec<&str> = original.lines().filter(|l| !l.contains("\"kind\":\"reveal\"")).collect();
+    std::fs::write(&ledger, kept.join("\n") + "\n").unwrap();
+    let dropped = run(&["verify", "--warehouse", path(&w), "--expect-head", &head]);
+    assert!(!dropped.output.status.success() && dropped.stdout().contains("anchored head"), "{}", dropped.stdout());
+    // A reveal entry re-signed with another key (a forged record of who revealed what).
+    std::fs::write(&ledger, &original).unwrap();
+    let own = dir.path().join("own.key");
+    run(&["keygen", "--signing", "--out", path(&own)]).ok();
+    let forged = vigil()
+        .env("VIGIL_KEY", KEY)
+        .env("VIGIL_SIGNING_KEY", path(&own))
+        .args(["reveal", "--warehouse", path(&w), "--share", &s2, "--share", &s3, "--reason", "r", &first])
+        .output()
+        .unwrap();
+    assert!(!forged.status.success() && String::from_utf8_lossy(&forged.stderr).contains("signed by"), "another signing key is refused");
+    drop(dir);
+}
+
+/// Every path under the warehouse with its mode (permission bits) and group.
+fn modes(w: &Path) -> BTreeMap<String, (u32, u32)> {
+    use std::os::unix::fs::MetadataExt as _;
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (u32, u32)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            out.insert(p.strip_prefix(root).unwrap().display().to_string(), (meta.mode() & 0o777, meta.gid()));
+            if meta.is_dir() {
+                walk(root, &p, out);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    let meta = std::fs::metadata(w).unwrap();
+    out.insert(String::new(), (meta.mode() & 0o777, meta.gid()));
+    walk(w, w, &mut out);
+    out
+}
+
+/// Zones as access boundaries: a new warehouse is readable by its owner only; `vigil access`
+/// shares the restricted zone with a group and the aggregate zone with everyone, existing files
+/// and later runs' alike; a user in neither can query the aggregate zone and read nothing else.
+#[test]
+fn zones_are_file_system_boundaries() {
+    use std::os::unix::fs::MetadataExt as _;
+    let (dir, w, files, _) = fixture_warehouse(1, 150, 5);
+    run(&["nightly", "--warehouse", path(&w), "--date", DATE]).ok();
+    for (p, (mode, _)) in modes(&w) {
+        assert_eq!(mode & 0o077, 0, "{p:?} is {mode:o} in a warehouse nobody shared");
+    }
+    assert!(run(&["access", "--warehouse", path(&w)]).ok().stdout().contains("restricted zone (conversations"));
+
+    // The group this process creates files with: one its owner can always hand files to.
+    let gid = std::fs::metadata(dir.path().join("w/_ledger/ledger.jsonl")).unwrap().gid();
+    let set = run(&["access", "--warehouse", path(&w), "--restricted-group", &gid.to_string(), "--aggregate-world-readable"]).ok().stdout();
+    assert!(set.contains("aggregate zone (clusters): read by everyone"), "{set}");
+    // Later runs follow the policy too: a rerun replaces clusters, an ingest adds conversations.
+    run(&["nightly", "--warehouse", path(&w), "--date", DATE]).ok();
+    let extra = dir.path().join("extra.jsonl");
+    std::fs::write(&extra, "{\"conversation_id\":\"c-extra\",\"account_id\":\"a\",\"created_at\":\"2026-11-22T10:00:00Z\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}\n").unwrap();
+    run(&["ingest", "--warehouse", path(&w), path(&extra)]).ok();
+    let after = modes(&w);
+    assert_eq!(after[""].0, 0o751, "others pass through the root without listing it");
+    for (p, (mode, group)) in &after {
+        let top = p.split('/').next().unwrap();
+        let dir = std::fs::symlink_metadata(w.join(p)).unwrap().is_dir();
+        let expected = match top {
+            "" => continue,
+            "clusters" => if dir { 0o755 } else { 0o644 },
+            "_locks" | "_staging" => if dir { 0o700 } else { 0o600 },
+            _ => if dir { 0o750 } else { 0o640 },
+        };
+        assert_eq!(*mode, expected, "{p}: {mode:o}");
+        if top != "_locks" && top != "_staging" {
+            assert_eq!(*group, gid, "{p}");
+        }
+    }
+    assert!(after.keys().any(|p| p.starts_with("conversations/") && p.ends_with(".parquet") && !files.is_empty()));
+
+    // A user in neither group, where the host lets this test become one.
+    let as_nobody = |args: &[&str]| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_vigil")])
+            .args(args)
+            .env("VIGIL_LOG", "error")
+            .output()
+    };
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    match as_nobody(&["--version"]) {
+        Ok(out) if out.status.success() => {
+            let aggregate = as_nobody(&["query", "--warehouse", path(&w), "--zone", "aggregate", "--format", "csv", "select count(*) as n from clusters"]).unwrap();
+            assert!(aggregate.status.success(), "{}", String::from_utf8_lossy(&aggregate.stderr));
+            assert!(String::from_utf8_lossy(&aggregate.stdout).lines().nth(1).is_some_and(|n| n.trim().parse::<u64>().unwrap() > 0));
+            let restricted = as_nobody(&["query", "--warehouse", path(&w), "--format", "csv", "select count(*) as n from conversations"]).unwrap();
+            assert!(!restricted.status.success(), "a user outside the groups read conversations:\n{}", String::from_utf8_lossy(&restricted.stdout));
+        }
+        _ => eprintln!("zones_are_file_system_boundaries: cannot run as another user here (needs root and setpriv); modes checked only"),
+    }
+    drop(dir);
+}
+
 #[test]
 fn a_second_run_on_the_same_date_is_refused_while_one_holds_the_lock() {
     let (_dir, w, _, _) = fixture_warehouse(1, 200, 4);

@@ -33,6 +33,8 @@ pub(crate) struct Context<'a> {
     pub hh_options: &'a [HhOptions],
     pub run_date: NaiveDate,
     pub identifiers: &'a IdentifierPolicy,
+    /// Whether raw account and org ids are collected for escrow.
+    pub escrow: bool,
 }
 
 /// One day's rows from a chunk.
@@ -51,6 +53,8 @@ pub(crate) struct Processed {
     /// Records seen (accepted + quarantined), before de-duplication.
     pub read: u64,
     pub pii: PiiCounts,
+    /// Raw account and org ids of written records, each once per chunk (escrow on only).
+    pub identities: Vec<crate::escrow::Pending>,
 }
 
 #[derive(Default)]
@@ -197,6 +201,19 @@ pub(crate) struct Scratch {
     /// The current record's metadata column value and what its redaction removed.
     metadata_json: String,
     metadata_pii: PiiCounts,
+    /// This chunk's identities for escrow, and which pseudonyms it already holds.
+    identities: Vec<crate::escrow::Pending>,
+    escrowed: rustc_hash::FxHashSet<String>,
+}
+
+impl Scratch {
+    /// Queues the raw id behind `self.pseudonym` for escrow, once per chunk.
+    fn escrow(&mut self, kind: IdKind, raw: &str, seen: i64) {
+        if !self.escrowed.contains(self.pseudonym.as_str()) {
+            self.escrowed.insert(self.pseudonym.clone());
+            self.identities.push(crate::escrow::Pending { kind, pseudonym: self.pseudonym.clone(), raw: raw.to_owned(), seen });
+        }
+    }
 }
 
 /// Distinct user agents (and metadata values) remembered per worker before a cache starts over.
@@ -288,7 +305,8 @@ pub(crate) fn process(ctx: &Context<'_>, chunk: Chunk, seq: u64, scratch: &mut S
         })
         .collect();
     let quarantine = (quarantine.rows > 0).then(|| finish_quarantine(&mut quarantine));
-    Processed { seq, days, quarantine, read, pii }
+    scratch.escrowed.clear();
+    Processed { seq, days, quarantine, read, pii, identities: std::mem::take(&mut scratch.identities) }
 }
 
 fn chars_i32(text: &str) -> i32 {
@@ -336,10 +354,16 @@ fn append_record(
     c.conversation_id.append_value(&rec.conversation_id);
     ctx.key.pseudonym_into(IdKind::Account, &rec.account_id, &mut s.pseudonym);
     c.account_id.append_value(&s.pseudonym);
+    if ctx.escrow {
+        s.escrow(IdKind::Account, &rec.account_id, rec.created_at.timestamp_micros());
+    }
     match &rec.org_id {
         Some(org) => {
             ctx.key.pseudonym_into(IdKind::Org, org, &mut s.pseudonym);
             c.org_id.append_value(&s.pseudonym);
+            if ctx.escrow {
+                s.escrow(IdKind::Org, org, rec.created_at.timestamp_micros());
+            }
         }
         None => c.org_id.append_null(),
     }

@@ -34,6 +34,8 @@ pub use record::{Reject, Role};
 
 use crate::error::{Error, Result};
 use crate::lang::LanguageDetector;
+use crate::escrow::{EscrowWriter, RevealKey};
+use crate::ledger::RunKeys;
 use crate::manifest::RunRecorder;
 use crate::pseudonym::PseudonymKey;
 use crate::redact::{NerMode, PiiCounts, Redactor};
@@ -78,6 +80,9 @@ pub struct IngestConfig {
     pub ner: NerMode,
     /// Where installed models are (`None`: `$VIGIL_MODELS`, else `.vigil/models`).
     pub models_dir: Option<PathBuf>,
+    /// The public reveal key: when set, every raw account and org id is also stored,
+    /// encrypted to it, in `identities` (see [`crate::escrow`]).
+    pub escrow: Option<RevealKey>,
 }
 
 impl Default for IngestConfig {
@@ -95,6 +100,7 @@ impl Default for IngestConfig {
             identifiers: IdentifierPolicy::default(),
             ner: NerMode::default(),
             models_dir: None,
+            escrow: None,
         }
     }
 }
@@ -148,6 +154,8 @@ pub struct IngestSummary {
     /// Texts longer than [`crate::redact::NER_MAX_BYTES`] whose names past it only the rules
     /// read.
     pub names_read_in_part: u64,
+    /// Raw ids escrowed to the reveal key by this run (new to the warehouse).
+    pub escrowed: u64,
 }
 
 /// Called with the number of (compressed) input bytes consumed, from the reader thread.
@@ -190,9 +198,11 @@ pub fn ingest(
         "hh_account": config.hh_account.is_some(),
         "hh_at": config.hh_at.map(|t| t.to_rfc3339()),
         "ner": format!("{:?}", config.ner),
+        "reveal_key": config.escrow.as_ref().map(RevealKey::to_text),
     });
     let digest = crate::manifest::config_digest(&config_json, &[]);
-    let mut recorder = RunRecorder::start(warehouse, "ingest", config.run_date, &run_id, config_json, digest, Some(key))?;
+    let keys = RunKeys { pseudonym: Some(key), reveal: config.escrow.as_ref() };
+    let mut recorder = RunRecorder::start(warehouse, "ingest", config.run_date, &run_id, config_json, digest, keys)?;
     let result = recorder.add_inputs(files).and_then(|()| ingest_locked(warehouse, &lock, &run_id, files, key, config, progress, &mut recorder));
     match result {
         Ok(mut summary) => {
@@ -206,6 +216,7 @@ pub fn ingest(
                 "duplicates": summary.duplicates, "messages": summary.messages,
                 "quarantine_reasons": summary.quarantine_reasons, "pii_redacted": summary.pii.total(),
                 "recogniser": summary.recogniser, "names_read_in_part": summary.names_read_in_part,
+                "escrowed": summary.escrowed,
             }));
             recorder.finish(None)?;
             debug_assert_eq!(summary.read, summary.written + summary.quarantined + summary.duplicates);
@@ -249,9 +260,13 @@ fn ingest_locked(
         hh_options: &hh_options,
         run_date: config.run_date,
         identifiers: &config.identifiers,
+        escrow: config.escrow.is_some(),
     };
     let threads = if config.threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.threads };
     let mut writer = Writer::new(warehouse, lock, run_id, files, key)?;
+    if let Some(reveal) = &config.escrow {
+        writer.escrow = Some(EscrowWriter::new(warehouse, reveal, config.run_date)?);
+    }
 
     let (work_tx, work_rx) = crossbeam_channel::bounded::<Work>(threads * 2);
     let (done_tx, done_rx) = crossbeam_channel::bounded::<(usize, build::Processed)>(threads * 2);
@@ -313,6 +328,10 @@ fn ingest_locked(
         result.and(read_result)
     });
     outcome?;
+    if let Some(escrow) = &mut writer.escrow {
+        escrow.flush(&mut writer.staged)?;
+        writer.summary.escrowed = escrow.written;
+    }
     let mut summary = writer.summary;
     summary.recogniser = redactor.recogniser().to_string();
     summary.names_read_in_part = redactor.texts_read_in_part();
@@ -359,6 +378,7 @@ struct Writer<'w> {
     seen: HashMap<NaiveDate, DigestSet>,
     quarantine_keys: DigestSet,
     summary: IngestSummary,
+    escrow: Option<EscrowWriter>,
 }
 
 impl<'w> Writer<'w> {
@@ -371,7 +391,7 @@ impl<'w> Writer<'w> {
             files: files.iter().map(|p| FileSummary { path: p.clone(), ..Default::default() }).collect(),
             ..Default::default()
         };
-        Ok(Writer { warehouse, staged: warehouse.stage(lock, run_id)?, digester, seen: HashMap::new(), quarantine_keys, summary })
+        Ok(Writer { warehouse, staged: warehouse.stage(lock, run_id)?, digester, seen: HashMap::new(), quarantine_keys, summary, escrow: None })
     }
 
     fn seen_for(&mut self, date: NaiveDate) -> Result<&mut DigestSet> {
@@ -388,6 +408,9 @@ impl<'w> Writer<'w> {
         file.read += processed.read;
         self.summary.read += processed.read;
         self.summary.pii.add(&processed.pii);
+        if let Some(escrow) = &mut self.escrow {
+            escrow.add(processed.identities, &mut self.staged)?;
+        }
         for (date, rows) in processed.days {
             let ids = rows.conversations.column(0).as_string::<i32>();
             let digests: Vec<u128> = ids.iter().map(|id| self.digester.digest(id.unwrap_or_default())).collect();

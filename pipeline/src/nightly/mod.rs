@@ -278,7 +278,7 @@ pub fn run(warehouse: &Warehouse, date: NaiveDate, config: &NightlyConfig, taxon
     let run_id = manifest::new_run_id(date.to_string().as_bytes());
     let config_json = serde_json::to_value(config)?;
     let digest = manifest::config_digest(&config_json, &[taxonomy.digest(), &encoder.id()]);
-    let mut recorder = RunRecorder::start(warehouse, "nightly", date, &run_id, config_json, digest, None)?;
+    let mut recorder = RunRecorder::start(warehouse, "nightly", date, &run_id, config_json, digest, crate::ledger::RunKeys::default())?;
     crate::killpoint::reached("nightly.started");
     match run_recorded(warehouse, &lock, date, config, taxonomy, &encoder, &mut recorder) {
         Ok((mut summary, analysis)) => {

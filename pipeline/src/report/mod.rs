@@ -210,7 +210,7 @@ pub fn run(warehouse: &Warehouse, week_end: NaiveDate, privacy: &PrivacyConfig, 
     let run_id = manifest::new_run_id(week_end.to_string().as_bytes());
     let config = serde_json::to_value(privacy)?;
     let digest = manifest::config_digest(&config, &[]);
-    let mut recorder = RunRecorder::start(warehouse, "weekly", week_end, &run_id, config, digest, None)?;
+    let mut recorder = RunRecorder::start(warehouse, "weekly", week_end, &run_id, config, digest, crate::ledger::RunKeys::default())?;
     let started = std::time::Instant::now();
     let result = (|| -> Result<(WeeklyReport, Vec<PathBuf>, Vec<PathBuf>)> {
         let inputs = data::WeekData::read(warehouse, week_end)?;

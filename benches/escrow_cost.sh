@@ -35,14 +35,14 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 run_ingest() {
   local label=$1; shift
   rm -rf "$WORK/warehouse"
-  /usr/bin/time -f "%e %M" -o "$WORK/time.txt" "$VIGIL" --log error ingest --warehouse "$WORK/warehouse" --json "$@" "$WORK"/logs/20*.jsonl.gz > "$WORK/$label.json"
-  read -r secs kb < "$WORK/time.txt"
+  /usr/bin/time -f "%e %M %U %S" -o "$WORK/time.txt" "$VIGIL" --log error ingest --warehouse "$WORK/warehouse" --json "$@" "$WORK"/logs/20*.jsonl.gz > "$WORK/$label.json"
+  read -r secs kb user sys < "$WORK/time.txt"
   eval "${label}_times+=(\"$secs\")"
-  eval "[ $kb -gt \${${label}_kb} ] && ${label}_kb=$kb"
-  return 0
+  eval "${label}_cpu+=(\"$(python3 -c "print(round($user + $sys, 2))")\")"
+  if [ "$kb" -gt "$(eval echo "\${${label}_kb}")" ]; then eval "${label}_kb=$kb"; fi
 }
 
-plain_times=(); escrow_times=(); plain_kb=0; escrow_kb=0
+plain_times=(); escrow_times=(); plain_cpu=(); escrow_cpu=(); plain_kb=0; escrow_kb=0
 for _ in $(seq "$RUNS"); do
   run_ingest plain
   run_ingest escrow --reveal-key "$WORK/keys/reveal.pub"
@@ -52,7 +52,9 @@ ESCROWED=$(python3 -c "import json;print(json.load(open('$WORK/escrow.json'))['e
 IDENTITY_MB=$(du -m -c "$WORK"/warehouse/identities/*/*.parquet | tail -1 | cut -f1)
 P=$(printf '%s\n' "${plain_times[@]}" | median)
 E=$(printf '%s\n' "${escrow_times[@]}" | median)
+PC=$(printf '%s\n' "${plain_cpu[@]}" | median)
+EC=$(printf '%s\n' "${escrow_cpu[@]}" | median)
 echo "records: $RECORDS; ids escrowed: $ESCROWED (identities table: ${IDENTITY_MB} MiB)"
-echo "ingest without escrow: median ${P}s (${plain_times[*]}), peak $((plain_kb / 1024)) MiB"
-echo "ingest with escrow:    median ${E}s (${escrow_times[*]}), peak $((escrow_kb / 1024)) MiB"
-python3 -c "p,e,r=$P,$E,$RECORDS; print(f'ratio {e/p:.3f} (+{100*(e/p-1):.1f}%); escrow costs {(e-p)/r*1e6:.1f} s per million records')"
+echo "ingest without escrow: wall median ${P}s (${plain_times[*]}), CPU median ${PC}s (${plain_cpu[*]}), peak $((plain_kb / 1024)) MiB"
+echo "ingest with escrow:    wall median ${E}s (${escrow_times[*]}), CPU median ${EC}s (${escrow_cpu[*]}), peak $((escrow_kb / 1024)) MiB"
+python3 -c "p,e,pc,ec,r=$P,$E,$PC,$EC,$RECORDS; print(f'wall ratio {e/p:.3f} (+{100*(e/p-1):.1f}%), CPU ratio {ec/pc:.3f} (+{100*(ec/pc-1):.1f}%); escrow costs {(e-p)/r*1e6:.2f} s wall, {(ec-pc)/r*1e6:.2f} s CPU per million records')"

@@ -25,7 +25,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::Read as _;
 use std::path::Path;
 use std::str::FromStr as _;
 use std::sync::Arc;
@@ -84,12 +83,7 @@ impl RevealKey {
 
     /// Reads a `reveal.pub` written by `vigil keygen --reveal-shares`, or takes the text itself.
     pub fn from_file_or_text(value: &str) -> Result<Self> {
-        let path = Path::new(value);
-        if path.is_file() {
-            let text = read_small(path).map_err(|e| Error::Key(format!("cannot read reveal key {}: {e}", path.display())))?;
-            return Self::from_text(&text).map_err(|e| Error::Key(format!("{}: {e}", path.display())));
-        }
-        Self::from_text(value)
+        crate::key_text::file_or_text(value, "reveal key", Self::from_text)
     }
 
     /// `age1…`.
@@ -148,7 +142,7 @@ impl Share {
 
     /// Reads and checks a share file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = read_small(path).map_err(|e| Error::Reveal(format!("cannot read share {}: {e}", path.display())))?;
+        let text = crate::key_text::read_small(path).map_err(|e| Error::Reveal(format!("cannot read share {}: {e}", path.display())))?;
         Self::from_text(&text).map_err(|e| Error::Reveal(format!("{}: {e}", path.display())))
     }
 
@@ -445,6 +439,8 @@ fn find_sealed(warehouse: &Warehouse, wanted: &[(String, IdKind)]) -> Result<BTr
 #[derive(Debug, Clone)]
 pub(crate) struct Pending {
     pub kind: IdKind,
+    /// [`pseudonym_bits`] of the pseudonym: what de-duplication compares.
+    pub bits: (bool, u128),
     pub pseudonym: String,
     pub raw: String,
     /// `created_at` of the record that carried it (µs since the epoch, UTC).
@@ -506,8 +502,7 @@ impl EscrowWriter {
     /// stages a batch when enough are waiting.
     pub fn add(&mut self, found: Vec<Pending>, staged: &mut StagedWrite) -> Result<()> {
         for item in found {
-            let Some(bits) = pseudonym_bits(&item.pseudonym) else { continue };
-            if self.known.insert(bits) {
+            if self.known.insert(item.bits) {
                 self.pending.push(item);
             }
         }
@@ -556,17 +551,11 @@ impl EscrowWriter {
 }
 
 /// A pseudonym's kind and 128 bits: a compact set key (the bits are already a keyed hash).
-fn pseudonym_bits(pseudonym: &str) -> Option<(bool, u128)> {
+pub(crate) fn pseudonym_bits(pseudonym: &str) -> Option<(bool, u128)> {
     let kind = pseudonym_kind(pseudonym)?;
     let hex = &pseudonym[pseudonym.len() - 32..];
     let bytes = crate::hex::decode::<16>(hex)?;
     Some((kind == IdKind::Org, u128::from_le_bytes(bytes)))
-}
-
-fn read_small(path: &Path) -> std::io::Result<String> {
-    let mut text = String::new();
-    File::open(path)?.take(16 * 1024).read_to_string(&mut text)?;
-    Ok(text)
 }
 
 #[cfg(test)]

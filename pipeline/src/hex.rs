@@ -20,8 +20,24 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
 
 /// Exactly `N` bytes from `2N` hex digits of either case, or `None`.
 pub(crate) fn decode<const N: usize>(text: &str) -> Option<[u8; N]> {
-    let bytes = decode_vec(text)?;
-    bytes.try_into().ok()
+    let digits = text.as_bytes();
+    if digits.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
+}
+
+fn digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
 }
 
 /// Bytes from an even number of hex digits of either case, or `None`.
@@ -30,8 +46,7 @@ pub(crate) fn decode_vec(text: &str) -> Option<Vec<u8>> {
     if digits.len() % 2 != 0 {
         return None;
     }
-    let value = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    digits.chunks(2).map(|pair| Some(value(pair[0])? << 4 | value(pair[1])?)).collect()
+    digits.chunks_exact(2).map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?)).collect()
 }
 
 #[cfg(test)]

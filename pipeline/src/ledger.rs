@@ -70,7 +70,7 @@ impl SigningKey {
 
     /// Reads a key file written by `vigil keygen --signing`.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = read_small(path).map_err(|e| Error::Key(format!("cannot read signing key {}: {e}", path.display())))?;
+        let text = crate::key_text::read_small(path).map_err(|e| Error::Key(format!("cannot read signing key {}: {e}", path.display())))?;
         Self::from_hex(&text).map_err(|e| Error::Key(format!("{}: {e}", path.display())))
     }
 
@@ -115,12 +115,7 @@ impl PublicKey {
 
     /// Reads a `.pub` file written by `vigil keygen --signing`, or takes the text itself.
     pub fn from_file_or_text(value: &str) -> Result<Self> {
-        let path = Path::new(value);
-        if path.is_file() {
-            let text = read_small(path).map_err(|e| Error::Key(format!("cannot read public key {}: {e}", path.display())))?;
-            return Self::from_text(&text).map_err(|e| Error::Key(format!("{}: {e}", path.display())));
-        }
-        Self::from_text(value)
+        crate::key_text::file_or_text(value, "public key", Self::from_text)
     }
 
     fn verify(&self, message: &[u8], signature_hex: &str) -> bool {
@@ -466,12 +461,6 @@ fn last_entry(file: &mut File, path: &Path) -> Result<(u64, String, u64)> {
     let entry: Entry = serde_json::from_slice(bytes)
         .map_err(|e| Error::Custody(format!("{}: its last entry does not parse ({e}); run `vigil verify`", path.display())))?;
     Ok((entry.seq + 1, blake3::hash(bytes).to_hex().to_string(), end))
-}
-
-fn read_small(path: &Path) -> std::io::Result<String> {
-    let mut text = String::new();
-    File::open(path)?.take(4096).read_to_string(&mut text)?;
-    Ok(text)
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub mod embed;
 mod error;
 pub mod escrow;
 mod hex;
+mod key_text;
 pub mod killpoint;
 pub mod manifest;
 pub mod facets;

@@ -79,7 +79,7 @@ impl PseudonymKey {
 
     /// Reads the key from a file holding 64 hex characters.
     pub fn from_file(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::key_text::read_small(path)
             .map_err(|e| Error::Key(format!("cannot read key file {}: {e}", path.display())))?;
         Self::from_hex(&text)
     }

@@ -203,15 +203,15 @@ pub(crate) struct Scratch {
     metadata_pii: PiiCounts,
     /// This chunk's identities for escrow, and which pseudonyms it already holds.
     identities: Vec<crate::escrow::Pending>,
-    escrowed: rustc_hash::FxHashSet<String>,
+    escrowed: rustc_hash::FxHashSet<(bool, u128)>,
 }
 
 impl Scratch {
     /// Queues the raw id behind `self.pseudonym` for escrow, once per chunk.
     fn escrow(&mut self, kind: IdKind, raw: &str, seen: i64) {
-        if !self.escrowed.contains(self.pseudonym.as_str()) {
-            self.escrowed.insert(self.pseudonym.clone());
-            self.identities.push(crate::escrow::Pending { kind, pseudonym: self.pseudonym.clone(), raw: raw.to_owned(), seen });
+        let Some(bits) = crate::escrow::pseudonym_bits(&self.pseudonym) else { return };
+        if self.escrowed.insert(bits) {
+            self.identities.push(crate::escrow::Pending { kind, bits, pseudonym: self.pseudonym.clone(), raw: raw.to_owned(), seen });
         }
     }
 }

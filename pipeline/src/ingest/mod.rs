@@ -33,8 +33,8 @@ pub use identifiers::{IdentifierAction, IdentifierPolicy, DEFAULT_IDENTIFIER_KEY
 pub use record::{Reject, Role};
 
 use crate::error::{Error, Result};
-use crate::lang::LanguageDetector;
 use crate::escrow::{EscrowWriter, RevealKey};
+use crate::lang::LanguageDetector;
 use crate::ledger::RunKeys;
 use crate::manifest::RunRecorder;
 use crate::pseudonym::PseudonymKey;

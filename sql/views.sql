@@ -18,12 +18,13 @@ SELECT date, policy_area, count(*) AS conversations, avg(concern) AS mean_concer
 FROM facets
 GROUP BY date, policy_area;
 
--- Named clusters compared with the same name a week earlier (aggregate zone only).
-CREATE VIEW cluster_growth AS
-SELECT cur.date, cur.level, cur.name, cur.conversations, cur.accounts,
+-- Topics per nightly run against the same topic (its stable id) a week earlier: conversations
+-- and accounts in each night's window (aggregate zone only).
+CREATE VIEW topic_growth AS
+SELECT cur.date, cur.topic_id, cur.level, cur.name, cur.conversations, cur.accounts,
        prev.conversations AS conversations_week_before,
        cur.conversations - coalesce(prev.conversations, 0) AS change
-FROM clusters cur
-LEFT JOIN clusters prev
-  ON prev.name = cur.name AND prev.level = cur.level AND prev.date = cur.date - INTERVAL '7' DAY
-WHERE NOT cur.suppressed;
+FROM topics cur
+LEFT JOIN topics prev
+  ON prev.topic_id = cur.topic_id AND prev.date = cur.date - INTERVAL '7' DAY
+WHERE cur.cluster_id IS NOT NULL;

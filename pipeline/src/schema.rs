@@ -34,11 +34,17 @@ pub mod table {
     /// Raw account and org ids, each encrypted to the reveal key (restricted zone; only
     /// `vigil reveal` with shares from two key holders can read them).
     pub const IDENTITIES: &str = "identities";
+    /// The topic catalogue as of each night: stable topic ids, names, centroids and lineage
+    /// (aggregate zone; one snapshot per nightly run).
+    pub const TOPICS: &str = "topics";
+    /// Conversations and accounts per topic and window day, as each nightly run's clusters
+    /// place them (aggregate zone).
+    pub const TOPIC_DAILY: &str = "topic_daily";
     /// Restricted tables: per-conversation or per-account rows.
     pub const RESTRICTED: &[&str] =
         &[CONVERSATIONS, MESSAGES, QUARANTINE, FACETS, EMBEDDINGS, ACCOUNTS, CLUSTER_MEMBERS, CAMPAIGNS, CAMPAIGN_MEMBERS, IDENTITIES];
     /// Aggregate tables: k-anonymous by construction.
-    pub const AGGREGATE: &[&str] = &[CLUSTERS];
+    pub const AGGREGATE: &[&str] = &[CLUSTERS, TOPICS, TOPIC_DAILY];
 }
 
 fn utc_micros() -> DataType {
@@ -176,6 +182,50 @@ pub static CLUSTERS: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("max_concern", DataType::Int32, false),
         Field::new("window_start", DataType::Date32, false),
         Field::new("window_end", DataType::Date32, false),
+        // The catalogue topic this cluster is tonight (`topics`); null for a suppressed
+        // cluster that continues no topic.
+        Field::new("topic_id", DataType::Utf8, true),
+    ]))
+});
+
+/// `topics`: the topic catalogue after the partition date's nightly run: every topic seen
+/// tonight and those seen within the retention period before. Only clusters that pass the
+/// privacy gate create a topic or move its centroid and name.
+pub static TOPICS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("topic_id", DataType::Utf8, false),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("level", DataType::Int32, false),
+        Field::new("parent_topic_id", DataType::Utf8, true),
+        Field::new("first_seen", DataType::Date32, false),
+        Field::new("last_seen", DataType::Date32, false),
+        Field::new("encoder", DataType::Utf8, false),
+        // `<night> <event> <topic_id>` entries, oldest first (see `nightly::topics::Event`).
+        Field::new("lineage", utf8_list(), false),
+        // Tonight's cluster (null when the topic was not seen tonight).
+        Field::new("cluster_id", DataType::Utf8, true),
+        Field::new("conversations", DataType::Int64, false),
+        Field::new("accounts", DataType::Int64, false),
+        // Conversations that joined (+) or left (−) the topic tonight because the clusters were
+        // cut differently (see `nightly::topics::Topic::net_transfer`); null on a first night.
+        Field::new("net_transfer", DataType::Int64, true),
+        // Unit centroid in the encoder's space; null under LSA (refitted per window).
+        Field::new("centroid", DataType::List(Arc::new(Field::new("item", DataType::Float32, false))), true),
+    ]))
+});
+
+/// `topic_daily`: per topic whose cluster passed the privacy gate and per day of the window, the
+/// day's conversations in the topic and their distinct accounts, as the partition date's
+/// nightly run clustered them. One night's rows are one consistent cut of its window: a week's
+/// series is read from the partition of its last night (`date = day` rows are each day as its
+/// own night saw it).
+pub static TOPIC_DAILY: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("topic_id", DataType::Utf8, false),
+        Field::new("day", DataType::Date32, false),
+        Field::new("level", DataType::Int32, false),
+        Field::new("conversations", DataType::Int64, false),
+        Field::new("accounts", DataType::Int64, false),
     ]))
 });
 
@@ -243,6 +293,8 @@ pub fn of_table(name: &str) -> Option<SchemaRef> {
         table::CAMPAIGNS => &CAMPAIGNS,
         table::CAMPAIGN_MEMBERS => &CAMPAIGN_MEMBERS,
         table::IDENTITIES => &IDENTITIES,
+        table::TOPICS => &TOPICS,
+        table::TOPIC_DAILY => &TOPIC_DAILY,
         _ => return None,
     };
     Some(SchemaRef::clone(schema))

@@ -134,7 +134,7 @@ pub fn summary_line(s: &NightlySummary) -> String {
     let secs: f64 = s.timings.iter().map(|(_, d)| d.as_secs_f64()).sum();
     let campaigns: Vec<String> = s.campaigns.iter().map(|((status, kind), n)| format!("{n} {status} {kind}")).collect();
     format!(
-        "nightly {}: window {}..{} — {} conversations from {} accounts, {} clustered{}; clusters {}; campaigns {}; {} conversations of the day faceted; encoder {} ({} vectors reused, {} computed); {:.1}s{}",
+        "nightly {}: window {}..{} — {} conversations from {} accounts, {} clustered{}; clusters {}; topics {} continued, {} new{} ({} in the catalogue); campaigns {}; {} conversations of the day faceted; encoder {} ({} vectors reused, {} computed); {:.1}s{}",
         s.date,
         s.window_start,
         s.date,
@@ -143,6 +143,10 @@ pub fn summary_line(s: &NightlySummary) -> String {
         s.clustered,
         if s.sampled { " (leaves from a sample)" } else { "" },
         if levels.is_empty() { "none".into() } else { levels.join(", ") },
+        s.topics.continued,
+        s.topics.created,
+        if s.topics.reanchored > 0 { format!(", {} re-anchored to the encoder", s.topics.reanchored) } else { String::new() },
+        s.topics.catalogue,
         if campaigns.is_empty() { "none".into() } else { campaigns.join(", ") },
         s.conversations_on_date,
         s.encoder,

@@ -171,7 +171,7 @@ fn manifests_record_runs_and_verify_catches_tampering() {
     assert_eq!(nightly.config["clustering"]["min_cluster_size"], 12, "the override is what ran");
     assert!(nightly.inputs.iter().all(|f| f.table.as_deref() == Some("conversations") && f.blake3.len() == 64));
     assert_eq!(nightly.inputs.len(), 2, "two days of conversations read");
-    assert_eq!(nightly.outputs.len(), 7, "one file per owned table");
+    assert_eq!(nightly.outputs.len(), 9, "one file per owned table");
     for o in &nightly.outputs {
         let bytes = std::fs::read(w.join(&o.path)).unwrap();
         assert_eq!(blake3::hash(&bytes).to_hex().to_string(), o.blake3, "{}", o.path);
@@ -180,7 +180,7 @@ fn manifests_record_runs_and_verify_catches_tampering() {
     let facets = nightly.outputs.iter().find(|o| o.table.as_deref() == Some("facets")).unwrap();
     assert_eq!(facets.rows, Some(nightly.summary["conversations_on_date"].as_u64().unwrap()));
     let stages: Vec<&str> = nightly.stages.iter().map(|s| s.stage.as_str()).collect();
-    assert_eq!(stages, ["read", "facets", "embeddings", "policy", "clusters", "accounts", "campaigns", "publish"]);
+    assert_eq!(stages, ["read", "facets", "embeddings", "policy", "clusters", "topics", "accounts", "campaigns", "publish"]);
     let second_ingest = &runs[1].manifest;
     assert_eq!(second_ingest.summary["duplicates"].as_u64(), second_ingest.summary["read"].as_u64());
     assert!(second_ingest.outputs.iter().all(|o| o.rows.is_some()));
@@ -470,7 +470,7 @@ fn zones_are_file_system_boundaries() {
     // The group this process creates files with: one its owner can always hand files to.
     let gid = std::fs::metadata(dir.path().join("w/_ledger/ledger.jsonl")).unwrap().gid();
     let set = run(&["access", "--warehouse", path(&w), "--restricted-group", &gid.to_string(), "--aggregate-world-readable"]).ok().stdout();
-    assert!(set.contains("aggregate zone (clusters): read by everyone"), "{set}");
+    assert!(set.contains("aggregate zone (clusters, topics, topic_daily): read by everyone"), "{set}");
     // Later runs follow the policy too: a rerun replaces clusters, an ingest adds conversations.
     run(&["nightly", "--warehouse", path(&w), "--date", DATE]).ok();
     let extra = dir.path().join("extra.jsonl");
@@ -483,7 +483,7 @@ fn zones_are_file_system_boundaries() {
         let dir = std::fs::symlink_metadata(w.join(p)).unwrap().is_dir();
         let expected = match top {
             "" => continue,
-            "clusters" => if dir { 0o755 } else { 0o644 },
+            "clusters" | "topics" | "topic_daily" => if dir { 0o755 } else { 0o644 },
             "_locks" | "_staging" => if dir { 0o700 } else { 0o600 },
             _ => if dir { 0o750 } else { 0o640 },
         };

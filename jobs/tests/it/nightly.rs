@@ -316,7 +316,7 @@ fn rerunning_a_date_replaces_its_partitions_with_the_same_bytes() {
     nightly(&w, &[]);
     let snapshot = |w: &Path| -> BTreeMap<String, Vec<u8>> {
         let mut out = BTreeMap::new();
-        for t in ["facets", "embeddings", "accounts", "clusters", "cluster_members"] {
+        for t in ["facets", "embeddings", "accounts", "clusters", "cluster_members", "topics", "topic_daily"] {
             let dir = w.join(t).join(format!("date={DATE}"));
             for e in std::fs::read_dir(&dir).unwrap() {
                 let p = e.unwrap().path();
@@ -326,7 +326,7 @@ fn rerunning_a_date_replaces_its_partitions_with_the_same_bytes() {
         out
     };
     let first = snapshot(&w);
-    assert_eq!(first.len(), 5, "one file per owned partition: {:?}", first.keys());
+    assert_eq!(first.len(), 7, "one file per owned partition: {:?}", first.keys());
     // Another thread count must not change a bit.
     let mut cmd = vigil();
     cmd.env("VIGIL_KEY", KEY).args(["--threads", "1", "nightly", "--warehouse", path(&w), "--date", DATE]);
@@ -348,4 +348,63 @@ fn nightly_refuses_bad_arguments_with_one_clear_line() {
     // An empty warehouse is not an error: nothing to analyse, empty partitions.
     let line = run(&["nightly", "--warehouse", path(dir.path()), "--date", DATE]).ok().stdout();
     assert!(line.contains("0 conversations"), "{line}");
+}
+
+/// Topics over consecutive nights: a night continues the previous night's topics (same ids for
+/// the same conversations), a rerun keeps its ids, and a change of encoder re-anchors the
+/// topics once (by their members, recorded in lineage and the manifest) instead of starting
+/// a new catalogue.
+#[test]
+fn topics_keep_their_ids_across_nights_and_are_reanchored_once_when_the_encoder_changes() {
+    let (_dir, w, _, _) = fixture_warehouse(4, 600, 13);
+    let night = |date: &str, extra: &[&str]| {
+        let mut args = vec!["nightly", "--warehouse", path(&w), "--date", date];
+        args.extend_from_slice(extra);
+        run(&args).ok().stdout()
+    };
+    let topics_of = |date: &str| -> BTreeMap<String, (String, Vec<String>, bool)> {
+        let wh = vigil::warehouse::Warehouse::open(&w).unwrap();
+        let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+        let mut out = BTreeMap::new();
+        for b in vigil::warehouse::read_batches(&wh.files("topics", Some(day)).unwrap()).unwrap() {
+            let (id, encoder) = (b.column_by_name("topic_id").unwrap().as_string::<i32>(), b.column_by_name("encoder").unwrap().as_string::<i32>());
+            let lineage = b.column_by_name("lineage").unwrap().as_list::<i32>();
+            let centroid = b.column_by_name("centroid").unwrap();
+            for i in 0..b.num_rows() {
+                let entries = lineage.value(i);
+                let entries: Vec<String> = entries.as_string::<i32>().iter().flatten().map(str::to_owned).collect();
+                out.insert(id.value(i).to_owned(), (encoder.value(i).to_owned(), entries, centroid.is_valid(i)));
+            }
+        }
+        out
+    };
+    let first = night("2026-11-20", &[]);
+    assert!(first.contains("topics 0 continued"), "{first}");
+    let second = night("2026-11-21", &[]);
+    let continued: usize = second.split("topics ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    let before = topics_of("2026-11-20");
+    let after = topics_of("2026-11-21");
+    assert!(continued * 10 >= before.len() * 8, "most topics continue the next night: {second}");
+    assert!(before.keys().filter(|id| after.contains_key(*id)).count() == before.len(), "the catalogue keeps every topic within its retention");
+    assert!(after.values().all(|(encoder, _, centroid)| encoder.starts_with("use-m3") && *centroid));
+
+    // A rerun of a night with history gives the same catalogue, byte for byte.
+    let file = |date: &str| std::fs::read(w.join(format!("topics/date={date}/part-nightly.parquet"))).unwrap();
+    let bytes = file("2026-11-21");
+    night("2026-11-21", &[]);
+    assert_eq!(file("2026-11-21"), bytes, "rerun changed the topic catalogue");
+
+    // Another encoder: the same topics, re-anchored by their members.
+    let third = night("2026-11-22", &["--set", "embedding.backend=hashed-tfidf"]);
+    assert!(third.contains("re-anchored to the encoder"), "{third}");
+    let lsa = topics_of("2026-11-22");
+    let reanchored: Vec<&(String, Vec<String>, bool)> = lsa.values().filter(|(e, _, _)| e.starts_with("hashed-tfidf")).collect();
+    assert!(!reanchored.is_empty());
+    let carried = lsa.iter().filter(|(id, (e, lineage, _))| after.contains_key(*id) && e.starts_with("hashed-tfidf") && lineage.iter().any(|l| l.starts_with("2026-11-22 reanchored_from use-m3"))).count();
+    assert!(carried * 2 >= reanchored.len(), "most LSA topics are old ones re-anchored ({carried} of {})", reanchored.len());
+    assert!(lsa.values().filter(|(e, _, _)| e.starts_with("hashed-tfidf")).all(|(_, _, centroid)| !centroid), "no centroid in a per-window LSA space");
+    let wh = vigil::warehouse::Warehouse::open(&w).unwrap();
+    let runs = vigil::manifest::list(&wh, Some("nightly"), Some(chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap())).unwrap();
+    let summary = &runs.last().unwrap().manifest.summary;
+    assert_eq!(summary["topics"]["reanchored"].as_u64().unwrap() as usize, carried, "{summary}");
 }

@@ -159,17 +159,17 @@ fn parameters_formats_zones_canned_queries_and_pruning() {
     assert!(reader.map(|b| b.unwrap().num_rows()).sum::<usize>() > 0);
     // Every canned query plans and runs.
     let list = run(&["query", "--list"]).ok().stdout();
-    for name in ["campaign_members", "campaign_timeline", "account_activity", "new_clusters", "cluster_conversations", "shared_infrastructure"] {
+    for name in ["campaign_members", "campaign_timeline", "account_activity", "new_clusters", "cluster_conversations", "shared_infrastructure", "topic_history"] {
         assert!(list.contains(name), "{list}");
-        query(&["-f", name, "--param", &format!("campaign_id={id}"), "--param", "date=2026-11-22", "--param", "account_id=acct_x", "--param", "cluster_id=c"]).ok();
+        query(&["-f", name, "--param", &format!("campaign_id={id}"), "--param", "date=2026-11-22", "--param", "account_id=acct_x", "--param", "cluster_id=c", "--param", "topic_id=t"]).ok();
     }
     // Views exist.
     query(&["select * from campaign_overview"]).ok();
     query(&["select * from daily_policy_volume"]).ok();
-    // The aggregate zone sees clusters only.
+    // The aggregate zone sees clusters and topics only.
     let agg = run(&["query", "--warehouse", path(w), "--zone", "aggregate", "select count(*) from conversations"]);
     assert!(!agg.output.status.success() && agg.stderr().contains("conversations"), "{}", agg.stderr());
-    run(&["query", "--warehouse", path(w), "--zone", "aggregate", "select name from cluster_growth"]).ok();
+    run(&["query", "--warehouse", path(w), "--zone", "aggregate", "select name, topic_id from topic_growth"]).ok();
     // Date filters prune partitions: only the day's files are scanned.
     let plan = query(&["explain select count(distinct account_id) from conversations where date = '2026-11-22'"]).ok().stdout();
     assert!(plan.contains("date=2026-11-22") && !plan.contains("date=2026-11-21"), "{plan}");

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use arrow::array::AsArray;
+use arrow::array::{Array, AsArray};
 use vigil::warehouse::{read_batches, Warehouse};
 
 use crate::util::*;
@@ -147,7 +147,156 @@ fn the_weekly_report_tells_the_week_truthfully_and_privately() {
     assert_eq!(partial["headline"][0]["kind"], "data_gap", "{}", partial["headline"]);
     assert!(partial["emerging_clusters"].as_array().unwrap().iter().all(|c| c["trend"] != "rising"));
 
+    topics_keep_their_identity(dir.path(), &w, &report);
     render_in_chromium(&out);
+}
+
+/// The night's topic at `level` of every conversation it clustered there.
+fn topics_at(w: &Path, night: chrono::NaiveDate, level: i32) -> HashMap<String, String> {
+    let wh = Warehouse::open(w).unwrap();
+    let mut topic_of_cluster: HashMap<String, String> = HashMap::new();
+    for b in read_batches(&wh.files("clusters", Some(night)).unwrap()).unwrap() {
+        let (c, t) = (b.column_by_name("cluster_id").unwrap().as_string::<i32>(), b.column_by_name("topic_id").unwrap().as_string::<i32>());
+        for i in 0..b.num_rows() {
+            if !t.is_null(i) {
+                topic_of_cluster.insert(c.value(i).to_owned(), t.value(i).to_owned());
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    for b in read_batches(&wh.files("cluster_members", Some(night)).unwrap()).unwrap() {
+        let (c, conv) = (b.column_by_name("cluster_id").unwrap().as_string::<i32>(), b.column_by_name("conversation_id").unwrap().as_string::<i32>());
+        let levels = b.column_by_name("level").unwrap().as_primitive::<arrow::datatypes::Int32Type>();
+        for i in 0..b.num_rows() {
+            if levels.value(i) == level {
+                if let Some(t) = topic_of_cluster.get(c.value(i)) {
+                    out.insert(conv.value(i).to_owned(), t.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Issue 17's bars on this warehouse (flat organic traffic, a planted one-day news burst):
+/// organic conversations keep their topic ids night after night, no organic topic is told as
+/// growing or emerging, the burst is emerging in its week, and the report's topic numbers are
+/// what SQL over `topic_daily` says.
+fn topics_keep_their_identity(dir: &Path, w: &Path, report: &serde_json::Value) {
+    let file = std::fs::File::open(dir.join("logs/labels.jsonl.gz")).unwrap();
+    let origin: HashMap<String, String> = std::io::BufRead::lines(std::io::BufReader::new(flate2::read::GzDecoder::new(file)))
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(&l.unwrap()).unwrap();
+            (v["conversation_id"].as_str().unwrap().to_owned(), v["origin"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    // Seven consecutive nights: an organic conversation clustered on two nights in a row keeps
+    // its topic: at the top level (what the report's top topics are) and at the leaves (where
+    // HDBSCAN's boundaries move most).
+    let end = chrono::NaiveDate::parse_from_str(WEEK_END, "%Y-%m-%d").unwrap();
+    let nights: Vec<chrono::NaiveDate> = (0..7).rev().map(|b| end - chrono::Days::new(b)).collect();
+    let wh = Warehouse::open(w).unwrap();
+    let mut top_level = 0;
+    for b in read_batches(&wh.files("clusters", Some(end)).unwrap()).unwrap() {
+        let levels = b.column_by_name("level").unwrap().as_primitive::<arrow::datatypes::Int32Type>();
+        top_level = top_level.max(levels.values().iter().copied().max().unwrap_or(0));
+    }
+    for (level, bar) in [(top_level, 0.95), (0, 0.90)] {
+        let (mut same, mut compared) = (0usize, 0usize);
+        let mut previous = topics_at(w, nights[0] - chrono::Days::new(1), level);
+        for night in &nights {
+            let current = topics_at(w, *night, level);
+            for (conv, topic) in &current {
+                if origin.get(conv).is_some_and(|o| o == "organic") {
+                    if let Some(before) = previous.get(conv) {
+                        compared += 1;
+                        same += usize::from(before == topic);
+                    }
+                }
+            }
+            previous = current;
+        }
+        let stable = same as f64 / compared.max(1) as f64;
+        eprintln!("level {level}: topic ids kept night to night for {same}/{compared} = {stable:.4} organic conversations");
+        assert!(compared > 10_000 && stable >= bar, "level {level}: organic conversations kept their topic on {same} of {compared} night-to-night comparisons");
+    }
+
+    // Which planted group (or organic traffic) each reported topic's conversations come from.
+    let mut members: HashMap<String, Vec<String>> = HashMap::new();
+    for b in read_batches(&wh.files("cluster_members", Some(end)).unwrap()).unwrap() {
+        let (c, conv) = (b.column_by_name("cluster_id").unwrap().as_string::<i32>(), b.column_by_name("conversation_id").unwrap().as_string::<i32>());
+        for i in 0..b.num_rows() {
+            members.entry(c.value(i).to_owned()).or_default().push(conv.value(i).to_owned());
+        }
+    }
+    let majority = |cluster: &str| -> (String, f64) {
+        let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
+        for conv in &members[cluster] {
+            *votes.entry(origin.get(conv).map_or("unknown", String::as_str)).or_default() += 1;
+        }
+        let (o, n) = votes.iter().max_by_key(|(_, n)| **n).unwrap();
+        (o.to_string(), *n as f64 / members[cluster].len() as f64)
+    };
+    let listed: Vec<&serde_json::Value> = report["top_clusters"].as_array().unwrap().iter().chain(report["emerging_clusters"].as_array().unwrap()).collect();
+    for t in &listed {
+        let (o, share) = majority(t["cluster_id"].as_str().unwrap());
+        eprintln!("{:>9} {:>6} {:>5} {:>5} {o} {share:.2} {}", t["trend"], t["change_pct"], t["conversations"], t["previous_conversations"], t["name"]);
+        if o == "organic" {
+            assert!(!matches!(t["trend"].as_str().unwrap(), "growing" | "new" | "rising"), "flat organic topic told as {}: {t}", t["trend"]);
+        }
+    }
+    let burst: Vec<&serde_json::Value> = report["emerging_clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| majority(t["cluster_id"].as_str().unwrap()).0 == "decoy:earthquake-news-burst")
+        .collect();
+    assert!(!burst.is_empty(), "the news burst is not emerging: {}", report["emerging_clusters"]);
+    for t in &burst {
+        let daily: Vec<u64> = t["daily"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        assert!(daily[5] * 10 >= daily.iter().sum::<u64>() * 8, "the burst's own series shows its day (2026-11-21): {daily:?}");
+    }
+
+    // The report's numbers for a topic are SQL over topic_daily and topics.
+    let query = |sql: &str| -> Vec<serde_json::Value> {
+        let json = run(&["query", "--warehouse", path(w), "--zone", "aggregate", "--format", "json", sql]).ok().stdout();
+        serde_json::from_str::<serde_json::Value>(&json).unwrap().as_array().unwrap().clone()
+    };
+    let mut series: HashMap<(String, String), BTreeMap<String, u64>> = HashMap::new();
+    for r in query("select topic_id, cast(date as varchar) as night, cast(day as varchar) as day, conversations from topic_daily where date >= '2026-11-08'") {
+        let key = (r["topic_id"].as_str().unwrap().to_owned(), r["night"].as_str().unwrap().to_owned());
+        series.entry(key).or_default().insert(r["day"].as_str().unwrap().to_owned(), r["conversations"].as_u64().unwrap());
+    }
+    let mut seen: HashMap<(String, String), (u64, Option<i64>)> = HashMap::new();
+    for r in query("select topic_id, cast(date as varchar) as night, conversations, net_transfer from topics where cluster_id is not null") {
+        seen.insert((r["topic_id"].as_str().unwrap().to_owned(), r["night"].as_str().unwrap().to_owned()), (r["conversations"].as_u64().unwrap(), r["net_transfer"].as_i64()));
+    }
+    for t in &listed {
+        let id = t["topic_id"].as_str().expect("every listed topic has an id").to_owned();
+        let now: Vec<u64> = series[&(id.clone(), WEEK_END.to_owned())].values().copied().collect();
+        assert_eq!(serde_json::json!(now), t["daily"], "{id}");
+        assert_eq!(now.iter().sum::<u64>(), t["conversations"].as_u64().unwrap(), "{id}");
+        let before = seen.get(&(id.clone(), "2026-11-15".to_owned())).map(|s| s.0);
+        assert_eq!(serde_json::json!(before), t["previous_conversations"], "{id}");
+        if before.is_some() && !t["recut"].is_null() {
+            let recut: i64 = nights.iter().map(|n| seen[&(id.clone(), n.to_string())].1.unwrap()).sum();
+            assert_eq!(serde_json::json!(recut), t["recut"], "{id}");
+        }
+    }
+    // What the transfers say: a topic's window count moves by the day added, less the day
+    // dropped, plus what re-cuts moved in or out.
+    let mut checked = 0;
+    for ((id, night), (count, net)) in &seen {
+        let n = chrono::NaiveDate::parse_from_str(night, "%Y-%m-%d").unwrap();
+        let p = (n - chrono::Days::new(1)).to_string();
+        let (Some((before, _)), Some(net)) = (seen.get(&(id.clone(), p.clone())), net) else { continue };
+        let (Some(today), Some(yesterday)) = (series.get(&(id.clone(), night.clone())), series.get(&(id.clone(), p))) else { continue };
+        let added = today.get(night).copied().unwrap_or(0) as i64;
+        let dropped = yesterday.get(&(n - chrono::Days::new(7)).to_string()).copied().unwrap_or(0) as i64;
+        assert_eq!(*count as i64 - *before as i64, added - dropped + net, "{id} on {night}");
+        checked += 1;
+    }
+    assert!(checked > 100, "{checked} night-to-night counts checked");
 }
 
 /// Renders the report in headless Chromium (Debian's, via Playwright) and checks every chart

@@ -9,8 +9,8 @@
 //! ```
 //!
 //! A run owns the `date=D` partitions of `facets`, `embeddings` (conversations of day D),
-//! `accounts`, `clusters`, `cluster_members`, `campaigns` and `campaign_members` (the window
-//! ending on D). It writes them with
+//! `accounts`, `clusters`, `cluster_members`, `campaigns`, `campaign_members`, `topic_daily`
+//! (the window ending on D) and `topics` (the topic catalogue after night D, see [`topics`]). It writes them with
 //! fixed file names through a replacing staged publish: rerunning a date swaps each partition
 //! atomically, and the same inputs and config give the same bytes (every parallel step
 //! collects in index order and every float sum runs in a fixed order).
@@ -19,6 +19,7 @@ pub mod accounts;
 pub mod campaigns;
 pub mod clusters;
 mod tables;
+pub mod topics;
 mod vectors;
 pub mod window;
 
@@ -30,6 +31,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use clusters::{Cluster, ClusteringConfig, Hierarchy};
+pub use topics::{Topics, TopicsConfig};
 pub use vectors::VectorCounts;
 pub use window::Window;
 
@@ -124,6 +126,8 @@ pub struct NightlyConfig {
     pub clustering: ClusteringConfig,
     /// Coordinated campaign detection.
     pub campaigns: CampaignConfig,
+    /// Topic identity across nights.
+    pub topics: TopicsConfig,
 }
 
 impl Default for NightlyConfig {
@@ -136,6 +140,7 @@ impl Default for NightlyConfig {
             embedding: EmbeddingConfig::default(),
             clustering: ClusteringConfig::default(),
             campaigns: CampaignConfig::default(),
+            topics: TopicsConfig::default(),
         }
     }
 }
@@ -178,6 +183,7 @@ impl NightlyConfig {
         if !(0.0..=1.0).contains(&c.exemplar_max_masked) {
             problems.push(format!("clustering.exemplar_max_masked = {} (must be 0..=1)", c.exemplar_max_masked));
         }
+        problems.extend(self.topics.problems());
         if problems.is_empty() { Ok(()) } else { Err(Error::Config(format!("{} problem(s): {}", problems.len(), problems.join("; ")))) }
     }
 }
@@ -203,6 +209,8 @@ pub struct NightlySummary {
     pub sampled: bool,
     /// Campaigns by (status, kind).
     pub campaigns: BTreeMap<(String, String), usize>,
+    /// Topics continued, created and re-anchored tonight, and the catalogue's size.
+    pub topics: TopicCounts,
     /// The encoder that produced the embeddings ([`EncoderChoice::id`]).
     pub encoder: String,
     /// How the window's vectors were obtained.
@@ -217,6 +225,19 @@ pub struct NightlySummary {
     pub run_id: String,
     /// Where the run's manifest is.
     pub manifest: std::path::PathBuf,
+}
+
+/// What tonight did to the topic catalogue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TopicCounts {
+    /// Topics continued by tonight's clusters.
+    pub continued: usize,
+    /// Topics created tonight.
+    pub created: usize,
+    /// Topics continued under a new encoder (centroids moved to its space once).
+    pub reanchored: usize,
+    /// Topics in the catalogue after tonight (seen tonight or within the retention period).
+    pub catalogue: usize,
 }
 
 /// Everything the analysis computed, for callers that go on (campaign detection, tests).
@@ -244,6 +265,8 @@ pub struct Analysis {
     pub vectors: VectorCounts,
     /// The cluster hierarchy.
     pub hierarchy: Hierarchy,
+    /// The hierarchy's clusters as catalogue topics.
+    pub topics: Topics,
     /// Account summaries.
     pub accounts: Vec<accounts::AccountSummary>,
     /// Campaigns (active ones, then the previous night's that ended).
@@ -307,6 +330,7 @@ fn run_recorded(
     let mut clock = Stopwatch::new();
     let analysis = analyse(warehouse, date, config, taxonomy, encoder, &mut clock)?;
     recorder.add_inputs(&input_files(warehouse, &analysis.window)?)?;
+    recorder.add_inputs(&topics::input_files(warehouse, date, &config.topics, &analysis.window)?)?;
     let mut staged = warehouse.stage_replacing(lock, recorder.run_id(), "part-nightly")?;
     let written = tables::write(&mut staged, date, &analysis, config, taxonomy)?;
     let committed = staged.commit()?;
@@ -327,6 +351,12 @@ fn run_recorded(
             *m.entry((c.status.to_owned(), c.kind.clone())).or_default() += 1;
             m
         }),
+        topics: TopicCounts {
+            continued: analysis.topics.continued,
+            created: analysis.topics.created,
+            reanchored: analysis.topics.reanchored,
+            catalogue: analysis.topics.catalogue.len(),
+        },
         encoder: analysis.encoder.clone(),
         vectors: analysis.vectors,
         timings: clock.timings,
@@ -349,6 +379,14 @@ fn run_recorded(
         "encoder_fallback": analysis.encoder_fallback,
         "vectors_reused": analysis.vectors.reused,
         "vectors_computed": analysis.vectors.computed,
+        "topics": {
+            "previous_night": analysis.topics.previous_night.map(|d| d.to_string()),
+            "members_compared": analysis.topics.members_compared,
+            "continued": summary.topics.continued,
+            "created": summary.topics.created,
+            "reanchored": summary.topics.reanchored,
+            "catalogue": summary.topics.catalogue,
+        },
     }));
     Ok((summary, analysis))
 }
@@ -397,6 +435,8 @@ fn analyse(
     let dim = encoder.dim();
     let hierarchy = clusters::build(&window, &facets, &embeddings, dim, &window_encoder, config, taxonomy, &date.to_string())?;
     clock.lap("clusters");
+    let topics = topics::assign(warehouse, date, &window, &hierarchy, &encoder.id(), encoder.is_stable(), &config.topics)?;
+    clock.lap("topics");
     let accounts = accounts::summarize(&window, &facets, &hierarchy, taxonomy);
     clock.lap("accounts");
     let encoder_fallback = match encoder {
@@ -414,6 +454,7 @@ fn analyse(
         facets,
         embeddings,
         hierarchy,
+        topics,
         accounts,
         behaviours,
         campaigns: Vec::new(),

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Float32Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use arrow::datatypes::{Date32Type, Float32Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use chrono::{Days, NaiveDate};
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -18,13 +18,11 @@ use crate::schema::table;
 use crate::summarize::{distinctive_terms, ClusterTerms, Doc, MAX_NGRAM};
 use crate::warehouse::{read_columns, Warehouse};
 
-/// Topics whose name words overlap this much (Jaccard) are the same topic a week apart.
-const MATCH_MIN_JACCARD: f64 = 0.3;
-/// A topic is not new when this share of its (or an earlier topic's) words were already
-/// together in one topic a week earlier.
-const SEEN_MIN_OVERLAP: f64 = 0.5;
 /// Week-over-week change that makes a topic growing or shrinking.
 const TREND_CHANGE: f64 = 0.25;
+/// Standard scores a change must reach to be told: a topic's count against what its share of
+/// the traffic would give (small counts never make a trend).
+const MIN_Z: f64 = 3.0;
 /// Share of a campaign's accounts found in another campaign that makes it the same campaign
 /// under a new id.
 const CARRIED_OVER: f64 = 0.3;
@@ -38,10 +36,10 @@ const EMERGING_CLUSTERS: usize = 5;
 #[derive(Debug, Clone)]
 struct ClusterRow {
     id: String,
+    topic: Option<String>,
     level: i32,
     name: Option<String>,
     exemplar: Option<String>,
-    terms: Vec<String>,
     conversations: i64,
     accounts: i64,
     suppressed: bool,
@@ -78,9 +76,18 @@ pub(super) struct WeekData {
     /// The week before: per area totals, total, high-concern.
     previous: Option<(BTreeMap<String, u64>, u64, u64)>,
     clusters: Vec<ClusterRow>,
-    previous_clusters: Vec<ClusterRow>,
-    /// Cluster id → conversations per day of the week.
-    cluster_daily: FxHashMap<String, Vec<u64>>,
+    /// Topic id → conversations per day of the week, as the week's last night clustered them.
+    topic_daily: FxHashMap<String, Vec<u64>>,
+    /// The night a week earlier's catalogue (None: that night did not run): topic id → its
+    /// conversations in that night's window, for topics seen that night.
+    previous_topics: Option<FxHashMap<String, u64>>,
+    /// Topic id → (nights of the week it was seen, its re-cut transfers summed over them;
+    /// None when a night had nothing to compare with).
+    transfers: FxHashMap<String, (usize, Option<i64>)>,
+    /// Topic id → topics it absorbed during the week.
+    absorbed: FxHashMap<String, Vec<String>>,
+    /// Topic id → the night it was first seen (topics seen on the week's last night).
+    first_seen: FxHashMap<String, NaiveDate>,
     /// Latest row of every campaign seen in the week's nights.
     campaigns: Vec<CampaignRow>,
     /// Campaign id → active at the week's end.
@@ -97,7 +104,8 @@ pub(super) struct WeekData {
 }
 
 fn strings(b: &RecordBatch, name: &str) -> Result<arrow::array::StringArray> {
-    Ok(b.column_by_name(name).ok_or_else(|| Error::Config(format!("column {name} missing")))?.as_string::<i32>().clone())
+    let array = b.column_by_name(name).ok_or_else(|| Error::Config(format!("column {name} missing")))?;
+    array.as_string_opt::<i32>().cloned().ok_or_else(|| Error::Config(format!("column {name} is not text")))
 }
 
 fn column<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a arrow::array::ArrayRef> {
@@ -113,11 +121,10 @@ impl WeekData {
             return Err(Error::warehouse(warehouse.root(), format!("no nightly results for {week_end}: run `vigil nightly --date {week_end}` first")));
         }
 
-        // Volume by area and day, and the conversation → day map for topic trends.
+        // Volume by area and day.
         let mut area_daily: BTreeMap<String, (Vec<u64>, u64)> = BTreeMap::new();
         let mut day_total = vec![0u64; 7];
         let mut day_high = vec![0u64; 7];
-        let mut facet_batches: Vec<(usize, Vec<RecordBatch>)> = Vec::new();
         let mut missing_days = Vec::new();
         let mut encoders = BTreeSet::new();
         for (d, day) in days.iter().enumerate() {
@@ -125,7 +132,7 @@ impl WeekData {
             if day_files.is_empty() {
                 missing_days.push(*day);
             }
-            let batches = read_columns(&day_files, &["conversation_id", "policy_area", "concern"])?;
+            let batches = read_columns(&day_files, &["policy_area", "concern"])?;
             files.extend(day_files);
             let vector_files = warehouse.files(table::EMBEDDINGS, Some(*day))?;
             for b in read_columns(&vector_files, &["model"])? {
@@ -149,7 +156,6 @@ impl WeekData {
                     }
                 }
             }
-            facet_batches.push((d, batches));
         }
         let mut previous_areas: BTreeMap<String, u64> = BTreeMap::new();
         let (mut previous_total, mut previous_high, mut previous_days) = (0u64, 0u64, 0usize);
@@ -173,43 +179,39 @@ impl WeekData {
         // A partial week before would make every change look like a fall.
         let previous = (previous_days == 7).then_some((previous_areas, previous_total, previous_high));
 
-        // Topics: the last night and the night a week earlier.
+        // Topics: the last night's clusters, and the volume of their topics this week and the
+        // week before, each from one night's clustering (topic_daily of the week's last night
+        // and of the night a week earlier).
         files.extend(last_clusters.iter().cloned());
         let clusters = read_clusters(&last_clusters)?;
         let week_before = week_end.checked_sub_days(Days::new(7)).expect("dates after 262143 BCE");
-        let previous_cluster_files = warehouse.files(table::CLUSTERS, Some(week_before))?;
-        files.extend(previous_cluster_files.iter().cloned());
-        let previous_clusters = read_clusters(&previous_cluster_files)?;
-
-        // Conversation → day of the week, borrowed from the facet batches.
-        let mut day_of: FxHashMap<&str, u8> = FxHashMap::default();
-        for (d, batches) in &facet_batches {
-            for b in batches {
-                let ids = b.column(0).as_string::<i32>();
-                for i in 0..b.num_rows() {
-                    day_of.insert(ids.value(i), *d as u8);
+        let daily_files = warehouse.files(table::TOPIC_DAILY, Some(week_end))?;
+        let topic_daily = read_topic_daily(&daily_files, &days)?;
+        files.extend(daily_files);
+        let previous_topic_files = warehouse.files(table::TOPICS, Some(week_before))?;
+        let previous_topics = if previous_topic_files.is_empty() {
+            None
+        } else {
+            Some(read_topic_nights(&previous_topic_files)?.into_iter().map(|t| (t.id, u64::try_from(t.conversations).unwrap_or(0))).collect())
+        };
+        files.extend(previous_topic_files);
+        let mut transfers: FxHashMap<String, (usize, Option<i64>)> = FxHashMap::default();
+        let mut absorbed: FxHashMap<String, Vec<String>> = FxHashMap::default();
+        let mut first_seen: FxHashMap<String, NaiveDate> = FxHashMap::default();
+        for day in &days {
+            let topic_files = warehouse.files(table::TOPICS, Some(*day))?;
+            for t in read_topic_nights(&topic_files)? {
+                let entry = transfers.entry(t.id.clone()).or_insert((0, Some(0)));
+                entry.0 += 1;
+                entry.1 = entry.1.zip(t.net_transfer).map(|(a, b)| a + b);
+                if *day == week_end {
+                    let merged = t.absorbed_since(week_before);
+                    first_seen.insert(t.id.clone(), t.first_seen);
+                    absorbed.insert(t.id, merged);
                 }
             }
+            files.extend(topic_files);
         }
-        let top_level = clusters.iter().map(|c| c.level).max().unwrap_or(0);
-        let wanted: FxHashSet<&str> = clusters.iter().filter(|c| !c.suppressed && (c.level <= 1 || c.level == top_level)).map(|c| c.id.as_str()).collect();
-        let member_files = warehouse.files(table::CLUSTER_MEMBERS, Some(week_end))?;
-        let mut cluster_daily: FxHashMap<String, Vec<u64>> = FxHashMap::default();
-        for b in read_columns(&member_files, &["cluster_id", "conversation_id"])? {
-            let (cid, conv) = (strings(&b, "cluster_id")?, strings(&b, "conversation_id")?);
-            for i in 0..b.num_rows() {
-                if !wanted.contains(cid.value(i)) {
-                    continue;
-                }
-                if let Some(&d) = day_of.get(conv.value(i)) {
-                    cluster_daily.entry(cid.value(i).to_owned()).or_insert_with(|| vec![0; 7])[d as usize] += 1;
-                }
-            }
-        }
-        files.extend(member_files);
-        drop(day_of);
-        drop(facet_batches);
-
         // Campaigns of every night of the week; the latest row of each id wins.
         let mut latest: BTreeMap<String, CampaignRow> = BTreeMap::new();
         let mut active_at_end = FxHashSet::default();
@@ -313,8 +315,11 @@ impl WeekData {
             day_high,
             previous,
             clusters,
-            previous_clusters,
-            cluster_daily,
+            topic_daily,
+            previous_topics,
+            transfers,
+            absorbed,
+            first_seen,
             campaigns: latest.into_values().collect(),
             active_at_end,
             previous_campaigns,
@@ -381,41 +386,65 @@ impl WeekData {
 
     fn cluster_trends(&self, privacy: &PrivacyConfig) -> (Vec<ClusterTrend>, Vec<ClusterTrend>) {
         let top_level = self.clusters.iter().map(|c| c.level).max().unwrap_or(0);
-        let previous_available = !self.previous_clusters.is_empty();
-        let trend_of = |c: &ClusterRow| -> ClusterTrend {
-            let daily = self.cluster_daily.get(&c.id).cloned().unwrap_or_else(|| vec![0; 7]);
-            let previous = best_match(c, &self.previous_clusters).map(|p| p.conversations as u64);
-            let now = c.conversations as u64;
-            let trend = if previous_available {
-                match previous {
-                    None if seen_before(c, &self.previous_clusters) => "steady",
-                    None => "new",
-                    Some(p) if (now as f64) >= p as f64 * (1.0 + TREND_CHANGE) => "growing",
-                    Some(p) if (now as f64) <= p as f64 * (1.0 - TREND_CHANGE) => "shrinking",
-                    Some(_) => "steady",
+        // The share of the fortnight's traffic that fell in this week, and in the week's last
+        // three days: what a topic's count is compared against.
+        let week_total: u64 = self.day_total.iter().sum();
+        let week_share = self.previous.as_ref().map(|p| share_of(week_total, week_total + p.1));
+        let late_share = share_of(self.day_total[4..].iter().sum(), week_total);
+        // Topics first seen by the first night of the window a week earlier.
+        let settled_by = self.week_end.checked_sub_days(Days::new(13));
+        let trend_of = |c: &ClusterRow| -> (f64, ClusterTrend) {
+            let topic = c.topic.as_deref().unwrap_or_default();
+            let daily = self.topic_daily.get(topic).cloned().unwrap_or_else(|| vec![0; 7]);
+            let now: u64 = daily.iter().sum();
+            let previous = self.previous_topics.as_ref().and_then(|p| p.get(topic).copied());
+            // Re-cut transfers of the week, when the topic was seen and measured every night.
+            let recut = self.transfers.get(topic).filter(|(nights, _)| *nights == 7).and_then(|(_, net)| *net);
+            // A topic's count a week earlier is a baseline only if it was a topic for that
+            // night's whole window: in its first week a topic holds what the clustering found
+            // of it when it appeared, not a week of it.
+            let settled = self.first_seen.get(topic).is_some_and(|f| settled_by.is_some_and(|by| *f <= by));
+            let (trend, strength) = match (previous.filter(|_| settled), recut, week_share) {
+                // The same topic a week earlier, plus what re-cuts moved in or out since.
+                (Some(b), Some(r), Some(p)) => {
+                    let base = u64::try_from(b as i64 + r).unwrap_or(0);
+                    if now as f64 >= base as f64 * (1.0 + TREND_CHANGE) && significant(now, base, p) {
+                        ("growing", now as f64 - base as f64)
+                    } else if now as f64 <= base as f64 * (1.0 - TREND_CHANGE) && significant(base, now, 1.0 - p) {
+                        ("shrinking", 0.0)
+                    } else {
+                        ("steady", 0.0)
+                    }
                 }
-            } else if self.missing_days.is_empty() && rising(&daily) {
-                "rising"
-            } else {
-                "steady"
+                // Not a topic a week earlier: new only if its conversations arrive during the week
+                // (a topic cut from an older one has them from the first day).
+                (None, _, _) if previous.is_none() && self.previous_topics.is_some() && rising(&daily, late_share) => ("new", late_minus_early(&daily)),
+                // The week before unknown, or the topic too young then to compare with: only a
+                // rise within the week can be told.
+                (None, _, _) if self.missing_days.is_empty() && rising(&daily, late_share) => ("rising", late_minus_early(&daily)),
+                _ => ("steady", 0.0),
             };
-            ClusterTrend {
+            let trend = ClusterTrend {
                 cluster_id: c.id.clone(),
+                topic_id: c.topic.clone(),
                 name: c.name.clone().unwrap_or_default(),
                 policy_area: c.policy_area.clone(),
                 conversations: now,
                 accounts: c.accounts as u64,
                 previous_conversations: previous,
                 change_pct: change_pct(now, previous),
+                recut: recut.filter(|_| previous.is_some()),
                 daily,
                 trend: trend.to_owned(),
+                absorbed: self.absorbed.get(topic).map_or(0, Vec::len),
                 exemplar: c.exemplar.clone(),
-            }
+            };
+            (strength, trend)
         };
         let visible = |c: &&ClusterRow| {
             !c.suppressed && c.name.is_some() && c.accounts as usize >= privacy.min_accounts && c.conversations as usize >= privacy.min_conversations
         };
-        let mut top: Vec<ClusterTrend> = self.clusters.iter().filter(|c| c.level == top_level).filter(visible).map(trend_of).collect();
+        let mut top: Vec<ClusterTrend> = self.clusters.iter().filter(|c| c.level == top_level).filter(visible).map(|c| trend_of(c).1).collect();
         top.sort_by(|a, b| b.conversations.cmp(&a.conversations).then(a.name.cmp(&b.name)));
         top.truncate(TOP_CLUSTERS);
 
@@ -424,22 +453,8 @@ impl WeekData {
             .iter()
             .filter(|c| c.level <= 1)
             .filter(visible)
-            // Growing against every earlier topic it overlaps, so a merge of two topics in a
-            // re-cut hierarchy does not read as growth.
-            .filter(|c| {
-                let before = overlapping_volume(c, &self.previous_clusters);
-                before == 0 || c.conversations as f64 >= before as f64 * (1.0 + TREND_CHANGE)
-            })
             .map(trend_of)
-            .filter(|t| matches!(t.trend.as_str(), "new" | "growing" | "rising"))
-            .map(|t| {
-                let strength = match t.previous_conversations {
-                    Some(p) => t.conversations as f64 - p as f64,
-                    None if t.trend == "new" => t.conversations as f64,
-                    None => late_minus_early(&t.daily),
-                };
-                (strength, t)
-            })
+            .filter(|(_, t)| matches!(t.trend.as_str(), "new" | "growing" | "rising"))
             .collect();
         emerging.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.name.cmp(&b.1.name)));
         let mut seen = BTreeSet::new();
@@ -556,51 +571,18 @@ fn languages(docs: &[(u32, String, String)]) -> Vec<String> {
     v.into_iter().map(|(l, _)| l.to_owned()).collect()
 }
 
-/// Content words of a topic's terms (phrases split, function words dropped).
-fn term_words(c: &ClusterRow) -> BTreeSet<&str> {
-    c.terms.iter().flat_map(|t| t.split_whitespace()).filter(|w| !crate::text::is_stopword(w)).collect()
+/// `part / whole`, one half when there is no whole.
+fn share_of(part: u64, whole: u64) -> f64 {
+    if whole == 0 { 0.5 } else { part as f64 / whole as f64 }
 }
 
-/// The previous-week topic of the same level with the most similar name words (Jaccard), if
-/// similar enough. Cluster ids are per night, so topics are matched by what they are about.
-fn best_match<'a>(c: &ClusterRow, previous: &'a [ClusterRow]) -> Option<&'a ClusterRow> {
-    let mine = term_words(c);
-    previous
-        .iter()
-        .filter(|p| p.level == c.level && !p.suppressed)
-        .map(|p| {
-            let theirs = term_words(p);
-            let inter = mine.intersection(&theirs).count() as f64;
-            let union = mine.union(&theirs).count().max(1) as f64;
-            let same_name = p.name.is_some() && p.name == c.name;
-            (if same_name { 1.0 } else { inter / union }, p)
-        })
-        .filter(|(j, _)| *j >= MATCH_MIN_JACCARD)
-        .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.id.cmp(&a.1.id)))
-        .map(|(_, p)| p)
-}
-
-/// Whether the smaller of two word sets lies mostly (`SEEN_MIN_OVERLAP`) inside the other.
-fn shares_most_words(a: &BTreeSet<&str>, b: &BTreeSet<&str>) -> bool {
-    a.intersection(b).count() as f64 >= SEEN_MIN_OVERLAP * a.len().min(b.len()).max(1) as f64
-}
-
-/// Conversations a week earlier in same-level topics sharing most of their words with `c`.
-fn overlapping_volume(c: &ClusterRow, previous: &[ClusterRow]) -> i64 {
-    let mine = term_words(c);
-    previous
-        .iter()
-        .filter(|p| p.level == c.level && !p.suppressed)
-        .filter(|p| shares_most_words(&mine, &term_words(p)))
-        .map(|p| p.conversations)
-        .sum()
-}
-
-/// Whether the topic's words were already there a week earlier at any level (the hierarchy
-/// may have been cut differently): most of its words inside one earlier topic's.
-fn seen_before(c: &ClusterRow, previous: &[ClusterRow]) -> bool {
-    let mine = term_words(c);
-    previous.iter().filter(|p| !p.suppressed).any(|p| shares_most_words(&mine, &term_words(p)))
+/// Whether `a` of `a + b` events is more than chance would put on `a`'s side, which gets the
+/// share `p` of them when nothing changed: the binomial's normal approximation reaching
+/// [`MIN_Z`] standard deviations.
+fn significant(a: u64, b: u64, p: f64) -> bool {
+    let n = (a + b) as f64;
+    let p = if p > 0.0 && p < 1.0 { p } else { 0.5 };
+    n > 0.0 && (a as f64 - n * p) / (n * p * (1.0 - p)).sqrt() >= MIN_Z
 }
 
 /// Last three days' daily mean against the first four days'.
@@ -610,33 +592,103 @@ fn late_minus_early(daily: &[u64]) -> f64 {
     late - early
 }
 
-/// Within the week: the last three days average at least twice the first four, and the
-/// topic is busy enough for that not to be noise.
-fn rising(daily: &[u64]) -> bool {
-    let early = daily[..4].iter().sum::<u64>() as f64 / 4.0;
-    let late = daily[4..].iter().sum::<u64>() as f64 / 3.0;
-    late >= 2.0 * early.max(1.0) && daily.iter().sum::<u64>() >= 10
+/// Within the week: the last three days average at least twice the first four, and more of
+/// the topic's conversations fell in them than their share of all traffic (`late_share`)
+/// explains by chance.
+fn rising(daily: &[u64], late_share: f64) -> bool {
+    let early: u64 = daily[..4].iter().sum();
+    let late: u64 = daily[4..].iter().sum();
+    late as f64 / 3.0 >= 2.0 * (early as f64 / 4.0).max(1.0) && significant(late, early, late_share)
+}
+
+/// Per topic, conversations on each of `days` (a week), from `topic_daily` files of one night.
+fn read_topic_daily(files: &[PathBuf], days: &[NaiveDate]) -> Result<FxHashMap<String, Vec<u64>>> {
+    let mut out: FxHashMap<String, Vec<u64>> = FxHashMap::default();
+    for b in read_columns(files, &["topic_id", "day", "conversations"])? {
+        let topic = strings(&b, "topic_id")?;
+        let day = column(&b, "day")?.as_primitive_opt::<Date32Type>().ok_or_else(|| Error::Config("topic_daily.day is not a date".into()))?;
+        let conversations = column(&b, "conversations")?.as_primitive_opt::<Int64Type>().ok_or_else(|| Error::Config("topic_daily.conversations is not int64".into()))?;
+        for i in 0..b.num_rows() {
+            let Some(d) = days.iter().position(|d| days_since_epoch(*d) == day.value(i)) else { continue };
+            out.entry(topic.value(i).to_owned()).or_insert_with(|| vec![0; days.len()])[d] += u64::try_from(conversations.value(i)).unwrap_or(0);
+        }
+    }
+    Ok(out)
+}
+
+/// A catalogue row as the report reads it.
+struct TopicNight {
+    id: String,
+    first_seen: NaiveDate,
+    conversations: i64,
+    net_transfer: Option<i64>,
+    lineage: Vec<String>,
+}
+
+impl TopicNight {
+    /// The topics it absorbed after `since`.
+    fn absorbed_since(&self, since: NaiveDate) -> Vec<String> {
+        use crate::nightly::topics::{Event, LineageEntry};
+        self.lineage
+            .iter()
+            .filter_map(|l| LineageEntry::parse(l))
+            .filter(|e| e.event == Event::Absorbed && e.night > since)
+            .map(|e| e.other.to_owned())
+            .collect()
+    }
+}
+
+/// The topics a night saw (those with a cluster that night) from its `topics` files.
+fn read_topic_nights(files: &[PathBuf]) -> Result<Vec<TopicNight>> {
+    let mut out = Vec::new();
+    for b in read_columns(files, &["topic_id", "cluster_id", "conversations", "net_transfer", "lineage", "first_seen"])? {
+        let (topic, cluster) = (strings(&b, "topic_id")?, strings(&b, "cluster_id")?);
+        let first = column(&b, "first_seen")?.as_primitive_opt::<Date32Type>().ok_or_else(|| Error::Config("topics.first_seen is not a date".into()))?;
+        let conversations = column(&b, "conversations")?.as_primitive_opt::<Int64Type>().ok_or_else(|| Error::Config("topics.conversations is not int64".into()))?;
+        let net = column(&b, "net_transfer")?.as_primitive_opt::<Int64Type>().ok_or_else(|| Error::Config("topics.net_transfer is not int64".into()))?;
+        let lineage = column(&b, "lineage")?.as_list_opt::<i32>().ok_or_else(|| Error::Config("topics.lineage is not a list".into()))?;
+        for i in 0..b.num_rows() {
+            if !cluster.is_valid(i) {
+                continue;
+            }
+            let entries = lineage.value(i);
+            let entries = entries.as_string_opt::<i32>().ok_or_else(|| Error::Config("topics.lineage is not a list of text".into()))?;
+            let first_seen = NaiveDate::from_ymd_opt(1970, 1, 1)
+                .and_then(|epoch| epoch.checked_add_signed(chrono::TimeDelta::days(i64::from(first.value(i)))))
+                .ok_or_else(|| Error::Config("topics.first_seen out of range".into()))?;
+            out.push(TopicNight {
+                id: topic.value(i).to_owned(),
+                first_seen,
+                conversations: conversations.value(i),
+                net_transfer: net.is_valid(i).then(|| net.value(i)),
+                lineage: entries.iter().flatten().map(str::to_owned).collect(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn days_since_epoch(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")).num_days() as i32
 }
 
 fn read_clusters(files: &[PathBuf]) -> Result<Vec<ClusterRow>> {
     let mut out = Vec::new();
-    let cols = ["cluster_id", "level", "name", "exemplar", "terms", "conversations", "accounts", "suppressed", "policy_area"];
+    let cols = ["cluster_id", "level", "name", "exemplar", "conversations", "accounts", "suppressed", "policy_area", "topic_id"];
     for b in read_columns(files, &cols)? {
         let (id, name, exemplar, area) = (strings(&b, "cluster_id")?, strings(&b, "name")?, strings(&b, "exemplar")?, strings(&b, "policy_area")?);
+        let topic = strings(&b, "topic_id")?;
         let level = column(&b, "level")?.as_primitive::<Int32Type>();
         let conv = column(&b, "conversations")?.as_primitive::<Int64Type>();
         let acc = column(&b, "accounts")?.as_primitive::<Int64Type>();
         let suppressed = column(&b, "suppressed")?.as_boolean();
-        let terms = column(&b, "terms")?.as_list::<i32>();
         for i in 0..b.num_rows() {
-            let t = terms.value(i);
-            let t = t.as_string::<i32>();
             out.push(ClusterRow {
                 id: id.value(i).to_owned(),
+                topic: topic.is_valid(i).then(|| topic.value(i).to_owned()),
                 level: level.value(i),
                 name: name.is_valid(i).then(|| name.value(i).to_owned()),
                 exemplar: exemplar.is_valid(i).then(|| exemplar.value(i).to_owned()),
-                terms: t.iter().flatten().map(str::to_owned).collect(),
                 conversations: conv.value(i),
                 accounts: acc.value(i),
                 suppressed: suppressed.value(i),
@@ -680,27 +732,20 @@ mod tests {
 
     #[test]
     fn rising_needs_a_real_rise_and_volume() {
-        assert!(rising(&[1, 1, 1, 1, 5, 6, 7]));
-        assert!(!rising(&[3, 3, 3, 3, 3, 3, 3]));
-        assert!(!rising(&[0, 0, 0, 0, 1, 1, 2]), "too small to call");
+        let late = 3.0 / 7.0;
+        assert!(rising(&[1, 1, 1, 1, 5, 6, 7], late));
+        assert!(rising(&[0, 0, 0, 0, 0, 200, 0], late), "a one-day burst");
+        assert!(!rising(&[3, 3, 3, 3, 3, 3, 3], late));
+        assert!(!rising(&[0, 0, 0, 0, 1, 1, 2], late), "too small to call");
+        assert!(!rising(&[30, 30, 30, 30, 30, 30, 30], late), "a topic cut from an older one has its conversations from the first day");
     }
 
     #[test]
-    fn topics_match_by_name_terms() {
-        let row = |id: &str, terms: &[&str]| ClusterRow {
-            id: id.into(),
-            level: 1,
-            name: Some(terms.join(" · ")),
-            exemplar: None,
-            terms: terms.iter().map(|t| (*t).to_owned()).collect(),
-            conversations: 10,
-            accounts: 5,
-            suppressed: false,
-            policy_area: "none".into(),
-        };
-        let now = row("a", &["tax", "return", "deadline", "file"]);
-        let before = [row("x", &["recipe", "pasta"]), row("y", &["tax", "return", "refund", "file"])];
-        assert_eq!(best_match(&now, &before).map(|p| p.id.as_str()), Some("y"));
-        assert!(best_match(&row("b", &["garden", "tomato"]), &before).is_none());
+    fn significance_needs_counts_not_only_ratios() {
+        assert!(!significant(6, 3, 0.5), "+100% on a handful");
+        assert!(significant(600, 300, 0.5));
+        assert!(!significant(130, 100, 0.5), "+30% on 100 is within three standard deviations");
+        assert!(!significant(200, 100, 2.0 / 3.0), "doubling with the traffic is not a topic's growth");
+        assert!(!significant(0, 0, 0.5));
     }
 }

@@ -195,7 +195,7 @@ fn topics(h: &mut String, r: &WeeklyReport) {
             esc(t.exemplar.as_deref().unwrap_or("")),
             esc(&plain(&t.policy_area)),
             esc(&t.trend),
-            esc(&t.trend),
+            esc(&super::trend_words(t)),
             change,
             thousands(t.conversations)
         );

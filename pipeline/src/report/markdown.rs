@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{area_label, count_or_dash, plain, signed_pct, thousands, WeeklyReport};
+use super::{area_label, count_or_dash, plain, signed_pct, thousands, trend_words, WeeklyReport};
 
 /// Renders the report as Markdown.
 pub fn render(r: &WeeklyReport) -> String {
@@ -83,10 +83,9 @@ pub fn render(r: &WeeklyReport) -> String {
     let shares: Vec<String> = r.days.iter().zip(&r.concern.daily_high_share).map(|(d, s)| format!("{} {:.1}%", d.get(5..).unwrap_or(d), s * 100.0)).collect();
     let _ = writeln!(m, "\nHigh-concern share per day: {}.", shares.join(", "));
 
-    m.push_str("\n## Top topics\n\n| Topic | Conversations | Accounts | Change |\n|---|--:|--:|--:|\n");
+    m.push_str("\n## Top topics\n\n| Topic | Conversations | Accounts | Change | Trend |\n|---|--:|--:|--:|---|\n");
     for c in &r.top_clusters {
-        let change = if c.trend == "new" { "new".to_owned() } else { signed_pct(c.change_pct) };
-        let _ = writeln!(m, "| {} | {} | {} | {} |", cell(&c.name), thousands(c.conversations), thousands(c.accounts), change);
+        let _ = writeln!(m, "| {} | {} | {} | {} | {} |", cell(&c.name), thousands(c.conversations), thousands(c.accounts), signed_pct(c.change_pct), trend_words(c));
     }
     m.push_str("\n## Emerging topics\n\n");
     if r.emerging_clusters.is_empty() {
@@ -94,7 +93,7 @@ pub fn render(r: &WeeklyReport) -> String {
     }
     for c in &r.emerging_clusters {
         let per_day: Vec<String> = c.daily.iter().map(u64::to_string).collect();
-        let _ = writeln!(m, "- **{}** ({}): {} conversations, per day {}", c.name, c.trend, thousands(c.conversations), per_day.join(" "));
+        let _ = writeln!(m, "- **{}** ({}): {} conversations, per day {}", c.name, trend_words(c), thousands(c.conversations), per_day.join(" "));
     }
     let _ = writeln!(
         m,
@@ -108,3 +107,4 @@ pub fn render(r: &WeeklyReport) -> String {
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
+

@@ -136,23 +136,36 @@ pub struct ConcernTrend {
 pub struct ClusterTrend {
     /// Nightly cluster id (of the week's last night).
     pub cluster_id: String,
+    /// Catalogue topic id (stable across nights; `topics`, `topic_daily`).
+    pub topic_id: Option<String>,
     /// k-anonymous name.
     pub name: String,
     /// Policy area.
     pub policy_area: String,
-    /// Conversations in the trailing week.
+    /// Conversations in the week (`topic_daily` of the week's last night).
     pub conversations: u64,
     /// Distinct accounts.
     pub accounts: u64,
-    /// The matching topic a week earlier, by its name terms.
+    /// The same topic's conversations the week before (`topic_daily` of the night a week
+    /// earlier); None when it was not a topic then or that night did not run.
     pub previous_conversations: Option<u64>,
-    /// Percent change.
+    /// Percent change of the topic's own conversations.
     pub change_pct: Option<f64>,
     /// Conversations per day of the week.
     pub daily: Vec<u64>,
-    /// `new`, `growing`, `steady`, `shrinking` (against the week before), or `rising` (within
-    /// the week, when the week before is unknown).
+    /// `growing`, `steady`, `shrinking` (against the same topic a week earlier plus what
+    /// re-cuts moved in or out during the week, and only when the change is significant; the
+    /// topic must have been one for that night's whole window), `new` (not a topic a week
+    /// earlier, its conversations arriving during the week), or `rising` (a significant rise
+    /// within the week, when the week before is unknown or the topic was younger than a week
+    /// then).
     pub trend: String,
+    /// Conversations that re-cuts of the hierarchy moved into (+) or out of (−) the topic
+    /// during the week (`topics.net_transfer` summed over the week's nights); the trend compares
+    /// `conversations` with `previous_conversations + recut`. None when not measured every night.
+    pub recut: Option<i64>,
+    /// Topics it absorbed during the week.
+    pub absorbed: usize,
     /// k-anonymous example request.
     pub exemplar: Option<String>,
 }
@@ -306,6 +319,23 @@ pub fn area_label(area: &str) -> String {
 /// A count, or an em dash when there is none to show.
 fn count_or_dash(n: Option<u64>) -> String {
     n.map_or("\u{2014}".to_owned(), thousands)
+}
+
+/// A topic's trend as a reader says it, with the topics it absorbed during the week.
+pub fn trend_words(c: &ClusterTrend) -> String {
+    let mut words = match c.absorbed {
+        0 => c.trend.clone(),
+        1 => format!("{}, absorbed another topic", c.trend),
+        n => format!("{}, absorbed {n} topics", c.trend),
+    };
+    // A change that re-cuts explain: say so.
+    if let (Some(recut), Some(before)) = (c.recut, c.previous_conversations) {
+        if recut.unsigned_abs() * 10 >= before.max(1) {
+            let moved = if recut > 0 { "moved in" } else { "moved out" };
+            words.push_str(&format!(" ({} conversations {moved} by re-cuts)", thousands(recut.unsigned_abs())));
+        }
+    }
+    words
 }
 
 /// `influence_operations` → `influence operations`.

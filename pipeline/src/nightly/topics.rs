@@ -1,0 +1,641 @@
+//! Topic identity across nights: each night's clusters continue the topics of the catalogue
+//! (`topics`), so a topic keeps its id while the nightly hierarchy is re-cut, and its volume
+//! can be compared with itself a week earlier.
+//!
+//! A night reads the catalogue the latest earlier night wrote, and which of that night's
+//! conversations were in which topic (`clusters.topic_id` and `cluster_members`). Per level:
+//!
+//! 1. **Member overlap.** Most of tonight's window was in the previous night's window too
+//!    (six of seven days), so a cluster continues the topic whose previous members it shares
+//!    most: Jaccard over the conversations both nights saw, at least `min_overlap`. This needs
+//!    no vectors, so it holds when the encoder changes and under LSA (refitted per window).
+//! 2. **Centroids.** A topic with no members left in the window (not seen for a while) is
+//!    continued by a cluster whose centroid is within `min_similarity` (cosine) of the topic's,
+//!    when both come from the same learned encoder.
+//!
+//! Both passes are one-to-one, best score first (ties by cluster rank, then topic order), so a
+//! rerun gives the same ids. What is left records its lineage: a new topic most of whose
+//! members came from one topic is `split_from` it; a topic not continued most of whose members
+//! went into a continued one `merged_into` it (and that one `absorbed` it). A topic continued
+//! under another encoder is `reanchored_from` the old one: its centroid moves to the new space
+//! once, and the run's manifest counts it.
+//!
+//! Privacy: only clusters that pass the privacy gate create a topic or give it a name or a
+//! centroid; a suppressed cluster may continue a topic (it keeps its earlier name and
+//! centroid) but adds no `topic_daily` rows.
+
+use chrono::{Days, NaiveDate};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use super::clusters::Hierarchy;
+use super::window::Window;
+use crate::embed::cosine;
+use crate::error::{Error, Result};
+use crate::schema::table;
+use crate::warehouse::{read_columns, Warehouse};
+
+/// How clusters continue topics from night to night (`[topics]` in a job config).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopicsConfig {
+    /// Member overlap (Jaccard over the conversations both nights clustered) at which a
+    /// cluster continues a topic.
+    pub min_overlap: f32,
+    /// Centroid cosine at which a cluster continues a topic that has no members left in the
+    /// window (same learned encoder only).
+    pub min_similarity: f32,
+    /// Share of a topic's (or a new cluster's) members that makes a merge (or a split).
+    pub lineage_share: f32,
+    /// Days a topic not seen stays in the catalogue.
+    pub retain_days: u32,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        TopicsConfig { min_overlap: 0.3, min_similarity: 0.9, lineage_share: 0.5, retain_days: 28 }
+    }
+}
+
+impl TopicsConfig {
+    /// Problems with the values, each as one phrase.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (name, value) in [("min_overlap", self.min_overlap), ("lineage_share", self.lineage_share)] {
+            if !(value > 0.0 && value <= 1.0) {
+                problems.push(format!("topics.{name} = {value} (must be in (0, 1])"));
+            }
+        }
+        if !(-1.0..=1.0).contains(&self.min_similarity) {
+            problems.push(format!("topics.min_similarity = {} (must be -1..=1)", self.min_similarity));
+        }
+        if !(1..=3660).contains(&self.retain_days) {
+            problems.push(format!("topics.retain_days = {} (must be 1..=3660)", self.retain_days));
+        }
+        problems
+    }
+}
+
+/// What happened to a topic on some night (the `lineage` column's events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// Created from a cluster most of whose members were in the named topic.
+    SplitFrom,
+    /// Continued by a cluster that also took most of the named topic's members.
+    Absorbed,
+    /// Not continued: most of its members went into the named topic.
+    MergedInto,
+    /// Continued under a new encoder; the entry names the old one.
+    ReanchoredFrom,
+}
+
+impl Event {
+    /// The word stored in `lineage`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::SplitFrom => "split_from",
+            Event::Absorbed => "absorbed",
+            Event::MergedInto => "merged_into",
+            Event::ReanchoredFrom => "reanchored_from",
+        }
+    }
+
+    /// Parses a stored word.
+    pub fn parse(word: &str) -> Option<Self> {
+        [Event::SplitFrom, Event::Absorbed, Event::MergedInto, Event::ReanchoredFrom].into_iter().find(|e| e.as_str() == word)
+    }
+}
+
+/// One `lineage` entry: `<night> <event> <topic id or encoder>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineageEntry<'a> {
+    /// The night it happened.
+    pub night: NaiveDate,
+    /// What happened.
+    pub event: Event,
+    /// The other topic's id (the old encoder's id for [`Event::ReanchoredFrom`]).
+    pub other: &'a str,
+}
+
+impl<'a> LineageEntry<'a> {
+    /// Parses a stored entry; `None` for text this version does not write.
+    pub fn parse(entry: &'a str) -> Option<Self> {
+        let mut parts = entry.splitn(3, ' ');
+        let night = NaiveDate::parse_from_str(parts.next()?, "%Y-%m-%d").ok()?;
+        let event = Event::parse(parts.next()?)?;
+        Some(LineageEntry { night, event, other: parts.next()? })
+    }
+
+    fn format(night: NaiveDate, event: Event, other: &str) -> String {
+        format!("{night} {} {other}", event.as_str())
+    }
+}
+
+/// Most lineage entries kept per topic (the oldest are dropped).
+const MAX_LINEAGE: usize = 32;
+
+/// A topic of the catalogue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Topic {
+    /// `topic-<first night>-L<level>-<rank>`, stable from then on.
+    pub id: String,
+    /// Hierarchy level (0 = leaf).
+    pub level: u32,
+    /// Latest k-anonymous name.
+    pub name: Option<String>,
+    /// Tonight's parent topic (None when not seen tonight or at the top).
+    pub parent: Option<String>,
+    /// First night seen.
+    pub first_seen: NaiveDate,
+    /// Latest night seen.
+    pub last_seen: NaiveDate,
+    /// The encoder of `centroid` (and of the clusters that continued it last).
+    pub encoder: String,
+    /// Events, oldest first ([`LineageEntry`] text).
+    pub lineage: Vec<String>,
+    /// Tonight's cluster id (None when not seen tonight).
+    pub cluster: Option<String>,
+    /// Tonight's conversations in the window (0 when not seen).
+    pub conversations: i64,
+    /// Tonight's distinct accounts in the window (0 when not seen).
+    pub accounts: i64,
+    /// Conversations that joined (+) or left (−) the topic tonight because the clusters were
+    /// cut differently: members both windows hold that were elsewhere (or unclustered) last
+    /// night, less last night's members now elsewhere. Tonight's window count is last night's
+    /// plus the day added, less the day dropped, plus this; so a week's growth net of re-cuts
+    /// is `conversations − conversations a week earlier − Σ net_transfer`. None when there was
+    /// no earlier night to compare with.
+    pub net_transfer: Option<i64>,
+    /// Unit centroid (None under LSA, whose space changes every window).
+    pub centroid: Option<Vec<f32>>,
+}
+
+impl Topic {
+    fn record(&mut self, night: NaiveDate, event: Event, other: &str) {
+        self.lineage.push(LineageEntry::format(night, event, other));
+        if self.lineage.len() > MAX_LINEAGE {
+            self.lineage.drain(..self.lineage.len() - MAX_LINEAGE);
+        }
+    }
+}
+
+/// One `topic_daily` row: a topic's conversations of one window day, under tonight's clusters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicDay {
+    /// Index into [`Topics::catalogue`].
+    pub topic: usize,
+    /// The day.
+    pub day: NaiveDate,
+    /// Conversations of that day in the topic.
+    pub conversations: i64,
+    /// Their distinct accounts.
+    pub accounts: i64,
+}
+
+/// Tonight's topics.
+#[derive(Debug, Default)]
+pub struct Topics {
+    /// The catalogue after tonight: topics seen tonight (by level, in cluster order), then the
+    /// retained ones not seen tonight (in the previous catalogue's order).
+    pub catalogue: Vec<Topic>,
+    /// `of_cluster[level][cluster]`: the cluster's topic (index into `catalogue`).
+    pub of_cluster: Vec<Vec<Option<usize>>>,
+    /// `topic_daily` rows: every window day of every topic whose cluster passed the gate.
+    pub daily: Vec<TopicDay>,
+    /// The night whose catalogue was continued.
+    pub previous_night: Option<NaiveDate>,
+    /// Whether that night's memberships overlapped the window (else centroids only).
+    pub members_compared: bool,
+    /// Topics continued, created, and continued under a new encoder tonight.
+    pub continued: usize,
+    /// Topics created tonight.
+    pub created: usize,
+    /// Topics continued under a new encoder tonight (their centroids moved to its space).
+    pub reanchored: usize,
+}
+
+/// The catalogue and memberships of the latest earlier night.
+struct Previous {
+    night: NaiveDate,
+    topics: Vec<Topic>,
+    /// `member_topic[level][row]`: the topic (index into `topics`) the previous night put the
+    /// window row in, when both windows hold it.
+    member_topic: Vec<Vec<Option<u32>>>,
+}
+
+/// A Date32 value (days since 1970-01-01).
+fn date_of_days(days: i32) -> Option<NaiveDate> {
+    i32::try_from(i64::from(days) + 719_163).ok().and_then(NaiveDate::from_num_days_from_ce_opt)
+}
+
+/// The files tonight's assignment reads (for the run's manifest).
+pub fn input_files(warehouse: &Warehouse, date: NaiveDate, config: &TopicsConfig, window: &Window) -> Result<Vec<std::path::PathBuf>> {
+    let Some(night) = latest_night_before(warehouse, date, config.retain_days)? else { return Ok(Vec::new()) };
+    let mut files = warehouse.files(table::TOPICS, Some(night))?;
+    if night >= window.start {
+        files.extend(warehouse.files(table::CLUSTERS, Some(night))?);
+        files.extend(warehouse.files(table::CLUSTER_MEMBERS, Some(night))?);
+    }
+    Ok(files)
+}
+
+/// Assigns tonight's clusters to topics. `encoder` is the id of the encoder that made the
+/// cluster centroids; `stable` says whether its space is the same from night to night.
+pub fn assign(
+    warehouse: &Warehouse,
+    date: NaiveDate,
+    window: &Window,
+    hierarchy: &Hierarchy,
+    encoder: &str,
+    stable: bool,
+    config: &TopicsConfig,
+) -> Result<Topics> {
+    let previous = match latest_night_before(warehouse, date, config.retain_days)? {
+        Some(night) => Some(read_previous(warehouse, night, window, hierarchy.levels.len())?),
+        None => None,
+    };
+    let empty = Previous { night: date, topics: Vec::new(), member_topic: Vec::new() };
+    let prev = previous.as_ref().unwrap_or(&empty);
+    let mut out = Topics {
+        previous_night: previous.as_ref().map(|p| p.night),
+        members_compared: previous.as_ref().is_some_and(|p| !p.member_topic.is_empty()),
+        ..Topics::default()
+    };
+    // Which previous topic each cluster continues, per level.
+    let mut continues: Vec<Vec<Option<usize>>> = Vec::with_capacity(hierarchy.levels.len());
+    // Previous topics continued tonight, and merges into them: (merged, into).
+    let mut taken = vec![false; prev.topics.len()];
+    let mut merges: Vec<(usize, usize)> = Vec::new();
+    let mut splits: Vec<Vec<Option<usize>>> = Vec::with_capacity(hierarchy.levels.len());
+    // (level, cluster, net transfer) when last night's memberships were compared, and the
+    // losses of topics not continued.
+    let mut flows: Vec<(usize, usize, i64)> = Vec::new();
+    let mut lost: Vec<(usize, i64)> = Vec::new();
+    for (level, clusters) in hierarchy.levels.iter().enumerate() {
+        let candidates: Vec<usize> = (0..prev.topics.len()).filter(|&t| prev.topics[t].level as usize == level).collect();
+        let rows = prev.member_topic.get(level);
+        // Overlap counts: per cluster, previous topic → shared conversations.
+        let overlaps: Vec<Vec<(usize, u32)>> = clusters
+            .iter()
+            .map(|c| {
+                let mut counts: FxHashMap<u32, u32> = FxHashMap::default();
+                if let Some(rows) = rows {
+                    for &r in &c.members {
+                        if let Some(t) = rows[r as usize] {
+                            *counts.entry(t).or_default() += 1;
+                        }
+                    }
+                }
+                let mut v: Vec<(usize, u32)> = counts.into_iter().map(|(t, n)| (t as usize, n)).collect();
+                v.sort_unstable();
+                v
+            })
+            .collect();
+        let mut topic_in_window = vec![0u32; prev.topics.len()];
+        if let Some(rows) = rows {
+            for t in rows.iter().flatten() {
+                topic_in_window[*t as usize] += 1;
+            }
+        }
+        let cluster_prior: Vec<u32> = overlaps.iter().map(|o| o.iter().map(|(_, n)| n).sum()).collect();
+
+        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+        for (c, o) in overlaps.iter().enumerate() {
+            for &(t, inter) in o {
+                let union = cluster_prior[c] + topic_in_window[t] - inter;
+                let jaccard = inter as f32 / union.max(1) as f32;
+                if jaccard >= config.min_overlap {
+                    pairs.push((jaccard, c, t));
+                }
+            }
+        }
+        let mut matched: Vec<Option<usize>> = vec![None; clusters.len()];
+        take_best(&mut pairs, &mut matched, &mut taken);
+        // Topics with no members left in the window, by centroid.
+        if stable {
+            let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+            for (c, cluster) in clusters.iter().enumerate().filter(|(c, cl)| matched[*c].is_none() && !cl.suppressed) {
+                for &t in candidates.iter().filter(|&&t| !taken[t] && topic_in_window[t] == 0) {
+                    let topic = &prev.topics[t];
+                    let Some(centroid) = topic.centroid.as_deref().filter(|v| topic.encoder == encoder && v.len() == cluster.centroid.len()) else {
+                        continue;
+                    };
+                    let similarity = cosine(centroid, &cluster.centroid);
+                    if similarity >= config.min_similarity {
+                        pairs.push((similarity, c, t));
+                    }
+                }
+            }
+            take_best(&mut pairs, &mut matched, &mut taken);
+        }
+        // Lineage: merges into continued topics, splits into new ones.
+        let mut split_from: Vec<Option<usize>> = vec![None; clusters.len()];
+        for (c, o) in overlaps.iter().enumerate() {
+            match matched[c] {
+                Some(into) => {
+                    for &(t, inter) in o {
+                        if t != into && !taken[t] && inter as f32 >= config.lineage_share * topic_in_window[t] as f32 {
+                            merges.push((t, into));
+                        }
+                    }
+                }
+                None => {
+                    let best = o.iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)));
+                    if let Some(&(t, inter)) = best {
+                        if inter as f32 >= config.lineage_share * clusters[c].members.len() as f32 {
+                            split_from[c] = Some(t);
+                        }
+                    }
+                }
+            }
+        }
+        // Re-cut flows: members that existed last night (their day is on or before it).
+        if rows.is_some() {
+            for (c, cluster) in clusters.iter().enumerate() {
+                let existed = cluster.members.iter().filter(|&&r| window.day(r as usize) <= prev.night).count() as i64;
+                let net = match matched[c] {
+                    Some(t) => {
+                        let carried = o_count(&overlaps[c], t);
+                        (existed - carried) - (i64::from(topic_in_window[t]) - carried)
+                    }
+                    None => existed,
+                };
+                flows.push((level, c, net));
+            }
+            // Topics not continued tonight lost every member the window still holds.
+            for &t in candidates.iter().filter(|&&t| !taken[t] && topic_in_window[t] > 0) {
+                lost.push((t, -i64::from(topic_in_window[t])));
+            }
+        }
+        continues.push(matched);
+        splits.push(split_from);
+    }
+    // A topic merged into two continued topics (it overlapped both by half) counts once.
+    merges.sort_unstable();
+    merges.dedup_by_key(|m| m.0);
+    merges.retain(|&(t, _)| !taken[t]);
+
+    // Tonight's catalogue: the clusters' topics first.
+    let mut index_of_previous: Vec<Option<usize>> = vec![None; prev.topics.len()];
+    for (level, clusters) in hierarchy.levels.iter().enumerate() {
+        let mut of_cluster = vec![None; clusters.len()];
+        for (c, cluster) in clusters.iter().enumerate() {
+            let topic = match continues[level][c] {
+                Some(t) => {
+                    let mut topic = prev.topics[t].clone();
+                    if topic.encoder != encoder {
+                        let old = std::mem::replace(&mut topic.encoder, encoder.to_owned());
+                        topic.record(date, Event::ReanchoredFrom, &old);
+                        topic.centroid = None;
+                        out.reanchored += 1;
+                    }
+                    if !cluster.suppressed {
+                        topic.name = cluster.name.clone();
+                        if stable {
+                            topic.centroid = Some(cluster.centroid.clone());
+                        }
+                    }
+                    out.continued += 1;
+                    index_of_previous[t] = Some(out.catalogue.len());
+                    topic
+                }
+                None if !cluster.suppressed => {
+                    let mut topic = Topic {
+                        id: format!("topic-{}-L{level}-{c:04}", date.format("%Y%m%d")),
+                        level: level as u32,
+                        name: cluster.name.clone(),
+                        parent: None,
+                        first_seen: date,
+                        last_seen: date,
+                        encoder: encoder.to_owned(),
+                        lineage: Vec::new(),
+                        cluster: None,
+                        conversations: 0,
+                        accounts: 0,
+                        net_transfer: None,
+                        centroid: stable.then(|| cluster.centroid.clone()),
+                    };
+                    if let Some(t) = splits[level][c] {
+                        topic.record(date, Event::SplitFrom, &prev.topics[t].id);
+                    }
+                    out.created += 1;
+                    topic
+                }
+                None => continue,
+            };
+            of_cluster[c] = Some(out.catalogue.len());
+            out.catalogue.push(Topic {
+                last_seen: date,
+                cluster: Some(cluster.id.clone()),
+                conversations: cluster.members.len() as i64,
+                accounts: cluster.accounts as i64,
+                net_transfer: None,
+                parent: None,
+                ..topic
+            });
+        }
+        out.of_cluster.push(of_cluster);
+    }
+    // Parents, now that every level has its topics.
+    for level in 0..hierarchy.levels.len().saturating_sub(1) {
+        for (c, cluster) in hierarchy.levels[level].iter().enumerate() {
+            let (Some(topic), Some(parent)) = (out.of_cluster[level][c], cluster.parent) else { continue };
+            if let Some(p) = out.of_cluster[level + 1][parent] {
+                out.catalogue[topic].parent = Some(out.catalogue[p].id.clone());
+            }
+        }
+    }
+    // The rest of the previous catalogue, while within the retention period.
+    let oldest = date.checked_sub_days(Days::new(u64::from(config.retain_days))).unwrap_or(NaiveDate::MIN);
+    for (t, topic) in prev.topics.iter().enumerate() {
+        if index_of_previous[t].is_some() || topic.last_seen < oldest {
+            continue;
+        }
+        index_of_previous[t] = Some(out.catalogue.len());
+        out.catalogue.push(Topic { cluster: None, conversations: 0, accounts: 0, net_transfer: None, parent: None, ..topic.clone() });
+    }
+    for (level, c, net) in flows {
+        if let Some(i) = out.of_cluster[level][c] {
+            out.catalogue[i].net_transfer = Some(net);
+        }
+    }
+    for (t, net) in lost {
+        if let Some(i) = index_of_previous[t] {
+            out.catalogue[i].net_transfer = Some(net);
+        }
+    }
+    for (merged, into) in merges {
+        let (Some(m), Some(i)) = (index_of_previous[merged], index_of_previous[into]) else { continue };
+        let into_id = out.catalogue[i].id.clone();
+        let merged_id = out.catalogue[m].id.clone();
+        out.catalogue[m].record(date, Event::MergedInto, &into_id);
+        out.catalogue[i].record(date, Event::Absorbed, &merged_id);
+    }
+    out.daily = daily_rows(window, hierarchy, &out.of_cluster);
+    Ok(out)
+}
+
+/// Shared conversations of a cluster with previous topic `t` (from its sorted overlap list).
+fn o_count(overlaps: &[(usize, u32)], t: usize) -> i64 {
+    overlaps.binary_search_by_key(&t, |o| o.0).map_or(0, |i| i64::from(overlaps[i].1))
+}
+
+/// Greedy one-to-one matching, best score first; ties by cluster, then topic.
+fn take_best(pairs: &mut [(f32, usize, usize)], matched: &mut [Option<usize>], taken: &mut [bool]) {
+    pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    for &(_, c, t) in pairs.iter() {
+        if matched[c].is_none() && !taken[t] {
+            matched[c] = Some(t);
+            taken[t] = true;
+        }
+    }
+}
+
+/// Per topic whose cluster passed the gate, each window day's conversations and accounts.
+fn daily_rows(window: &Window, hierarchy: &Hierarchy, of_cluster: &[Vec<Option<usize>>]) -> Vec<TopicDay> {
+    let days: Vec<NaiveDate> = window.start.iter_days().take_while(|d| *d <= window.end).collect();
+    let mut rows = Vec::new();
+    for (level, clusters) in hierarchy.levels.iter().enumerate() {
+        for (c, cluster) in clusters.iter().enumerate() {
+            let Some(topic) = of_cluster[level][c].filter(|_| !cluster.suppressed) else { continue };
+            let mut per_day: Vec<(i64, Vec<u32>)> = vec![(0, Vec::new()); days.len()];
+            for &r in &cluster.members {
+                let r = r as usize;
+                let d = (window.day(r) - window.start).num_days();
+                if let Some(slot) = usize::try_from(d).ok().and_then(|d| per_day.get_mut(d)) {
+                    slot.0 += 1;
+                    slot.1.push(window.account[r]);
+                }
+            }
+            for (day, (conversations, mut accounts)) in days.iter().zip(per_day) {
+                accounts.sort_unstable();
+                accounts.dedup();
+                rows.push(TopicDay { topic, day: *day, conversations, accounts: accounts.len() as i64 });
+            }
+        }
+    }
+    rows
+}
+
+/// The latest night before `date` (within `max_back` days) that wrote a catalogue.
+fn latest_night_before(warehouse: &Warehouse, date: NaiveDate, max_back: u32) -> Result<Option<NaiveDate>> {
+    for back in 1..=u64::from(max_back) {
+        let Some(day) = date.checked_sub_days(Days::new(back)) else { break };
+        if !warehouse.files(table::TOPICS, Some(day))?.is_empty() {
+            return Ok(Some(day));
+        }
+    }
+    Ok(None)
+}
+
+fn bad(path: &std::path::Path, what: &str) -> Error {
+    Error::warehouse(path, format!("topic catalogue: {what}"))
+}
+
+fn read_previous(warehouse: &Warehouse, night: NaiveDate, window: &Window, levels: usize) -> Result<Previous> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Date32Type, Float32Type, Int32Type};
+
+    let topic_files = warehouse.files(table::TOPICS, Some(night))?;
+    let mut topics = Vec::new();
+    let columns = ["topic_id", "name", "level", "first_seen", "last_seen", "encoder", "lineage", "centroid"];
+    for b in read_columns(&topic_files, &columns)? {
+        let path = topic_files.first().map(std::path::PathBuf::as_path).unwrap_or(warehouse.root());
+        let col = |i: usize| b.column(i);
+        let (Some(id), Some(name), Some(encoder)) = (col(0).as_string_opt::<i32>(), col(1).as_string_opt::<i32>(), col(5).as_string_opt::<i32>()) else {
+            return Err(bad(path, "topic_id, name and encoder must be text"));
+        };
+        let level = col(2).as_primitive_opt::<Int32Type>().ok_or_else(|| bad(path, "level must be int32"))?;
+        let (Some(first), Some(last)) = (col(3).as_primitive_opt::<Date32Type>(), col(4).as_primitive_opt::<Date32Type>()) else {
+            return Err(bad(path, "first_seen and last_seen must be dates"));
+        };
+        let lineage = col(6).as_list_opt::<i32>().ok_or_else(|| bad(path, "lineage must be a list of text"))?;
+        let centroid = col(7).as_list_opt::<i32>().ok_or_else(|| bad(path, "centroid must be a list of float32"))?;
+        for i in 0..b.num_rows() {
+            let date = |days: i32| date_of_days(days).ok_or_else(|| bad(path, "date out of range"));
+            let entries = lineage.value(i);
+            let entries = entries.as_string_opt::<i32>().ok_or_else(|| bad(path, "lineage must be a list of text"))?;
+            let vector = if centroid.is_valid(i) {
+                let v = centroid.value(i);
+                let v = v.as_primitive_opt::<Float32Type>().ok_or_else(|| bad(path, "centroid must be a list of float32"))?;
+                Some(v.values().to_vec())
+            } else {
+                None
+            };
+            topics.push(Topic {
+                id: id.value(i).to_owned(),
+                level: u32::try_from(level.value(i)).map_err(|_| bad(path, "negative level"))?,
+                name: name.is_valid(i).then(|| name.value(i).to_owned()),
+                parent: None,
+                first_seen: date(first.value(i))?,
+                last_seen: date(last.value(i))?,
+                encoder: encoder.value(i).to_owned(),
+                lineage: entries.iter().flatten().map(str::to_owned).collect(),
+                cluster: None,
+                conversations: 0,
+                accounts: 0,
+                net_transfer: None,
+                centroid: vector,
+            });
+        }
+    }
+    // Memberships, when the previous window overlaps tonight's.
+    let mut member_topic = Vec::new();
+    if night >= window.start && !topics.is_empty() {
+        let index: FxHashMap<&str, u32> = topics.iter().enumerate().map(|(i, t)| (t.id.as_str(), i as u32)).collect();
+        let cluster_files = warehouse.files(table::CLUSTERS, Some(night))?;
+        let mut topic_of_cluster: FxHashMap<String, u32> = FxHashMap::default();
+        for b in read_columns(&cluster_files, &["cluster_id", "topic_id"])? {
+            let (Some(cluster), Some(topic)) = (b.column(0).as_string_opt::<i32>(), b.column(1).as_string_opt::<i32>()) else {
+                return Err(bad(cluster_files.first().map_or(warehouse.root(), |p| p.as_path()), "cluster_id and topic_id must be text"));
+            };
+            for i in 0..b.num_rows() {
+                if let Some(&t) = topic.is_valid(i).then(|| index.get(topic.value(i))).flatten() {
+                    topic_of_cluster.insert(cluster.value(i).to_owned(), t);
+                }
+            }
+        }
+        let row_of: FxHashMap<&str, u32> = (0..window.len()).map(|i| (window.conversation_id(i), i as u32)).collect();
+        member_topic = vec![vec![None; window.len()]; levels];
+        let member_files = warehouse.files(table::CLUSTER_MEMBERS, Some(night))?;
+        for b in read_columns(&member_files, &["cluster_id", "conversation_id", "level"])? {
+            let (Some(cluster), Some(conversation), Some(level)) =
+                (b.column(0).as_string_opt::<i32>(), b.column(1).as_string_opt::<i32>(), b.column(2).as_primitive_opt::<Int32Type>())
+            else {
+                return Err(bad(member_files.first().map_or(warehouse.root(), |p| p.as_path()), "cluster_members columns have the wrong types"));
+            };
+            for i in 0..b.num_rows() {
+                let Some(rows) = usize::try_from(level.value(i)).ok().and_then(|l| member_topic.get_mut(l)) else { continue };
+                if let (Some(&t), Some(&r)) = (topic_of_cluster.get(cluster.value(i)), row_of.get(conversation.value(i))) {
+                    rows[r as usize] = Some(t);
+                }
+            }
+        }
+    }
+    Ok(Previous { night, topics, member_topic })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lineage_entries_round_trip() {
+        let night = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        for event in [Event::SplitFrom, Event::Absorbed, Event::MergedInto, Event::ReanchoredFrom] {
+            let text = LineageEntry::format(night, event, "hashed-tfidf-v1 dim=256");
+            assert_eq!(LineageEntry::parse(&text), Some(LineageEntry { night, event, other: "hashed-tfidf-v1 dim=256" }));
+        }
+        assert_eq!(LineageEntry::parse("2026-11-20 exploded topic-x"), None);
+        assert_eq!(LineageEntry::parse("yesterday split_from topic-x"), None);
+    }
+
+    #[test]
+    fn matching_is_one_to_one_best_first() {
+        let mut pairs = vec![(0.5, 0, 0), (0.9, 1, 0), (0.4, 0, 1), (0.4, 2, 1)];
+        let mut matched = vec![None; 3];
+        let mut taken = vec![false; 2];
+        take_best(&mut pairs, &mut matched, &mut taken);
+        assert_eq!(matched, vec![Some(1), Some(0), None], "cluster 1 takes topic 0; cluster 0 gets topic 1 before cluster 2 (tie by rank)");
+    }
+}

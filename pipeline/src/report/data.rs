@@ -404,10 +404,10 @@ impl WeekData {
             // night's whole window: in its first week a topic holds what the clustering found
             // of it when it appeared, not a week of it.
             let settled = self.first_seen.get(topic).is_some_and(|f| settled_by.is_some_and(|by| *f <= by));
-            let (trend, strength) = match (previous.filter(|_| settled), recut, week_share) {
-                // The same topic a week earlier, plus what re-cuts moved in or out since.
-                (Some(b), Some(r), Some(p)) => {
-                    let base = u64::try_from(b as i64 + r).unwrap_or(0);
+            // The same topic a week earlier, plus what re-cuts moved in or out since.
+            let baseline = previous.filter(|_| settled).zip(recut).map(|(b, r)| u64::try_from(b as i64 + r).unwrap_or(0));
+            let (trend, strength) = match (baseline, week_share) {
+                (Some(base), Some(p)) => {
                     if now as f64 >= base as f64 * (1.0 + TREND_CHANGE) && significant(now, base, p) {
                         ("growing", now as f64 - base as f64)
                     } else if now as f64 <= base as f64 * (1.0 - TREND_CHANGE) && significant(base, now, 1.0 - p) {
@@ -418,10 +418,10 @@ impl WeekData {
                 }
                 // Not a topic a week earlier: new only if its conversations arrive during the week
                 // (a topic cut from an older one has them from the first day).
-                (None, _, _) if previous.is_none() && self.previous_topics.is_some() && rising(&daily, late_share) => ("new", late_minus_early(&daily)),
+                (None, _) if previous.is_none() && self.previous_topics.is_some() && rising(&daily, late_share) => ("new", late_minus_early(&daily)),
                 // The week before unknown, or the topic too young then to compare with: only a
                 // rise within the week can be told.
-                (None, _, _) if self.missing_days.is_empty() && rising(&daily, late_share) => ("rising", late_minus_early(&daily)),
+                _ if baseline.is_none() && self.missing_days.is_empty() && rising(&daily, late_share) => ("rising", late_minus_early(&daily)),
                 _ => ("steady", 0.0),
             };
             let trend = ClusterTrend {
@@ -432,7 +432,7 @@ impl WeekData {
                 conversations: now,
                 accounts: c.accounts as u64,
                 previous_conversations: previous,
-                change_pct: change_pct(now, previous),
+                change_pct: change_pct(now, baseline),
                 recut: recut.filter(|_| previous.is_some()),
                 daily,
                 trend: trend.to_owned(),

@@ -149,7 +149,9 @@ pub struct ClusterTrend {
     /// The same topic's conversations the week before (`topic_daily` of the night a week
     /// earlier); None when it was not a topic then or that night did not run.
     pub previous_conversations: Option<u64>,
-    /// Percent change of the topic's own conversations.
+    /// Percent change against the same topic a week earlier net of re-cuts
+    /// (`previous_conversations + recut`); None when the topic was not one for that night's
+    /// whole window or a night of the week could not measure its re-cuts.
     pub change_pct: Option<f64>,
     /// Conversations per day of the week.
     pub daily: Vec<u64>,

@@ -206,7 +206,7 @@ pub struct Topics {
     pub previous_night: Option<NaiveDate>,
     /// Whether that night's memberships overlapped the window (else centroids only).
     pub members_compared: bool,
-    /// Topics continued, created, and continued under a new encoder tonight.
+    /// Topics continued by tonight's clusters.
     pub continued: usize,
     /// Topics created tonight.
     pub created: usize,

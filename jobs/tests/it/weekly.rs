@@ -201,7 +201,7 @@ fn topics_keep_their_identity(dir: &Path, w: &Path, report: &serde_json::Value) 
         let levels = b.column_by_name("level").unwrap().as_primitive::<arrow::datatypes::Int32Type>();
         top_level = top_level.max(levels.values().iter().copied().max().unwrap_or(0));
     }
-    for (level, bar) in [(top_level, 0.95), (0, 0.90)] {
+    for (level, bar) in [(top_level, 0.98), (0, 0.90)] {
         let (mut same, mut compared) = (0usize, 0usize);
         let mut previous = topics_at(w, nights[0] - chrono::Days::new(1), level);
         for night in &nights {

@@ -72,6 +72,10 @@ impl Default for ClusteringConfig {
 /// different areas are at least this × √2 apart, more than most topical distances.
 const AREA_SEPARATION: f32 = 1.0;
 
+/// The top level keeps last night's parents unless tonight's children alone would be cut into
+/// fewer than this share of them.
+const REGROUP_BELOW: f32 = 0.75;
+
 /// One cluster at some level.
 #[derive(Debug, Clone)]
 pub struct Cluster {
@@ -123,6 +127,9 @@ pub struct Hierarchy {
 }
 
 /// Builds the hierarchy for the window; `encoder` placed `embeddings` and embeds name phrases.
+/// `prior[level][row]` is the group the previous night put each window row in at each level
+/// (empty on a first night): children most of whose conversations shared a parent then keep
+/// it together.
 #[allow(clippy::too_many_arguments)]
 pub fn build(
     window: &Window,
@@ -132,6 +139,7 @@ pub fn build(
     encoder: &WindowEncoder<'_>,
     nightly: &NightlyConfig,
     taxonomy: &Taxonomy,
+    prior: &[Vec<Option<u32>>],
     date: &str,
 ) -> Result<Hierarchy> {
     let (config, privacy) = (&nightly.clustering, &nightly.privacy);
@@ -235,12 +243,43 @@ pub fn build(
             centroids.extend(shares.iter().map(|s| AREA_SEPARATION * s / c.members.len().max(1) as f32));
         }
         let sizes: Vec<u64> = below.iter().map(|c| c.members.len() as u64).collect();
+        // Children that were mostly under one parent last night enter Ward as one group (Ward
+        // compares groups only by weight and centroid, so this is Ward constrained to keep
+        // them together): a re-cut of the leaves then does not reshuffle the topics above
+        // them, while children with no such parent (new ones) join wherever they are nearest.
+        let (unit_of, units, kept) = prior_groups(below, prior.get(levels.len()));
+        let mut unit_centroids = vec![0.0f32; units * wide];
+        let mut unit_sizes = vec![0u64; units];
+        for (child, &u) in unit_of.iter().enumerate() {
+            unit_sizes[u] += sizes[child];
+            let weight = sizes[child] as f32;
+            for (acc, v) in unit_centroids[u * wide..(u + 1) * wide].iter_mut().zip(&centroids[child * wide..(child + 1) * wide]) {
+                *acc += weight * v;
+            }
+        }
+        for (u, &size) in unit_sizes.iter().enumerate() {
+            unit_centroids[u * wide..(u + 1) * wide].iter_mut().for_each(|v| *v /= size.max(1) as f32);
+        }
         let intermediate = count.div_ceil(config.branching.max(2));
-        let parent_of = if intermediate > config.top_max {
-            ward_parents(&centroids, wide, &sizes, intermediate)
+        let parent_of_unit = if intermediate > config.top_max {
+            ward_parents(&unit_centroids, wide, &unit_sizes, intermediate)
         } else {
-            ward_natural_parents(&centroids, wide, &sizes, config.top_min, config.top_max.min(count - 1))
+            // No fewer parents than last night's kept, unless tonight's children alone would
+            // be cut into far fewer (hysteresis): else the natural cut, finding its largest gap
+            // among the kept groups, would merge a few of them every night and the top level
+            // would shrink one merge at a time; but a top level cut too finely on a thin
+            // window (a first night) is still consolidated once the data says so.
+            let max = config.top_max.min(count - 1);
+            let keep = kept > config.top_min && {
+                let fresh = ward_natural_parents(&centroids, wide, &sizes, config.top_min, max);
+                let fresh = fresh.iter().copied().max().map_or(0, |m| m as usize + 1);
+                tracing::debug!(kept, fresh, "top level: last night's parents kept, and tonight's children cut alone");
+                fresh as f32 >= REGROUP_BELOW * kept as f32
+            };
+            let min = if keep { kept.min(config.top_max) } else { config.top_min };
+            ward_natural_parents(&unit_centroids, wide, &unit_sizes, min, max)
         };
+        let parent_of: Vec<u32> = unit_of.iter().map(|&u| parent_of_unit[u]).collect();
         let parents_count = parent_of.iter().copied().max().map_or(0, |m| m as usize + 1);
         let mut parent_members: Vec<Vec<u32>> = vec![Vec::new(); parents_count];
         let mut parent_children: Vec<Vec<usize>> = vec![Vec::new(); parents_count];
@@ -279,6 +318,31 @@ pub fn build(
         candidates = name_parents(&mut upper[0], &lower[l - 1], &candidates, config, privacy, &phrases);
     }
     Ok(Hierarchy { levels, leaf_of, similarity, sampled })
+}
+
+/// Groups children by the parent most of their conversations had last night (`prior[row]`,
+/// a strict majority of the child's members): per child its group, the number of groups, and
+/// how many of them are last night's parents. Children with no such parent are groups of their
+/// own; groups are numbered by first child.
+fn prior_groups(children: &[Cluster], prior: Option<&Vec<Option<u32>>>) -> (Vec<usize>, usize, usize) {
+    let mut group_of_parent: FxHashMap<u32, usize> = FxHashMap::default();
+    let mut groups = 0;
+    let unit_of = children
+        .iter()
+        .map(|child| {
+            let mut counts: FxHashMap<u32, usize> = FxHashMap::default();
+            for p in prior.into_iter().flat_map(|prior| child.members.iter().filter_map(|&r| prior.get(r as usize).copied().flatten())) {
+                *counts.entry(p).or_default() += 1;
+            }
+            let majority = counts.into_iter().filter(|&(_, n)| 2 * n > child.members.len()).map(|(p, _)| p).next();
+            let fresh = |groups: &mut usize| std::mem::replace(groups, *groups + 1);
+            match majority {
+                Some(p) => *group_of_parent.entry(p).or_insert_with(|| fresh(&mut groups)),
+                None => fresh(&mut groups),
+            }
+        })
+        .collect();
+    (unit_of, groups, group_of_parent.len())
 }
 
 fn new_cluster(level: u32, members: Vec<u32>, embeddings: &[f32], dim: usize) -> Cluster {
@@ -566,4 +630,29 @@ fn name_parents(
         p.terms = terms;
     }
     candidates
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn child(members: &[u32]) -> Cluster {
+        new_cluster(0, members.to_vec(), &vec![1.0; 16], 1)
+    }
+
+    #[test]
+    fn children_keep_last_nights_parent_by_strict_majority() {
+        // Rows 0..8 were under parent 7 last night, 8..12 under parent 3; 12.. are new.
+        let prior: Vec<Option<u32>> = (0..16).map(|r| match r {
+            0..8 => Some(7),
+            8..12 => Some(3),
+            _ => None,
+        }).collect();
+        let children = [child(&[0, 1, 2]), child(&[8, 9, 12]), child(&[3, 4, 5, 13]), child(&[10, 13, 14, 15]), child(&[6, 11])];
+        let (unit_of, units, kept) = prior_groups(&children, Some(&prior));
+        assert_eq!(unit_of, vec![0, 1, 0, 2, 3], "0 and 2 stay together; 3 (half new) and 4 (a tie) have no majority");
+        assert_eq!((units, kept), (4, 2));
+        let (unit_of, units, kept) = prior_groups(&children, None);
+        assert_eq!((unit_of, units, kept), (vec![0, 1, 2, 3, 4], 5, 0), "a first night: every child on its own");
+    }
 }

@@ -330,7 +330,7 @@ fn run_recorded(
     let mut clock = Stopwatch::new();
     let analysis = analyse(warehouse, date, config, taxonomy, encoder, &mut clock)?;
     recorder.add_inputs(&input_files(warehouse, &analysis.window)?)?;
-    recorder.add_inputs(&topics::input_files(warehouse, date, &config.topics, &analysis.window)?)?;
+    recorder.add_inputs(&analysis.topics.files)?;
     let mut staged = warehouse.stage_replacing(lock, recorder.run_id(), "part-nightly")?;
     let written = tables::write(&mut staged, date, &analysis, config, taxonomy)?;
     let committed = staged.commit()?;
@@ -433,9 +433,13 @@ fn analyse(
     // Recorded with either encoder, so every manifest lists the same stages.
     clock.lap("policy");
     let dim = encoder.dim();
-    let hierarchy = clusters::build(&window, &facets, &embeddings, dim, &window_encoder, config, taxonomy, &date.to_string())?;
+    // Last night's topics: continued by tonight's clusters, and their memberships keep the
+    // hierarchy's upper levels steady (read here, so its time counts as clustering).
+    let previous = topics::Previous::read(warehouse, date, &window, &config.topics)?;
+    let prior = previous.as_ref().map_or(&[][..], |p| p.memberships());
+    let hierarchy = clusters::build(&window, &facets, &embeddings, dim, &window_encoder, config, taxonomy, prior, &date.to_string())?;
     clock.lap("clusters");
-    let topics = topics::assign(warehouse, date, &window, &hierarchy, &encoder.id(), encoder.is_stable(), &config.topics)?;
+    let topics = topics::assign(previous.as_ref(), date, &window, &hierarchy, &encoder.id(), encoder.is_stable(), &config.topics);
     clock.lap("topics");
     let accounts = accounts::summarize(&window, &facets, &hierarchy, taxonomy);
     clock.lap("accounts");

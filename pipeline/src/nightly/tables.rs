@@ -9,6 +9,7 @@ use arrow::array::{
 use arrow::datatypes::{Field, SchemaRef};
 use chrono::NaiveDate;
 
+use super::window::days_since_epoch;
 use super::{keyword_df, Analysis, NightlyConfig};
 use crate::error::Result;
 use crate::facets::{keywords, Taxonomy};
@@ -16,10 +17,6 @@ use crate::schema::{self, table};
 use crate::warehouse::StagedWrite;
 
 const CHUNK: usize = 64 * 1024;
-
-fn days_since_epoch(d: NaiveDate) -> i32 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")).num_days() as i32
-}
 
 fn utc(b: TimestampMicrosecondBuilder) -> TimestampMicrosecondBuilder {
     b.with_timezone("UTC")

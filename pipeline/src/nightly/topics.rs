@@ -13,6 +13,10 @@
 //!    continued by a cluster whose centroid is within `min_similarity` (cosine) of the topic's,
 //!    when both come from the same learned encoder.
 //!
+//! The same memberships keep the hierarchy's upper levels steady: `clusters::build` groups
+//! children by last night's parents ([`Previous::memberships`]), so the topics above re-cut
+//! leaves are continued rather than re-cut with them.
+//!
 //! Both passes are one-to-one, best score first (ties by cluster rank, then topic order), so a
 //! rerun gives the same ids. What is left records its lineage: a new topic most of whose
 //! members came from one topic is `split_from` it; a topic not continued most of whose members
@@ -24,12 +28,14 @@
 //! centroid; a suppressed cluster may continue a topic (it keeps its earlier name and
 //! centroid) but adds no `topic_daily` rows.
 
+use std::path::PathBuf;
+
 use chrono::{Days, NaiveDate};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use super::clusters::Hierarchy;
-use super::window::Window;
+use super::clusters::{Cluster, Hierarchy};
+use super::window::{date_of_days, Window};
 use crate::embed::cosine;
 use crate::error::{Error, Result};
 use crate::schema::table;
@@ -212,165 +218,190 @@ pub struct Topics {
     pub created: usize,
     /// Topics continued under a new encoder tonight (their centroids moved to its space).
     pub reanchored: usize,
+    /// The files the previous night's catalogue and memberships were read from.
+    pub files: Vec<PathBuf>,
 }
 
-/// The catalogue and memberships of the latest earlier night.
-struct Previous {
+/// The catalogue and memberships of the latest earlier night: what tonight continues.
+#[derive(Debug)]
+pub struct Previous {
     night: NaiveDate,
     topics: Vec<Topic>,
     /// `member_topic[level][row]`: the topic (index into `topics`) the previous night put the
-    /// window row in, when both windows hold it.
+    /// window row in, when both windows hold it; empty when its window does not overlap
+    /// tonight's.
     member_topic: Vec<Vec<Option<u32>>>,
+    files: Vec<PathBuf>,
 }
 
-/// A Date32 value (days since 1970-01-01).
-fn date_of_days(days: i32) -> Option<NaiveDate> {
-    i32::try_from(i64::from(days) + 719_163).ok().and_then(NaiveDate::from_num_days_from_ce_opt)
-}
-
-/// The files tonight's assignment reads (for the run's manifest).
-pub fn input_files(warehouse: &Warehouse, date: NaiveDate, config: &TopicsConfig, window: &Window) -> Result<Vec<std::path::PathBuf>> {
-    let Some(night) = latest_night_before(warehouse, date, config.retain_days)? else { return Ok(Vec::new()) };
-    let mut files = warehouse.files(table::TOPICS, Some(night))?;
-    if night >= window.start {
-        files.extend(warehouse.files(table::CLUSTERS, Some(night))?);
-        files.extend(warehouse.files(table::CLUSTER_MEMBERS, Some(night))?);
+impl Previous {
+    /// The latest night before `date` (within `retain_days`) that wrote a catalogue: its
+    /// topics, and which of them it put each of tonight's window rows in.
+    pub fn read(warehouse: &Warehouse, date: NaiveDate, window: &Window, config: &TopicsConfig) -> Result<Option<Previous>> {
+        match latest_night_before(warehouse, date, config.retain_days)? {
+            Some(night) => read_previous(warehouse, night, window).map(Some),
+            None => Ok(None),
+        }
     }
-    Ok(files)
+
+    /// `[level][row]`: the group the previous night put each window row in at each level
+    /// (topics numbered per night; empty when the windows do not overlap). The hierarchy uses
+    /// it to keep children with last night's siblings.
+    pub fn memberships(&self) -> &[Vec<Option<u32>>] {
+        &self.member_topic
+    }
 }
 
-/// Assigns tonight's clusters to topics. `encoder` is the id of the encoder that made the
-/// cluster centroids; `stable` says whether its space is the same from night to night.
+/// How one level's clusters continue the previous night's topics of that level.
+struct LevelMatch {
+    /// Per cluster: the previous topic it continues.
+    continues: Vec<Option<usize>>,
+    /// Per cluster not continuing one: the previous topic most of its members were in.
+    split_from: Vec<Option<usize>>,
+    /// `(merged, into)`: a topic not continued most of whose members went into a continued one.
+    merges: Vec<(usize, usize)>,
+    /// Per cluster: its net re-cut transfer (empty when no memberships were compared).
+    flows: Vec<i64>,
+    /// Previous topics of the level not continued, with the members they lost.
+    lost: Vec<(usize, i64)>,
+}
+
+/// Matches one level's clusters to the previous night's topics: by member overlap, then (for
+/// topics with no members left in the window, under the same stable encoder) by centroid.
+/// `taken` marks topics already continued.
+fn match_level(
+    prev: &Previous,
+    level: usize,
+    clusters: &[Cluster],
+    window: &Window,
+    (encoder, stable): (&str, bool),
+    config: &TopicsConfig,
+    taken: &mut [bool],
+) -> LevelMatch {
+    let rows = prev.member_topic.get(level);
+    // Overlap counts: per cluster, previous topic → shared conversations (sorted by topic).
+    let overlaps: Vec<Vec<(usize, u32)>> = clusters
+        .iter()
+        .map(|c| {
+            let mut counts: FxHashMap<u32, u32> = FxHashMap::default();
+            if let Some(rows) = rows {
+                for &r in &c.members {
+                    if let Some(t) = rows[r as usize] {
+                        *counts.entry(t).or_default() += 1;
+                    }
+                }
+            }
+            let mut v: Vec<(usize, u32)> = counts.into_iter().map(|(t, n)| (t as usize, n)).collect();
+            v.sort_unstable();
+            v
+        })
+        .collect();
+    let mut topic_in_window = vec![0u32; prev.topics.len()];
+    for t in rows.into_iter().flatten().flatten() {
+        topic_in_window[*t as usize] += 1;
+    }
+    let cluster_prior: Vec<u32> = overlaps.iter().map(|o| o.iter().map(|(_, n)| n).sum()).collect();
+
+    let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+    for (c, o) in overlaps.iter().enumerate() {
+        for &(t, inter) in o {
+            let union = cluster_prior[c] + topic_in_window[t] - inter;
+            let jaccard = inter as f32 / union.max(1) as f32;
+            if jaccard >= config.min_overlap {
+                pairs.push((jaccard, c, t));
+            }
+        }
+    }
+    let mut continues: Vec<Option<usize>> = vec![None; clusters.len()];
+    take_best(&mut pairs, &mut continues, taken);
+    // Topics with no members left in the window, by centroid.
+    if stable {
+        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+        let level_topics: Vec<usize> = (0..prev.topics.len()).filter(|&t| prev.topics[t].level as usize == level).collect();
+        for (c, cluster) in clusters.iter().enumerate().filter(|(c, cl)| continues[*c].is_none() && !cl.suppressed) {
+            for &t in level_topics.iter().filter(|&&t| !taken[t] && topic_in_window[t] == 0) {
+                let topic = &prev.topics[t];
+                let Some(centroid) = topic.centroid.as_deref().filter(|v| topic.encoder == encoder && v.len() == cluster.centroid.len()) else {
+                    continue;
+                };
+                let similarity = cosine(centroid, &cluster.centroid);
+                if similarity >= config.min_similarity {
+                    pairs.push((similarity, c, t));
+                }
+            }
+        }
+        take_best(&mut pairs, &mut continues, taken);
+    }
+    // Lineage: merges into continued topics, splits into new ones.
+    let mut split_from: Vec<Option<usize>> = vec![None; clusters.len()];
+    let mut merges = Vec::new();
+    for (c, o) in overlaps.iter().enumerate() {
+        match continues[c] {
+            Some(into) => {
+                for &(t, inter) in o {
+                    if t != into && !taken[t] && inter as f32 >= config.lineage_share * topic_in_window[t] as f32 {
+                        merges.push((t, into));
+                    }
+                }
+            }
+            None => {
+                let best = o.iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)));
+                if let Some(&(t, inter)) = best {
+                    if inter as f32 >= config.lineage_share * clusters[c].members.len() as f32 {
+                        split_from[c] = Some(t);
+                    }
+                }
+            }
+        }
+    }
+    // Re-cut flows: members that existed last night (their day is on or before it).
+    let (mut flows, mut lost) = (Vec::new(), Vec::new());
+    if rows.is_some() {
+        for (c, cluster) in clusters.iter().enumerate() {
+            let existed = cluster.members.iter().filter(|&&r| window.day(r as usize) <= prev.night).count() as i64;
+            flows.push(match continues[c] {
+                Some(t) => {
+                    let carried = o_count(&overlaps[c], t);
+                    (existed - carried) - (i64::from(topic_in_window[t]) - carried)
+                }
+                None => existed,
+            });
+        }
+        // Topics not continued tonight lost every member the window still holds.
+        lost = (0..prev.topics.len()).filter(|&t| !taken[t] && topic_in_window[t] > 0).map(|t| (t, -i64::from(topic_in_window[t]))).collect();
+    }
+    LevelMatch { continues, split_from, merges, flows, lost }
+}
+
+/// Assigns tonight's clusters to topics, continuing `previous` (None on a first night).
+/// `encoder` is the id of the encoder that made the cluster centroids; `stable` says whether
+/// its space is the same from night to night.
 pub fn assign(
-    warehouse: &Warehouse,
+    previous: Option<&Previous>,
     date: NaiveDate,
     window: &Window,
     hierarchy: &Hierarchy,
     encoder: &str,
     stable: bool,
     config: &TopicsConfig,
-) -> Result<Topics> {
-    let previous = match latest_night_before(warehouse, date, config.retain_days)? {
-        Some(night) => Some(read_previous(warehouse, night, window, hierarchy.levels.len())?),
-        None => None,
-    };
-    let empty = Previous { night: date, topics: Vec::new(), member_topic: Vec::new() };
-    let prev = previous.as_ref().unwrap_or(&empty);
+) -> Topics {
+    let empty = Previous { night: date, topics: Vec::new(), member_topic: Vec::new(), files: Vec::new() };
+    let prev = previous.unwrap_or(&empty);
     let mut out = Topics {
-        previous_night: previous.as_ref().map(|p| p.night),
-        members_compared: previous.as_ref().is_some_and(|p| !p.member_topic.is_empty()),
+        previous_night: previous.map(|p| p.night),
+        members_compared: !prev.member_topic.is_empty(),
+        files: prev.files.clone(),
         ..Topics::default()
     };
-    // Which previous topic each cluster continues, per level.
-    let mut continues: Vec<Vec<Option<usize>>> = Vec::with_capacity(hierarchy.levels.len());
-    // Previous topics continued tonight, and merges into them: (merged, into).
     let mut taken = vec![false; prev.topics.len()];
-    let mut merges: Vec<(usize, usize)> = Vec::new();
-    let mut splits: Vec<Vec<Option<usize>>> = Vec::with_capacity(hierarchy.levels.len());
-    // (level, cluster, net transfer) when last night's memberships were compared, and the
-    // losses of topics not continued.
-    let mut flows: Vec<(usize, usize, i64)> = Vec::new();
-    let mut lost: Vec<(usize, i64)> = Vec::new();
-    for (level, clusters) in hierarchy.levels.iter().enumerate() {
-        let candidates: Vec<usize> = (0..prev.topics.len()).filter(|&t| prev.topics[t].level as usize == level).collect();
-        let rows = prev.member_topic.get(level);
-        // Overlap counts: per cluster, previous topic → shared conversations.
-        let overlaps: Vec<Vec<(usize, u32)>> = clusters
-            .iter()
-            .map(|c| {
-                let mut counts: FxHashMap<u32, u32> = FxHashMap::default();
-                if let Some(rows) = rows {
-                    for &r in &c.members {
-                        if let Some(t) = rows[r as usize] {
-                            *counts.entry(t).or_default() += 1;
-                        }
-                    }
-                }
-                let mut v: Vec<(usize, u32)> = counts.into_iter().map(|(t, n)| (t as usize, n)).collect();
-                v.sort_unstable();
-                v
-            })
-            .collect();
-        let mut topic_in_window = vec![0u32; prev.topics.len()];
-        if let Some(rows) = rows {
-            for t in rows.iter().flatten() {
-                topic_in_window[*t as usize] += 1;
-            }
-        }
-        let cluster_prior: Vec<u32> = overlaps.iter().map(|o| o.iter().map(|(_, n)| n).sum()).collect();
-
-        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
-        for (c, o) in overlaps.iter().enumerate() {
-            for &(t, inter) in o {
-                let union = cluster_prior[c] + topic_in_window[t] - inter;
-                let jaccard = inter as f32 / union.max(1) as f32;
-                if jaccard >= config.min_overlap {
-                    pairs.push((jaccard, c, t));
-                }
-            }
-        }
-        let mut matched: Vec<Option<usize>> = vec![None; clusters.len()];
-        take_best(&mut pairs, &mut matched, &mut taken);
-        // Topics with no members left in the window, by centroid.
-        if stable {
-            let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
-            for (c, cluster) in clusters.iter().enumerate().filter(|(c, cl)| matched[*c].is_none() && !cl.suppressed) {
-                for &t in candidates.iter().filter(|&&t| !taken[t] && topic_in_window[t] == 0) {
-                    let topic = &prev.topics[t];
-                    let Some(centroid) = topic.centroid.as_deref().filter(|v| topic.encoder == encoder && v.len() == cluster.centroid.len()) else {
-                        continue;
-                    };
-                    let similarity = cosine(centroid, &cluster.centroid);
-                    if similarity >= config.min_similarity {
-                        pairs.push((similarity, c, t));
-                    }
-                }
-            }
-            take_best(&mut pairs, &mut matched, &mut taken);
-        }
-        // Lineage: merges into continued topics, splits into new ones.
-        let mut split_from: Vec<Option<usize>> = vec![None; clusters.len()];
-        for (c, o) in overlaps.iter().enumerate() {
-            match matched[c] {
-                Some(into) => {
-                    for &(t, inter) in o {
-                        if t != into && !taken[t] && inter as f32 >= config.lineage_share * topic_in_window[t] as f32 {
-                            merges.push((t, into));
-                        }
-                    }
-                }
-                None => {
-                    let best = o.iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)));
-                    if let Some(&(t, inter)) = best {
-                        if inter as f32 >= config.lineage_share * clusters[c].members.len() as f32 {
-                            split_from[c] = Some(t);
-                        }
-                    }
-                }
-            }
-        }
-        // Re-cut flows: members that existed last night (their day is on or before it).
-        if rows.is_some() {
-            for (c, cluster) in clusters.iter().enumerate() {
-                let existed = cluster.members.iter().filter(|&&r| window.day(r as usize) <= prev.night).count() as i64;
-                let net = match matched[c] {
-                    Some(t) => {
-                        let carried = o_count(&overlaps[c], t);
-                        (existed - carried) - (i64::from(topic_in_window[t]) - carried)
-                    }
-                    None => existed,
-                };
-                flows.push((level, c, net));
-            }
-            // Topics not continued tonight lost every member the window still holds.
-            for &t in candidates.iter().filter(|&&t| !taken[t] && topic_in_window[t] > 0) {
-                lost.push((t, -i64::from(topic_in_window[t])));
-            }
-        }
-        continues.push(matched);
-        splits.push(split_from);
-    }
+    let matches: Vec<LevelMatch> = hierarchy
+        .levels
+        .iter()
+        .enumerate()
+        .map(|(level, clusters)| match_level(prev, level, clusters, window, (encoder, stable), config, &mut taken))
+        .collect();
     // A topic merged into two continued topics (it overlapped both by half) counts once.
+    let mut merges: Vec<(usize, usize)> = matches.iter().flat_map(|m| m.merges.iter().copied()).collect();
     merges.sort_unstable();
     merges.dedup_by_key(|m| m.0);
     merges.retain(|&(t, _)| !taken[t]);
@@ -380,7 +411,7 @@ pub fn assign(
     for (level, clusters) in hierarchy.levels.iter().enumerate() {
         let mut of_cluster = vec![None; clusters.len()];
         for (c, cluster) in clusters.iter().enumerate() {
-            let topic = match continues[level][c] {
+            let topic = match matches[level].continues[c] {
                 Some(t) => {
                     let mut topic = prev.topics[t].clone();
                     if topic.encoder != encoder {
@@ -415,7 +446,7 @@ pub fn assign(
                         net_transfer: None,
                         centroid: stable.then(|| cluster.centroid.clone()),
                     };
-                    if let Some(t) = splits[level][c] {
+                    if let Some(t) = matches[level].split_from[c] {
                         topic.record(date, Event::SplitFrom, &prev.topics[t].id);
                     }
                     out.created += 1;
@@ -429,7 +460,7 @@ pub fn assign(
                 cluster: Some(cluster.id.clone()),
                 conversations: cluster.members.len() as i64,
                 accounts: cluster.accounts as i64,
-                net_transfer: None,
+                net_transfer: matches[level].flows.get(c).copied(),
                 parent: None,
                 ..topic
             });
@@ -454,12 +485,7 @@ pub fn assign(
         index_of_previous[t] = Some(out.catalogue.len());
         out.catalogue.push(Topic { cluster: None, conversations: 0, accounts: 0, net_transfer: None, parent: None, ..topic.clone() });
     }
-    for (level, c, net) in flows {
-        if let Some(i) = out.of_cluster[level][c] {
-            out.catalogue[i].net_transfer = Some(net);
-        }
-    }
-    for (t, net) in lost {
+    for &(t, net) in matches.iter().flat_map(|m| &m.lost) {
         if let Some(i) = index_of_previous[t] {
             out.catalogue[i].net_transfer = Some(net);
         }
@@ -472,7 +498,7 @@ pub fn assign(
         out.catalogue[i].record(date, Event::Absorbed, &merged_id);
     }
     out.daily = daily_rows(window, hierarchy, &out.of_cluster);
-    Ok(out)
+    out
 }
 
 /// Shared conversations of a cluster with previous topic `t` (from its sorted overlap list).
@@ -532,15 +558,16 @@ fn bad(path: &std::path::Path, what: &str) -> Error {
     Error::warehouse(path, format!("topic catalogue: {what}"))
 }
 
-fn read_previous(warehouse: &Warehouse, night: NaiveDate, window: &Window, levels: usize) -> Result<Previous> {
+fn read_previous(warehouse: &Warehouse, night: NaiveDate, window: &Window) -> Result<Previous> {
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::{Date32Type, Float32Type, Int32Type};
 
     let topic_files = warehouse.files(table::TOPICS, Some(night))?;
+    let mut files = topic_files.clone();
     let mut topics = Vec::new();
     let columns = ["topic_id", "name", "level", "first_seen", "last_seen", "encoder", "lineage", "centroid"];
     for b in read_columns(&topic_files, &columns)? {
-        let path = topic_files.first().map(std::path::PathBuf::as_path).unwrap_or(warehouse.root());
+        let path = topic_files.first().map(PathBuf::as_path).unwrap_or(warehouse.root());
         let col = |i: usize| b.column(i);
         let (Some(id), Some(name), Some(encoder)) = (col(0).as_string_opt::<i32>(), col(1).as_string_opt::<i32>(), col(5).as_string_opt::<i32>()) else {
             return Err(bad(path, "topic_id, name and encoder must be text"));
@@ -596,6 +623,7 @@ fn read_previous(warehouse: &Warehouse, night: NaiveDate, window: &Window, level
             }
         }
         let row_of: FxHashMap<&str, u32> = (0..window.len()).map(|i| (window.conversation_id(i), i as u32)).collect();
+        let levels = topics.iter().map(|t| t.level as usize + 1).max().unwrap_or(0);
         member_topic = vec![vec![None; window.len()]; levels];
         let member_files = warehouse.files(table::CLUSTER_MEMBERS, Some(night))?;
         for b in read_columns(&member_files, &["cluster_id", "conversation_id", "level"])? {
@@ -611,8 +639,10 @@ fn read_previous(warehouse: &Warehouse, night: NaiveDate, window: &Window, level
                 }
             }
         }
+        files.extend(cluster_files);
+        files.extend(member_files);
     }
-    Ok(Previous { night, topics, member_topic })
+    Ok(Previous { night, topics, member_topic, files })
 }
 
 #[cfg(test)]

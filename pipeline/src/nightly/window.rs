@@ -185,3 +185,13 @@ impl Window {
 pub fn day_of_micros(micros: i64) -> NaiveDate {
     chrono::DateTime::from_timestamp_micros(micros).map_or(NaiveDate::MIN, |t| t.date_naive())
 }
+
+/// A date as Arrow's `Date32` stores it: days since 1970-01-01.
+pub fn days_since_epoch(d: NaiveDate) -> i32 {
+    d.to_epoch_days()
+}
+
+/// The date of a `Date32` value; `None` beyond what chrono can hold.
+pub fn date_of_days(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_epoch_days(days)
+}

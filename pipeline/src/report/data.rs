@@ -12,7 +12,7 @@ use super::{
     change_pct, plain, week_days, AreaTrend, CampaignEntry, ClusterTrend, ConcernTrend, Privacy, Totals, WeeklyReport, HIGH_CONCERN,
 };
 use crate::error::{Error, Result};
-use crate::nightly::window::day_of_micros;
+use crate::nightly::window::{date_of_days, day_of_micros, days_since_epoch};
 use crate::nightly::PrivacyConfig;
 use crate::schema::table;
 use crate::summarize::{distinctive_terms, ClusterTerms, Doc, MAX_NGRAM};
@@ -88,6 +88,9 @@ pub(super) struct WeekData {
     absorbed: FxHashMap<String, Vec<String>>,
     /// Topic id → the night it was first seen (topics seen on the week's last night).
     first_seen: FxHashMap<String, NaiveDate>,
+    /// Topics first seen on a night of the week before its last: their conversations on that
+    /// night's window days before the week, and how many such days there were.
+    before_week: FxHashMap<String, (u64, usize)>,
     /// Latest row of every campaign seen in the week's nights.
     campaigns: Vec<CampaignRow>,
     /// Campaign id → active at the week's end.
@@ -203,7 +206,7 @@ impl WeekData {
             for t in read_topic_nights(&topic_files)? {
                 let entry = transfers.entry(t.id.clone()).or_insert((0, Some(0)));
                 entry.0 += 1;
-                entry.1 = entry.1.zip(t.net_transfer).map(|(a, b)| a + b);
+                entry.1 = entry.1.zip(t.net_transfer).map(|(a, b)| a.saturating_add(b));
                 if *day == week_end {
                     let merged = t.absorbed_since(week_before);
                     first_seen.insert(t.id.clone(), t.first_seen);
@@ -211,6 +214,22 @@ impl WeekData {
                 }
             }
             files.extend(topic_files);
+        }
+        // A topic first seen during the week: what its first night's clustering found of it on
+        // the days before the week (its own series, so a topic that arrived with the week is
+        // told from one cut out of an older topic, which has its conversations from before).
+        let mut before_week: FxHashMap<String, (u64, usize)> = FxHashMap::default();
+        for night in days.iter().filter(|d| **d < week_end) {
+            let arrived: FxHashSet<&str> = first_seen.iter().filter(|(_, f)| *f == night).map(|(t, _)| t.as_str()).collect();
+            if arrived.is_empty() {
+                continue;
+            }
+            let night_files = warehouse.files(table::TOPIC_DAILY, Some(*night))?;
+            let (counts, before_days) = read_topic_daily_before(&night_files, days[0])?;
+            for topic in arrived {
+                before_week.insert(topic.to_owned(), (counts.get(topic).copied().unwrap_or(0), before_days));
+            }
+            files.extend(night_files);
         }
         // Campaigns of every night of the week; the latest row of each id wins.
         let mut latest: BTreeMap<String, CampaignRow> = BTreeMap::new();
@@ -320,6 +339,7 @@ impl WeekData {
             transfers,
             absorbed,
             first_seen,
+            before_week,
             campaigns: latest.into_values().collect(),
             active_at_end,
             previous_campaigns,
@@ -405,7 +425,7 @@ impl WeekData {
             // of it when it appeared, not a week of it.
             let settled = self.first_seen.get(topic).is_some_and(|f| settled_by.is_some_and(|by| *f <= by));
             // The same topic a week earlier, plus what re-cuts moved in or out since.
-            let baseline = previous.filter(|_| settled).zip(recut).map(|(b, r)| u64::try_from(b as i64 + r).unwrap_or(0));
+            let baseline = previous.filter(|_| settled).zip(recut).map(|(b, r)| u64::try_from(i64::try_from(b).unwrap_or(i64::MAX).saturating_add(r)).unwrap_or(0));
             let (trend, strength) = match (baseline, week_share) {
                 (Some(base), Some(p)) => {
                     if now as f64 >= base as f64 * (1.0 + TREND_CHANGE) && significant(now, base, p) {
@@ -418,10 +438,15 @@ impl WeekData {
                 }
                 // Not a topic a week earlier: new only if its conversations arrive during the week
                 // (a topic cut from an older one has them from the first day).
-                (None, _) if previous.is_none() && self.previous_topics.is_some() && rising(&daily, late_share) => ("new", late_minus_early(&daily)),
+                (None, _) if previous.is_none() && self.previous_topics.is_some() && rising(&daily, late_share) => ("new", late_excess(&daily)),
+                // Or if it arrived with the week: its first night saw little of it before.
+                (None, _) if previous.is_none() && self.previous_topics.is_some() && self.before_week.get(topic).is_some_and(|&(before, d)| arrived(now, before, d)) => {
+                    let (before, d) = self.before_week[topic];
+                    ("new", now as f64 - 7.0 * before as f64 / d as f64)
+                }
                 // The week before unknown, or the topic too young then to compare with: only a
                 // rise within the week can be told.
-                _ if baseline.is_none() && self.missing_days.is_empty() && rising(&daily, late_share) => ("rising", late_minus_early(&daily)),
+                _ if baseline.is_none() && self.missing_days.is_empty() && rising(&daily, late_share) => ("rising", late_excess(&daily)),
                 _ => ("steady", 0.0),
             };
             let trend = ClusterTrend {
@@ -585,11 +610,11 @@ fn significant(a: u64, b: u64, p: f64) -> bool {
     n > 0.0 && (a as f64 - n * p) / (n * p * (1.0 - p)).sqrt() >= MIN_Z
 }
 
-/// Last three days' daily mean against the first four days'.
-fn late_minus_early(daily: &[u64]) -> f64 {
+/// Conversations of the last three days beyond the first four days' daily rate: like a
+/// growing topic's `now − baseline`, the week's conversations beyond what was expected.
+fn late_excess(daily: &[u64]) -> f64 {
     let early = daily[..4].iter().sum::<u64>() as f64 / 4.0;
-    let late = daily[4..].iter().sum::<u64>() as f64 / 3.0;
-    late - early
+    daily[4..].iter().sum::<u64>() as f64 - 3.0 * early
 }
 
 /// Within the week: the last three days average at least twice the first four, and more of
@@ -599,6 +624,15 @@ fn rising(daily: &[u64], late_share: f64) -> bool {
     let early: u64 = daily[..4].iter().sum();
     let late: u64 = daily[4..].iter().sum();
     late as f64 / 3.0 >= 2.0 * (early as f64 / 4.0).max(1.0) && significant(late, early, late_share)
+}
+
+/// Whether a topic with `now` conversations in the week and `before` on the `before_days`
+/// days its first night saw before the week arrived with the week: a daily rate at least twice
+/// the one before (and at least two a day), more than chance explains when the days weigh
+/// alike (the report has no traffic totals for days before the week).
+fn arrived(now: u64, before: u64, before_days: usize) -> bool {
+    let rate_before = before as f64 / before_days.max(1) as f64;
+    before_days > 0 && now as f64 / 7.0 >= 2.0 * rate_before.max(1.0) && significant(now, before, 7.0 / (7 + before_days) as f64)
 }
 
 /// Per topic, conversations on each of `days` (a week), from `topic_daily` files of one night.
@@ -614,6 +648,28 @@ fn read_topic_daily(files: &[PathBuf], days: &[NaiveDate]) -> Result<FxHashMap<S
         }
     }
     Ok(out)
+}
+
+/// Per topic, its conversations on the days before `start` in `topic_daily` files of one
+/// night, and how many such days the night's window had (every topic has a row for every
+/// window day).
+fn read_topic_daily_before(files: &[PathBuf], start: NaiveDate) -> Result<(FxHashMap<String, u64>, usize)> {
+    let start = days_since_epoch(start);
+    let mut counts: FxHashMap<String, u64> = FxHashMap::default();
+    let mut before_days = BTreeSet::new();
+    for b in read_columns(files, &["topic_id", "day", "conversations"])? {
+        let topic = strings(&b, "topic_id")?;
+        let day = column(&b, "day")?.as_primitive_opt::<Date32Type>().ok_or_else(|| Error::Config("topic_daily.day is not a date".into()))?;
+        let conversations = column(&b, "conversations")?.as_primitive_opt::<Int64Type>().ok_or_else(|| Error::Config("topic_daily.conversations is not int64".into()))?;
+        for i in 0..b.num_rows() {
+            if day.value(i) < start {
+                before_days.insert(day.value(i));
+                let n = counts.entry(topic.value(i).to_owned()).or_default();
+                *n = n.saturating_add(u64::try_from(conversations.value(i)).unwrap_or(0));
+            }
+        }
+    }
+    Ok((counts, before_days.len()))
 }
 
 /// A catalogue row as the report reads it.
@@ -653,9 +709,7 @@ fn read_topic_nights(files: &[PathBuf]) -> Result<Vec<TopicNight>> {
             }
             let entries = lineage.value(i);
             let entries = entries.as_string_opt::<i32>().ok_or_else(|| Error::Config("topics.lineage is not a list of text".into()))?;
-            let first_seen = NaiveDate::from_ymd_opt(1970, 1, 1)
-                .and_then(|epoch| epoch.checked_add_signed(chrono::TimeDelta::days(i64::from(first.value(i)))))
-                .ok_or_else(|| Error::Config("topics.first_seen out of range".into()))?;
+            let first_seen = date_of_days(first.value(i)).ok_or_else(|| Error::Config("topics.first_seen out of range".into()))?;
             out.push(TopicNight {
                 id: topic.value(i).to_owned(),
                 first_seen,
@@ -666,10 +720,6 @@ fn read_topic_nights(files: &[PathBuf]) -> Result<Vec<TopicNight>> {
         }
     }
     Ok(out)
-}
-
-fn days_since_epoch(d: NaiveDate) -> i32 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")).num_days() as i32
 }
 
 fn read_clusters(files: &[PathBuf]) -> Result<Vec<ClusterRow>> {
@@ -729,6 +779,15 @@ fn read_campaigns(files: &[PathBuf], night: NaiveDate) -> Result<Vec<CampaignRow
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_topic_arrived_with_the_week_when_its_first_night_saw_little_of_it_before() {
+        assert!(arrived(35, 0, 6), "five a day from the week's first day, none before");
+        assert!(arrived(140, 6, 6), "one a day before, twenty a day since");
+        assert!(!arrived(70, 60, 6), "cut from an older topic: as many a day before as since");
+        assert!(!arrived(7, 0, 6), "one a day is too few to call");
+        assert!(!arrived(35, 0, 0), "first seen on a night with no day before the week");
+    }
 
     #[test]
     fn rising_needs_a_real_rise_and_volume() {

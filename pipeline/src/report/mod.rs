@@ -158,7 +158,9 @@ pub struct ClusterTrend {
     /// `growing`, `steady`, `shrinking` (against the same topic a week earlier plus what
     /// re-cuts moved in or out during the week, and only when the change is significant; the
     /// topic must have been one for that night's whole window), `new` (not a topic a week
-    /// earlier, its conversations arriving during the week), or `rising` (a significant rise
+    /// earlier, its conversations arriving during the week: a significant rise within the week, or,
+    /// for a topic first seen during the week, a daily rate at least twice what its first night
+    /// found of it on the days before the week), or `rising` (a significant rise
     /// within the week, when the week before is unknown or the topic was younger than a week
     /// then).
     pub trend: String,

@@ -72,6 +72,10 @@ impl Default for ClusteringConfig {
 /// different areas are at least this × √2 apart, more than most topical distances.
 const AREA_SEPARATION: f32 = 1.0;
 
+/// Cosine by which a conversation may be nearer another leaf tonight and still stay in the
+/// one that continues its leaf of last night.
+const KEEP_MARGIN: f32 = 0.05;
+
 /// The top level keeps last night's parents unless tonight's children alone would be cut into
 /// fewer than this share of them.
 const REGROUP_BELOW: f32 = 0.75;
@@ -128,8 +132,8 @@ pub struct Hierarchy {
 
 /// Builds the hierarchy for the window; `encoder` placed `embeddings` and embeds name phrases.
 /// `prior[level][row]` is the group the previous night put each window row in at each level
-/// (empty on a first night): children most of whose conversations shared a parent then keep
-/// it together.
+/// (empty on a first night): boundary conversations keep their leaf, and children most of
+/// whose conversations shared a parent then keep it together.
 #[allow(clippy::too_many_arguments)]
 pub fn build(
     window: &Window,
@@ -203,6 +207,7 @@ pub fn build(
                 leaf_of[i] = Some(leaf);
             }
         }
+        keep_prior_leaves(&mut members, &mut leaf_of, prior.first(), embeddings, dim, config.assign_min_similarity);
         members.iter_mut().for_each(|m| m.sort_unstable());
     }
     // Leaves, largest first (ties: earliest member).
@@ -318,6 +323,73 @@ pub fn build(
         candidates = name_parents(&mut upper[0], &lower[l - 1], &candidates, config, privacy, &phrases);
     }
     Ok(Hierarchy { levels, leaf_of, similarity, sampled })
+}
+
+/// Leaves keep last night's boundary conversations: a conversation whose leaf last night
+/// (`prior[row]`) is, by strict majority, tonight's leaf L' stays in L' when it is within
+/// [`KEEP_MARGIN`] cosine of being as close to L' as to the leaf it was put in tonight (or,
+/// unclustered tonight, when it is as close to L' as assignment requires). A conversation
+/// equally near two leaves otherwise flips with every re-cut; real moves (clearly nearer the
+/// other leaf) still happen.
+fn keep_prior_leaves(members: &mut Vec<Vec<u32>>, leaf_of: &mut [Option<u32>], prior: Option<&Vec<Option<u32>>>, embeddings: &[f32], dim: usize, min_similarity: f32) {
+    let Some(prior) = prior.filter(|p| p.len() == leaf_of.len()) else { return };
+    // Last night's leaf → tonight's leaf most of whose members were in it (the one with the
+    // most of them when several are).
+    let mut leaf_of_topic: FxHashMap<u32, (u32, usize)> = FxHashMap::default();
+    for (c, m) in members.iter().enumerate() {
+        let mut counts: FxHashMap<u32, usize> = FxHashMap::default();
+        for t in m.iter().filter_map(|&r| prior[r as usize]) {
+            *counts.entry(t).or_default() += 1;
+        }
+        if let Some((t, n)) = counts.into_iter().find(|&(_, n)| 2 * n > m.len()) {
+            let entry = leaf_of_topic.entry(t).or_insert((c as u32, n));
+            if n > entry.1 {
+                *entry = (c as u32, n);
+            }
+        }
+    }
+    if leaf_of_topic.is_empty() {
+        return;
+    }
+    let centroids: Vec<Vec<f32>> = members.iter().map(|m| unit_mean(m, embeddings, dim)).collect();
+    let moves: Vec<(usize, u32)> = (0..leaf_of.len())
+        .into_par_iter()
+        .filter_map(|i| {
+            let (&(kept, _), now) = (leaf_of_topic.get(&prior[i]?)?, leaf_of[i]);
+            if now == Some(kept) {
+                return None;
+            }
+            let row = &embeddings[i * dim..(i + 1) * dim];
+            let bar = now.map_or(min_similarity, |l| dot(row, &centroids[l as usize]) - KEEP_MARGIN);
+            (dot(row, &centroids[kept as usize]) >= bar).then_some((i, kept))
+        })
+        .collect();
+    if moves.is_empty() {
+        return;
+    }
+    for (i, kept) in moves {
+        leaf_of[i] = Some(kept);
+    }
+    // Rebuilt from `leaf_of` (one pass, rows ascending); a leaf left with no member is dropped.
+    let mut rebuilt: Vec<Vec<u32>> = vec![Vec::new(); members.len()];
+    for (i, leaf) in leaf_of.iter().enumerate() {
+        if let Some(l) = leaf {
+            rebuilt[*l as usize].push(i as u32);
+        }
+    }
+    let mut new_index = vec![u32::MAX; rebuilt.len()];
+    let mut next = 0u32;
+    for (l, m) in rebuilt.iter().enumerate() {
+        if !m.is_empty() {
+            new_index[l] = next;
+            next += 1;
+        }
+    }
+    rebuilt.retain(|m| !m.is_empty());
+    for leaf in leaf_of.iter_mut().flatten() {
+        *leaf = new_index[*leaf as usize];
+    }
+    *members = rebuilt;
 }
 
 /// Groups children by the parent most of their conversations had last night (`prior[row]`,
@@ -638,6 +710,20 @@ mod tests {
 
     fn child(members: &[u32]) -> Cluster {
         new_cluster(0, members.to_vec(), &vec![1.0; 16], 1)
+    }
+
+    #[test]
+    fn boundary_conversations_keep_their_leaf_and_clear_moves_happen() {
+        // Two directions; row 2 lies between them, row 6 squarely in leaf 0's.
+        let rows: [[f32; 2]; 10] = [[1.0, 0.0], [1.0, 0.0], [0.6, 0.8], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0], [0.1, 0.995], [0.0, 1.0]];
+        let embeddings: Vec<f32> = rows.iter().flatten().copied().collect();
+        // Last night: rows 0, 1, 7 in leaf 4; rows 2–6, 8, 9 in leaf 9.
+        let prior: Vec<Option<u32>> = (0..10).map(|r| Some(if matches!(r, 0 | 1 | 7) { 4 } else { 9 })).collect();
+        let mut members = vec![vec![0, 1, 2, 6, 7], vec![3, 4, 5], vec![9]];
+        let mut leaf_of = vec![Some(0), Some(0), Some(0), Some(1), Some(1), Some(1), Some(0), Some(0), None, Some(2)];
+        keep_prior_leaves(&mut members, &mut leaf_of, Some(&prior), &embeddings, 2, 0.3);
+        assert_eq!(members, vec![vec![0, 1, 6, 7], vec![2, 3, 4, 5, 8, 9]], "2 (on the boundary), 8 (unclustered) and 9 go back; 6 is clearly in leaf 0; leaf 2 is emptied and dropped");
+        assert_eq!(leaf_of, vec![Some(0), Some(0), Some(1), Some(1), Some(1), Some(1), Some(0), Some(0), Some(1), Some(1)]);
     }
 
     #[test]

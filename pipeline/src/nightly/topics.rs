@@ -13,9 +13,10 @@
 //!    continued by a cluster whose centroid is within `min_similarity` (cosine) of the topic's,
 //!    when both come from the same learned encoder.
 //!
-//! The same memberships keep the hierarchy's upper levels steady: `clusters::build` groups
-//! children by last night's parents ([`Previous::memberships`]), so the topics above re-cut
-//! leaves are continued rather than re-cut with them.
+//! The same memberships keep the hierarchy steady ([`Previous::memberships`]):
+//! `clusters::build` leaves boundary conversations in the leaf that continues theirs, and
+//! groups children by last night's parents. So the topics above re-cut leaves are continued
+//! rather than re-cut with them.
 //!
 //! Both passes are one-to-one, best score first (ties by cluster rank, then topic order), so a
 //! rerun gives the same ids. What is left records its lineage: a new topic most of whose

@@ -495,6 +495,17 @@ fn sync_dir(dir: &Path) {
 /// is an error that names the file.
 pub fn read_columns(files: &[PathBuf], columns: &[&str]) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();
+    for_each_batch(files, columns, |batch| {
+        out.push(batch);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Streams the named columns of the given files, in the order named, one batch at a time: for
+/// tables too large to hold (a window's `cluster_members`). A file without one of them is an
+/// error that names the file.
+pub fn for_each_batch(files: &[PathBuf], columns: &[&str], mut each: impl FnMut(RecordBatch) -> Result<()>) -> Result<()> {
     for path in files {
         let file = File::open(path).map_err(|e| Error::warehouse(path, e))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
@@ -507,10 +518,10 @@ pub fn read_columns(files: &[PathBuf], columns: &[&str]) -> Result<Vec<RecordBat
         for batch in builder.with_projection(mask).build()? {
             let batch = batch?;
             let order = columns.iter().map(|n| batch.schema().index_of(n)).collect::<Result<Vec<_>, _>>()?;
-            out.push(batch.project(&order)?);
+            each(batch.project(&order)?)?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Reads a whole table (or one partition) into batches; for tests and small tables.

@@ -40,7 +40,7 @@ use super::window::{date_of_days, Window};
 use crate::embed::cosine;
 use crate::error::{Error, Result};
 use crate::schema::table;
-use crate::warehouse::{read_columns, Warehouse};
+use crate::warehouse::{for_each_batch, read_columns, Warehouse};
 
 /// How clusters continue topics from night to night (`[topics]` in a job config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -627,7 +627,8 @@ fn read_previous(warehouse: &Warehouse, night: NaiveDate, window: &Window) -> Re
         let levels = topics.iter().map(|t| t.level as usize + 1).max().unwrap_or(0);
         member_topic = vec![vec![None; window.len()]; levels];
         let member_files = warehouse.files(table::CLUSTER_MEMBERS, Some(night))?;
-        for b in read_columns(&member_files, &["cluster_id", "conversation_id", "level"])? {
+        // Streamed: a window's memberships are one row per conversation and level.
+        for_each_batch(&member_files, &["cluster_id", "conversation_id", "level"], |b| {
             let (Some(cluster), Some(conversation), Some(level)) =
                 (b.column(0).as_string_opt::<i32>(), b.column(1).as_string_opt::<i32>(), b.column(2).as_primitive_opt::<Int32Type>())
             else {
@@ -639,7 +640,8 @@ fn read_previous(warehouse: &Warehouse, night: NaiveDate, window: &Window) -> Re
                     rows[r as usize] = Some(t);
                 }
             }
-        }
+            Ok(())
+        })?;
         files.extend(cluster_files);
         files.extend(member_files);
     }

@@ -16,7 +16,7 @@ use crate::nightly::window::{date_of_days, day_of_micros, days_since_epoch};
 use crate::nightly::PrivacyConfig;
 use crate::schema::table;
 use crate::summarize::{distinctive_terms, ClusterTerms, Doc, MAX_NGRAM};
-use crate::warehouse::{read_columns, Warehouse};
+use crate::warehouse::{for_each_batch, read_columns, Warehouse};
 
 /// Week-over-week change that makes a topic growing or shrinking.
 const TREND_CHANGE: f64 = 0.25;
@@ -635,18 +635,30 @@ fn arrived(now: u64, before: u64, before_days: usize) -> bool {
     before_days > 0 && now as f64 / 7.0 >= 2.0 * rate_before.max(1.0) && significant(now, before, 7.0 / (7 + before_days) as f64)
 }
 
-/// Per topic, conversations on each of `days` (a week), from `topic_daily` files of one night.
-fn read_topic_daily(files: &[PathBuf], days: &[NaiveDate]) -> Result<FxHashMap<String, Vec<u64>>> {
-    let mut out: FxHashMap<String, Vec<u64>> = FxHashMap::default();
-    for b in read_columns(files, &["topic_id", "day", "conversations"])? {
+/// Calls `row(topic, day, conversations)` for every row of `topic_daily` files (day in days
+/// since the epoch): the one decoder of the table's rows the report uses.
+fn for_each_topic_day(files: &[PathBuf], mut row: impl FnMut(&str, i32, u64)) -> Result<()> {
+    for_each_batch(files, &["topic_id", "day", "conversations"], |b| {
         let topic = strings(&b, "topic_id")?;
         let day = column(&b, "day")?.as_primitive_opt::<Date32Type>().ok_or_else(|| Error::Config("topic_daily.day is not a date".into()))?;
         let conversations = column(&b, "conversations")?.as_primitive_opt::<Int64Type>().ok_or_else(|| Error::Config("topic_daily.conversations is not int64".into()))?;
         for i in 0..b.num_rows() {
-            let Some(d) = days.iter().position(|d| days_since_epoch(*d) == day.value(i)) else { continue };
-            out.entry(topic.value(i).to_owned()).or_insert_with(|| vec![0; days.len()])[d] += u64::try_from(conversations.value(i)).unwrap_or(0);
+            row(topic.value(i), day.value(i), u64::try_from(conversations.value(i)).unwrap_or(0));
         }
-    }
+        Ok(())
+    })
+}
+
+/// Per topic, conversations on each of `days` (a week), from `topic_daily` files of one night.
+fn read_topic_daily(files: &[PathBuf], days: &[NaiveDate]) -> Result<FxHashMap<String, Vec<u64>>> {
+    let days: Vec<i32> = days.iter().map(|d| days_since_epoch(*d)).collect();
+    let mut out: FxHashMap<String, Vec<u64>> = FxHashMap::default();
+    for_each_topic_day(files, |topic, day, conversations| {
+        if let Some(d) = days.iter().position(|&x| x == day) {
+            let n = &mut out.entry(topic.to_owned()).or_insert_with(|| vec![0; days.len()])[d];
+            *n = n.saturating_add(conversations);
+        }
+    })?;
     Ok(out)
 }
 
@@ -657,18 +669,13 @@ fn read_topic_daily_before(files: &[PathBuf], start: NaiveDate) -> Result<(FxHas
     let start = days_since_epoch(start);
     let mut counts: FxHashMap<String, u64> = FxHashMap::default();
     let mut before_days = BTreeSet::new();
-    for b in read_columns(files, &["topic_id", "day", "conversations"])? {
-        let topic = strings(&b, "topic_id")?;
-        let day = column(&b, "day")?.as_primitive_opt::<Date32Type>().ok_or_else(|| Error::Config("topic_daily.day is not a date".into()))?;
-        let conversations = column(&b, "conversations")?.as_primitive_opt::<Int64Type>().ok_or_else(|| Error::Config("topic_daily.conversations is not int64".into()))?;
-        for i in 0..b.num_rows() {
-            if day.value(i) < start {
-                before_days.insert(day.value(i));
-                let n = counts.entry(topic.value(i).to_owned()).or_default();
-                *n = n.saturating_add(u64::try_from(conversations.value(i)).unwrap_or(0));
-            }
+    for_each_topic_day(files, |topic, day, conversations| {
+        if day < start {
+            before_days.insert(day);
+            let n = counts.entry(topic.to_owned()).or_default();
+            *n = n.saturating_add(conversations);
         }
-    }
+    })?;
     Ok((counts, before_days.len()))
 }
 

@@ -76,6 +76,14 @@ const AREA_SEPARATION: f32 = 1.0;
 /// one that continues its leaf of last night.
 const KEEP_MARGIN: f32 = 0.05;
 
+/// A split of last night's leaf stands when its parts are at least as distinct as this quantile
+/// of tonight's leaves from their nearest leaf (the median: as distinct as a typical pair).
+const RECUT_SPLIT_QUANTILE: f32 = 0.5;
+
+/// Last night's leaves merged tonight stay merged only when they are less distinct than this
+/// quantile of tonight's leaves from their nearest leaf (nearly indistinguishable).
+const RECUT_MERGE_QUANTILE: f32 = 0.05;
+
 /// The top level keeps last night's parents unless tonight's children alone would be cut into
 /// fewer than this share of them.
 const REGROUP_BELOW: f32 = 0.75;
@@ -207,6 +215,7 @@ pub fn build(
                 leaf_of[i] = Some(leaf);
             }
         }
+        undo_prior_recuts(&mut members, &mut leaf_of, prior.first(), embeddings, dim, config.min_cluster_size);
         keep_prior_leaves(&mut members, &mut leaf_of, prior.first(), embeddings, dim, config.assign_min_similarity);
         members.iter_mut().for_each(|m| m.sort_unstable());
     }
@@ -337,11 +346,7 @@ fn keep_prior_leaves(members: &mut Vec<Vec<u32>>, leaf_of: &mut [Option<u32>], p
     // most of them when several are).
     let mut leaf_of_topic: FxHashMap<u32, (u32, usize)> = FxHashMap::default();
     for (c, m) in members.iter().enumerate() {
-        let mut counts: FxHashMap<u32, usize> = FxHashMap::default();
-        for t in m.iter().filter_map(|&r| prior[r as usize]) {
-            *counts.entry(t).or_default() += 1;
-        }
-        if let Some((t, n)) = counts.into_iter().find(|&(_, n)| 2 * n > m.len()) {
+        if let Some((t, n)) = majority_prior(m, prior) {
             let entry = leaf_of_topic.entry(t).or_insert((c as u32, n));
             if n > entry.1 {
                 *entry = (c as u32, n);
@@ -370,7 +375,12 @@ fn keep_prior_leaves(members: &mut Vec<Vec<u32>>, leaf_of: &mut [Option<u32>], p
     for (i, kept) in moves {
         leaf_of[i] = Some(kept);
     }
-    // Rebuilt from `leaf_of` (one pass, rows ascending); a leaf left with no member is dropped.
+    rebuild_members(members, leaf_of);
+}
+
+/// Rebuilds `members` from `leaf_of` (one pass, rows ascending); a leaf left with no member is
+/// dropped and the others renumbered in order.
+fn rebuild_members(members: &mut Vec<Vec<u32>>, leaf_of: &mut [Option<u32>]) {
     let mut rebuilt: Vec<Vec<u32>> = vec![Vec::new(); members.len()];
     for (i, leaf) in leaf_of.iter().enumerate() {
         if let Some(l) = leaf {
@@ -392,6 +402,148 @@ fn keep_prior_leaves(members: &mut Vec<Vec<u32>>, leaf_of: &mut [Option<u32>], p
     *members = rebuilt;
 }
 
+/// Undoes HDBSCAN's re-cuts of last night's leaves (`prior[row]`) unless the data clearly
+/// supports them. A slide of the window leaves six of its seven days in place, and density
+/// clustering of nearly the same points still splits a leaf one night and merges two the
+/// next; each such re-cut gives every member of the part that loses the id a new topic.
+/// Distinctness is measured as [`split_gain`] and judged against tonight's own leaves (each
+/// leaf's gain against its nearest leaf), so the bars follow the encoder's geometry:
+///
+/// * leaves tonight whose members were, by strict majority, one leaf last night are merged
+///   back into the largest of them unless they are as distinct as the
+///   [`RECUT_SPLIT_QUANTILE`] of tonight's leaves;
+/// * a leaf tonight that holds most of two or more of last night's leaves (each at least
+///   `min_size` members here) is divided back along last night's lines (its other members
+///   to the nearest part) unless they are less distinct than the [`RECUT_MERGE_QUANTILE`].
+///
+/// Between the two bars last night's cut stands either way (hysteresis). Leaves made mostly of
+/// conversations not clustered last night (new traffic, a burst) are never touched.
+fn undo_prior_recuts(members: &mut Vec<Vec<u32>>, leaf_of: &mut [Option<u32>], prior: Option<&Vec<Option<u32>>>, embeddings: &[f32], dim: usize, min_size: usize) {
+    let Some(prior) = prior.filter(|p| p.len() == leaf_of.len()) else { return };
+    let mut separation = nearest_leaf_gains(members, embeddings, dim);
+    if separation.is_empty() {
+        return;
+    }
+    separation.sort_unstable_by(f32::total_cmp);
+    let quantile = |q: f32| separation[((separation.len() - 1) as f32 * q).round() as usize];
+    let (split_bar, merge_bar) = (quantile(RECUT_SPLIT_QUANTILE), quantile(RECUT_MERGE_QUANTILE));
+    tracing::debug!(split_bar, merge_bar, "leaf re-cuts: tonight's bars");
+    let mut changed = false;
+    // Splits: tonight's leaves grouped by last night's leaf most of their members were in.
+    let mut split_of: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for (c, m) in members.iter().enumerate() {
+        if let Some((p, _)) = majority_prior(m, prior) {
+            split_of.entry(p).or_default().push(c);
+        }
+    }
+    for leaves in split_of.values().filter(|l| l.len() > 1) {
+        let &largest = leaves.iter().max_by_key(|&&c| (members[c].len(), std::cmp::Reverse(c))).expect("two or more");
+        for &c in leaves.iter().filter(|&&c| c != largest) {
+            let gain = split_gain(&[&members[largest], &members[c]], embeddings, dim);
+            tracing::debug!(gain, sizes = ?(members[largest].len(), members[c].len()), "leaf re-cut: a split of last night's leaf");
+            if gain < split_bar {
+                let moved = std::mem::take(&mut members[c]);
+                members[largest].extend(moved);
+                changed = true;
+            }
+        }
+    }
+    // Merges: where most of each of last night's leaves is tonight.
+    let mut present: FxHashMap<u32, usize> = FxHashMap::default();
+    let mut per_leaf: Vec<FxHashMap<u32, usize>> = vec![FxHashMap::default(); members.len()];
+    for (c, m) in members.iter().enumerate() {
+        for p in m.iter().filter_map(|&r| prior[r as usize]) {
+            *present.entry(p).or_default() += 1;
+            *per_leaf[c].entry(p).or_default() += 1;
+        }
+    }
+    let leaves = members.len();
+    for c in 0..leaves {
+        let mut arrived: Vec<u32> = per_leaf[c].iter().filter(|&(p, &n)| n >= min_size.max(1) && 2 * n > present[p]).map(|(&p, _)| p).collect();
+        if arrived.len() < 2 {
+            continue;
+        }
+        arrived.sort_unstable();
+        let cores: Vec<Vec<u32>> = arrived.iter().map(|&p| members[c].iter().copied().filter(|&r| prior[r as usize] == Some(p)).collect()).collect();
+        let centres: Vec<Vec<f32>> = cores.iter().map(|m| unit_mean(m, embeddings, dim)).collect();
+        let mut parts: Vec<Vec<u32>> = vec![Vec::new(); arrived.len()];
+        for &r in &members[c] {
+            let part = match prior[r as usize].and_then(|p| arrived.binary_search(&p).ok()) {
+                Some(part) => part,
+                None => {
+                    let row = &embeddings[r as usize * dim..(r as usize + 1) * dim];
+                    let near = centres.iter().map(|centre| dot(row, centre));
+                    near.enumerate().fold((0, f32::NEG_INFINITY), |(bi, bs), (i, s)| if s > bs { (i, s) } else { (bi, bs) }).0
+                }
+            };
+            parts[part].push(r);
+        }
+        let gain = split_gain(&parts.iter().map(Vec::as_slice).collect::<Vec<_>>(), embeddings, dim);
+        tracing::debug!(gain, parts = arrived.len(), size = members[c].len(), "leaf re-cut: a merge of last night's leaves");
+        if gain >= merge_bar {
+            parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
+            let mut parts = parts.into_iter();
+            members[c] = parts.next().expect("two or more");
+            members.extend(parts);
+            changed = true;
+        }
+    }
+    if changed {
+        leaf_of.iter_mut().for_each(|l| *l = None);
+        for (c, m) in members.iter().enumerate() {
+            for &r in m {
+                leaf_of[r as usize] = Some(c as u32);
+            }
+        }
+        rebuild_members(members, leaf_of);
+    }
+}
+
+/// Per leaf, its [`split_gain`] against the leaf with the nearest centroid (none for fewer
+/// than two leaves). Quadratic in the leaves (a few thousand at most: HDBSCAN runs on a sample
+/// of bounded size), linear in the rows.
+fn nearest_leaf_gains(members: &[Vec<u32>], embeddings: &[f32], dim: usize) -> Vec<f32> {
+    if members.len() < 2 {
+        return Vec::new();
+    }
+    let sums: Vec<Vec<f32>> = members.par_iter().map(|m| row_sum(m, embeddings, dim)).collect();
+    let norms: Vec<f32> = sums.iter().map(|s| dot(s, s).sqrt()).collect();
+    (0..sums.len())
+        .into_par_iter()
+        .map(|a| {
+            let cosine = |b: usize| dot(&sums[a], &sums[b]) / (norms[a] * norms[b]).max(f32::MIN_POSITIVE);
+            let (b, _) = (0..sums.len()).filter(|&b| b != a).map(|b| (b, cosine(b))).max_by(|x, y| x.1.total_cmp(&y.1)).expect("two or more leaves");
+            let together: Vec<f32> = sums[a].iter().zip(&sums[b]).map(|(x, y)| x + y).collect();
+            (norms[a] + norms[b] - dot(&together, &together).sqrt()) / (members[a].len() + members[b].len()).max(1) as f32
+        })
+        .collect()
+}
+
+/// The sum of `rows` of `data` (accumulated in f64: leaves of a large window have many rows).
+fn row_sum(rows: &[u32], data: &[f32], dim: usize) -> Vec<f32> {
+    let mut sum = vec![0.0f64; dim];
+    for &r in rows {
+        sum.iter_mut().zip(&data[r as usize * dim..(r as usize + 1) * dim]).for_each(|(s, v)| *s += f64::from(*v));
+    }
+    sum.into_iter().map(|s| s as f32).collect()
+}
+
+/// How much nearer, on average, the rows of `parts` are to their own part's centroid than to
+/// the centroid of all of them (cosine): what keeping the parts apart explains. Rows are unit
+/// vectors, so a set's summed similarity to its unit centroid is the norm of its summed rows.
+fn split_gain(parts: &[&[u32]], embeddings: &[f32], dim: usize) -> f32 {
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let mut total = vec![0.0f32; dim];
+    let (mut apart, mut n) = (0.0f32, 0usize);
+    for part in parts {
+        let sum = row_sum(part, embeddings, dim);
+        apart += norm(&sum);
+        total.iter_mut().zip(&sum).for_each(|(t, s)| *t += s);
+        n += part.len();
+    }
+    (apart - norm(&total)) / n.max(1) as f32
+}
+
 /// Groups children by the parent most of their conversations had last night (`prior[row]`,
 /// a strict majority of the child's members): per child its group, the number of groups, and
 /// how many of them are last night's parents. Children with no such parent are groups of their
@@ -402,11 +554,7 @@ fn prior_groups(children: &[Cluster], prior: Option<&Vec<Option<u32>>>) -> (Vec<
     let unit_of = children
         .iter()
         .map(|child| {
-            let mut counts: FxHashMap<u32, usize> = FxHashMap::default();
-            for p in prior.into_iter().flat_map(|prior| child.members.iter().filter_map(|&r| prior.get(r as usize).copied().flatten())) {
-                *counts.entry(p).or_default() += 1;
-            }
-            let majority = counts.into_iter().filter(|&(_, n)| 2 * n > child.members.len()).map(|(p, _)| p).next();
+            let majority = prior.and_then(|prior| majority_prior(&child.members, prior)).map(|(p, _)| p);
             let fresh = |groups: &mut usize| std::mem::replace(groups, *groups + 1);
             match majority {
                 Some(p) => *group_of_parent.entry(p).or_insert_with(|| fresh(&mut groups)),
@@ -415,6 +563,26 @@ fn prior_groups(children: &[Cluster], prior: Option<&Vec<Option<u32>>>) -> (Vec<
         })
         .collect();
     (unit_of, groups, group_of_parent.len())
+}
+
+/// The group a strict majority of `members` were in last night (`prior[row]`), and how many
+/// of them were. Boyer–Moore's vote finds the only possible candidate in one pass without a
+/// map, and a second pass counts it.
+fn majority_prior(members: &[u32], prior: &[Option<u32>]) -> Option<(u32, usize)> {
+    let group = |&r: &u32| prior.get(r as usize).copied().flatten();
+    let (mut candidate, mut lead) = (None, 0usize);
+    for g in members.iter().map(group) {
+        if lead == 0 {
+            (candidate, lead) = (g, 1);
+        } else if g == candidate {
+            lead += 1;
+        } else {
+            lead -= 1;
+        }
+    }
+    let candidate = candidate?;
+    let count = members.iter().filter(|r| group(r) == Some(candidate)).count();
+    (2 * count > members.len()).then_some((candidate, count))
 }
 
 fn new_cluster(level: u32, members: Vec<u32>, embeddings: &[f32], dim: usize) -> Cluster {
@@ -440,14 +608,10 @@ fn new_cluster(level: u32, members: Vec<u32>, embeddings: &[f32], dim: usize) ->
 
 /// Mean of the given rows (sequential: the same bits on every run).
 fn mean(rows: &[u32], data: &[f32], dim: usize) -> Vec<f32> {
-    let mut sum = vec![0.0f64; dim];
-    for &r in rows {
-        for (s, v) in sum.iter_mut().zip(&data[r as usize * dim..(r as usize + 1) * dim]) {
-            *s += f64::from(*v);
-        }
-    }
-    let n = rows.len().max(1) as f64;
-    sum.into_iter().map(|s| (s / n) as f32).collect()
+    let n = rows.len().max(1) as f32;
+    let mut m = row_sum(rows, data, dim);
+    m.iter_mut().for_each(|v| *v /= n);
+    m
 }
 
 fn unit_mean(rows: &[u32], data: &[f32], dim: usize) -> Vec<f32> {
@@ -707,6 +871,19 @@ fn name_parents(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn majority_vote_agrees_with_counting(prior in proptest::collection::vec(proptest::option::of(0u32..3), 0..24), members in proptest::collection::vec(0u32..30, 0..24)) {
+            let mut counts: FxHashMap<u32, usize> = FxHashMap::default();
+            for g in members.iter().filter_map(|&r| prior.get(r as usize).copied().flatten()) {
+                *counts.entry(g).or_default() += 1;
+            }
+            let counted = counts.into_iter().find(|&(_, n)| 2 * n > members.len());
+            prop_assert_eq!(majority_prior(&members, &prior), counted);
+        }
+    }
 
     fn child(members: &[u32]) -> Cluster {
         new_cluster(0, members.to_vec(), &vec![1.0; 16], 1)
@@ -724,6 +901,64 @@ mod tests {
         keep_prior_leaves(&mut members, &mut leaf_of, Some(&prior), &embeddings, 2, 0.3);
         assert_eq!(members, vec![vec![0, 1, 6, 7], vec![2, 3, 4, 5, 8, 9]], "2 (on the boundary), 8 (unclustered) and 9 go back; 6 is clearly in leaf 0; leaf 2 is emptied and dropped");
         assert_eq!(leaf_of, vec![Some(0), Some(0), Some(1), Some(1), Some(1), Some(1), Some(0), Some(0), Some(1), Some(1)]);
+    }
+
+    #[test]
+    fn noise_recuts_of_last_nights_leaves_are_undone_and_clear_ones_stand() {
+        const DIM: usize = 12;
+        let basis = |i: usize, sign: f32| -> Vec<f32> { (0..DIM).map(|d| if d == i { sign } else { 0.0 }).collect() };
+        let tilted = |i: usize, j: usize, t: f32| -> Vec<f32> {
+            let n = (1.0 + t * t).sqrt();
+            (0..DIM).map(|d| if d == i { 1.0 / n } else if d == j { t / n } else { 0.0 }).collect()
+        };
+        // Tonight's leaves, five rows each: (direction, last night's leaf of its rows).
+        let leaves: Vec<(Vec<Vec<f32>>, Vec<Option<u32>>)> = vec![
+            (vec![basis(0, 1.0)], vec![Some(0)]),
+            (vec![basis(1, 1.0)], vec![Some(1)]),
+            (vec![basis(2, 1.0)], vec![Some(2)]),
+            (vec![basis(3, 1.0)], vec![Some(3)]),
+            // Leaf 6 of last night cut in two nearly identical halves: a noise split.
+            (vec![tilted(6, 10, 0.1)], vec![Some(6)]),
+            (vec![tilted(6, 10, -0.1)], vec![Some(6)]),
+            // Leaf 7 of last night cut into two opposite directions: a split the data supports.
+            (vec![basis(7, 1.0)], vec![Some(7)]),
+            (vec![basis(7, -1.0)], vec![Some(7)]),
+            // Leaves 8 and 9 of last night, distinct, merged tonight.
+            (vec![basis(8, 1.0), basis(9, 1.0)], vec![Some(8), Some(9)]),
+            // New traffic, as near leaf 6 as its halves are to each other: untouched.
+            (vec![tilted(6, 10, 0.3)], vec![None]),
+        ];
+        let (mut embeddings, mut prior, mut members) = (Vec::new(), Vec::new(), Vec::new());
+        for (directions, priors) in &leaves {
+            let mut m = Vec::new();
+            for (direction, p) in directions.iter().zip(priors) {
+                for _ in 0..5 {
+                    m.push(prior.len() as u32);
+                    embeddings.extend_from_slice(direction);
+                    prior.push(*p);
+                }
+            }
+            members.push(m);
+        }
+        let mut leaf_of: Vec<Option<u32>> = vec![None; prior.len()];
+        for (c, m) in members.iter().enumerate() {
+            m.iter().for_each(|&r| leaf_of[r as usize] = Some(c as u32));
+        }
+        undo_prior_recuts(&mut members, &mut leaf_of, Some(&prior), &embeddings, DIM, 3);
+        let leaf = |r: usize| leaf_of[r].expect("every row stays clustered");
+        assert_eq!(leaf(20), leaf(25), "the noise split of leaf 6 is merged back");
+        assert_ne!(leaf(30), leaf(35), "the clear split of leaf 7 stands");
+        assert_ne!(leaf(40), leaf(45), "the merge of leaves 8 and 9 is divided back");
+        assert!((40..45).all(|r| leaf(r) == leaf(40)) && (45..50).all(|r| leaf(r) == leaf(45)));
+        assert!((50..55).all(|r| leaf(r) == leaf(50)) && leaf(50) != leaf(20), "new traffic is not folded into an old leaf");
+        assert_eq!(members.len(), 10);
+        for (c, m) in members.iter().enumerate() {
+            assert!(m.windows(2).all(|w| w[0] < w[1]) && m.iter().all(|&r| leaf(r as usize) == c as u32), "members and leaf_of agree");
+        }
+        // A first night (no prior) leaves HDBSCAN's cut alone.
+        let before = members.clone();
+        undo_prior_recuts(&mut members, &mut leaf_of, None, &embeddings, DIM, 3);
+        assert_eq!(members, before);
     }
 
     #[test]

@@ -2,15 +2,17 @@
 """Topic identity across nights (issue 17's bars), measured on fixture seeds.
 
 For each seed: `vigil fixtures` (14 days, flat organic traffic, a one-day news burst on the
-13th day), ingest, a nightly run for every day, and the weekly report for the last week. Then,
-reading the warehouse back with pyarrow:
+13th day, a new topic at a steady rate from the last week's first day), ingest, a nightly run
+for every day, and the weekly report for the last week. Then, reading the warehouse back with
+pyarrow:
 
 * leaf topic ids kept night to night: over the last seven nights, for every organic
   conversation clustered on two consecutive nights, whether its leaf topic id is the same;
 * the same at the top level;
 * organic topics the report tells as growing, new or rising (should be none), and the spread
   of their week-over-week change;
-* whether the planted news burst is in the report's emerging topics.
+* whether the planted news burst is in the report's emerging topics, and how many of the
+  conversations of the planted new topic (steady from the last week's first day) are.
 
 Run from the repository root after a release build:
 
@@ -22,6 +24,7 @@ Decide thresholds on one seed; read the others as held out.
 
 import argparse
 import collections
+import contextlib
 import gzip
 import json
 import os
@@ -32,14 +35,24 @@ from datetime import date, timedelta
 
 import pyarrow.parquet as pq
 
+# Planted groups that arrive: a one-day news burst, and a topic at a steady rate from the
+# first day of the last week.
+ARRIVALS = ("decoy:earthquake-news-burst", "decoy:heat-pump-questions")
 KEY = "7f3a9c2e5b1d4f608a2c4e6f8091b3d5e7f90a1c3e5b7d9f1a3c5e7092b4d6f8"
 
 
+STDERR = None  # with --keep: every command's log lines are appended here
+
+
 def vigil(*args):
-    env = dict(os.environ, VIGIL_KEY=KEY, VIGIL_LOG="warn")
+    env = dict(os.environ, VIGIL_KEY=KEY)
+    env.setdefault("VIGIL_LOG", "warn")
     out = subprocess.run([os.environ.get("VIGIL", "vigil"), *args], env=env, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"vigil {' '.join(args)} failed:\n{out.stderr}")
+    if STDERR is not None:
+        with open(STDERR, "a") as f:
+            f.write(f"$ vigil {' '.join(args)}\n{out.stderr}")
     return out.stdout
 
 
@@ -59,8 +72,12 @@ def leaf_topics(w, night, level):
     }
 
 
-def measure(seed, days, per_day):
-    with tempfile.TemporaryDirectory() as tmp:
+def measure(seed, days, per_day, keep=None):
+    global STDERR
+    with contextlib.nullcontext(os.path.join(keep, str(seed))) if keep else tempfile.TemporaryDirectory() as tmp:
+        if keep:
+            os.makedirs(tmp, exist_ok=False)
+            STDERR = os.path.join(tmp, "stderr.log")
         logs, w, out = (os.path.join(tmp, d) for d in ("logs", "w", "report"))
         vigil("fixtures", "--out", logs, "--days", str(days), "--per-day", str(per_day), "--seed", str(seed))
         files = sorted(os.path.join(logs, f) for f in os.listdir(logs) if f.endswith(".jsonl.gz") and "labels" not in f)
@@ -117,11 +134,17 @@ def measure(seed, days, per_day):
             votes = collections.Counter(origin.get(c, "unknown") for c in members[cluster])
             return votes.most_common(1)[0][0]
 
+        def arrivals(cluster):
+            return sum(origin.get(c) in ARRIVALS for c in members[cluster]) / len(members[cluster])
+
         listed = report["top_clusters"] + report["emerging_clusters"]
-        organic = [t for t in listed if majority(t["cluster_id"]) == "organic"]
+        # Flat organic topics: mostly organic and not holding a planted arrival (a parent of it).
+        organic = [t for t in listed if majority(t["cluster_id"]) == "organic" and arrivals(t["cluster_id"]) < 0.05]
         flagged = [t for t in organic if t["trend"] in ("growing", "new", "rising")]
         changes = sorted(abs(t["change_pct"]) for t in report["top_clusters"] if t["change_pct"] is not None and majority(t["cluster_id"]) == "organic")
         burst = [t for t in report["emerging_clusters"] if majority(t["cluster_id"]) == "decoy:earthquake-news-burst"]
+        new_topic = {c for c, o in origin.items() if o == "decoy:heat-pump-questions"}
+        reported = {c for t in report["emerging_clusters"] for c in members[t["cluster_id"]] if c in new_topic}
         return {
             "seed": seed,
             "leaf_kept": stability["leaf"],
@@ -132,6 +155,7 @@ def measure(seed, days, per_day):
             "organic_abs_change_max": changes[-1] if changes else None,
             "organic_abs_change_median": changes[len(changes) // 2] if changes else None,
             "burst_emerging": [(t["name"], t["trend"], t["daily"]) for t in burst],
+            "new_topic_emerging": (len(reported), len(new_topic)),
             "emerging": [(t["name"], t["trend"], t["change_pct"]) for t in report["emerging_clusters"]],
         }
 
@@ -141,15 +165,17 @@ def main():
     p.add_argument("--seeds", type=int, nargs="+", default=[42, 7, 23])
     p.add_argument("--days", type=int, default=14)
     p.add_argument("--per-day", type=int, default=500)
+    p.add_argument("--keep", help="work in KEEP/<seed> (which must not exist) and keep it, with every command's log lines in stderr.log (VIGIL_LOG sets their level)")
     a = p.parse_args()
     for seed in a.seeds:
-        m = measure(seed, a.days, a.per_day)
+        m = measure(seed, a.days, a.per_day, a.keep)
         (ls, lc), (ts, tc) = m["leaf_kept"], m["top_kept"]
         print(f"seed {seed}: leaf ids kept {ls}/{lc} = {ls / max(lc, 1):.4f}; top-level {ts}/{tc} = {ts / max(tc, 1):.4f}")
         print(f"  changes: {m['why']}")
         print(f"  organic topics listed {m['organic_listed']}, told growing/new/rising: {m['organic_flagged']}")
         print(f"  organic top topics |change|: median {m['organic_abs_change_median']}%, max {m['organic_abs_change_max']}%")
         print(f"  news burst emerging: {m['burst_emerging']}")
+        print(f"  new topic's conversations in emerging topics: {m['new_topic_emerging'][0]}/{m['new_topic_emerging'][1]}")
         print(f"  emerging: {m['emerging']}")
         sys.stdout.flush()
 

@@ -420,6 +420,7 @@ fn rebuild_members(members: &mut Vec<Vec<u32>>, leaf_of: &mut [Option<u32>]) {
 /// conversations not clustered last night (new traffic, a burst) are never touched.
 fn undo_prior_recuts(members: &mut Vec<Vec<u32>>, leaf_of: &mut [Option<u32>], prior: Option<&Vec<Option<u32>>>, embeddings: &[f32], dim: usize, min_size: usize) {
     let Some(prior) = prior.filter(|p| p.len() == leaf_of.len()) else { return };
+    let started = std::time::Instant::now();
     let mut separation = nearest_leaf_gains(members, embeddings, dim);
     if separation.is_empty() {
         return;
@@ -428,7 +429,7 @@ fn undo_prior_recuts(members: &mut Vec<Vec<u32>>, leaf_of: &mut [Option<u32>], p
     let quantile = |q: f32| separation[((separation.len() - 1) as f32 * q).round() as usize];
     let (split_bar, merge_bar) = (quantile(RECUT_SPLIT_QUANTILE), quantile(RECUT_MERGE_QUANTILE));
     tracing::debug!(split_bar, merge_bar, "leaf re-cuts: tonight's bars");
-    let mut changed = false;
+    let (mut splits_undone, mut merges_undone) = (0usize, 0usize);
     // Splits: tonight's leaves grouped by last night's leaf most of their members were in.
     let mut split_of: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for (c, m) in members.iter().enumerate() {
@@ -444,7 +445,7 @@ fn undo_prior_recuts(members: &mut Vec<Vec<u32>>, leaf_of: &mut [Option<u32>], p
             if gain < split_bar {
                 let moved = std::mem::take(&mut members[c]);
                 members[largest].extend(moved);
-                changed = true;
+                splits_undone += 1;
             }
         }
     }
@@ -485,10 +486,11 @@ fn undo_prior_recuts(members: &mut Vec<Vec<u32>>, leaf_of: &mut [Option<u32>], p
             let mut parts = parts.into_iter();
             members[c] = parts.next().expect("two or more");
             members.extend(parts);
-            changed = true;
+            merges_undone += 1;
         }
     }
-    if changed {
+    tracing::debug!(splits_undone, merges_undone, seconds = started.elapsed().as_secs_f32(), "leaf re-cuts undone");
+    if splits_undone + merges_undone > 0 {
         leaf_of.iter_mut().for_each(|l| *l = None);
         for (c, m) in members.iter().enumerate() {
             for &r in m {

@@ -268,6 +268,9 @@ fn repeated_metadata_is_redacted_and_counted_on_every_record() {
         ));
         lines.push('\n');
     }
+    // A first message written in paragraphs, then a second turn.
+    lines.push_str(r#"{"conversation_id":"para","account_id":"a-para","created_at":"2026-11-20T11:00:00Z","messages":[{"role":"user","content":"Dear council,\n\nplease fix the potholes on Station Road.\n\n\nThanks"},{"role":"assistant","content":"Here is a draft."},{"role":"user","content":"Shorter, please."}]}"#);
+    lines.push('\n');
     let input = dir.path().join("meta.jsonl");
     std::fs::write(&input, lines).unwrap();
     let w = dir.path().join("w");
@@ -278,8 +281,15 @@ fn repeated_metadata_is_redacted_and_counted_on_every_record() {
     let metadata = strings(&conversations, "metadata");
     let totals: Vec<i32> =
         conversations.iter().flat_map(|b| b.column_by_name("pii_total").unwrap().as_primitive::<Int32Type>().values().to_vec()).collect();
-    assert_eq!(ids.len(), 40);
-    for ((id, meta), total) in ids.iter().zip(&metadata).zip(&totals) {
+    assert_eq!(ids.len(), 41);
+    // user_text: turns separated by a blank line, a turn's own blank lines folded, so the
+    // first message is whole for facets (whose request line shows it) and clusters.
+    let texts = strings(&conversations, "user_text");
+    let para = ids.iter().position(|id| id == "para").unwrap();
+    assert_eq!(texts[para], "Dear council,\nplease fix the potholes on Station Road.\nThanks\n\nShorter, please.");
+    let messages = table(&w, "messages");
+    assert!(strings(&messages, "content").iter().any(|c| c == "Dear council,\n\nplease fix the potholes on Station Road.\n\n\nThanks"), "messages keep the turn as written");
+    for ((id, meta), total) in ids.iter().zip(&metadata).zip(&totals).filter(|((id, _), _)| *id != "para") {
         let n: usize = id[1..].parse().unwrap();
         assert!(!meta.contains("ops.team") && !meta.contains("7946"), "{id}: {meta}");
         assert!(meta.contains(r#""ticket":"call [PHONE]""#), "{id}: {meta}");

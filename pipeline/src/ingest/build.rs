@@ -343,7 +343,7 @@ fn append_record(
                 if !s.user_text.is_empty() {
                     s.user_text.push_str("\n\n");
                 }
-                s.user_text.push_str(&s.redacted);
+                push_turn(&mut s.user_text, &s.redacted);
             }
             Role::Assistant => assistant_chars = assistant_chars.saturating_add(chars),
             Role::System => {}
@@ -622,9 +622,35 @@ pub(crate) fn file_time(path: &std::path::Path) -> DateTime<Utc> {
     std::fs::metadata(path).and_then(|m| m.modified()).map(DateTime::<Utc>::from).unwrap_or_else(|_| Utc::now())
 }
 
+/// Appends a user turn to `user_text` with every run of line feeds folded into one:
+/// `user_text` separates turns by a blank line, so a blank line inside a turn would cut its
+/// first message short for every reader of it (facets, clusters, campaigns). The messages
+/// table keeps the turn as written. Linear: each search resumes past the run it folded.
+fn push_turn(user_text: &mut String, turn: &str) {
+    let mut rest = turn;
+    while let Some(at) = rest.find("\n\n") {
+        user_text.push_str(&rest[..=at]);
+        rest = rest[at..].trim_start_matches('\n');
+    }
+    user_text.push_str(rest);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_turns_blank_lines_do_not_split_it() {
+        let mut text = String::new();
+        push_turn(&mut text, "Dear council,\n\n\nplease fix the road.\n\nThanks\n");
+        assert_eq!(text, "Dear council,\nplease fix the road.\nThanks\n");
+        text.push_str("\n\n");
+        push_turn(&mut text, "\n\nsecond turn");
+        assert_eq!(text.split("\n\n").find(|p| !p.trim().is_empty()), Some("Dear council,\nplease fix the road.\nThanks"));
+        let mut plain = String::new();
+        push_turn(&mut plain, "no blank line\r\n\r\nhere, é");
+        assert_eq!(plain, "no blank line\r\n\r\nhere, é");
+    }
 
     #[test]
     fn user_agent_families_are_coarse() {

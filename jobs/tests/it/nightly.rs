@@ -345,6 +345,10 @@ fn nightly_refuses_bad_arguments_with_one_clear_line() {
     std::fs::write(&config, "[clustering]\nmin_cluster_size = 1\n").unwrap();
     let out = run(&["nightly", "--warehouse", path(dir.path()), "--date", DATE, "--config", path(&config)]);
     assert!(!out.output.status.success() && out.stderr().contains("min_cluster_size"), "{}", out.stderr());
+    // Campaign settings that would fail the night after clustering are refused before it, all
+    // named at once.
+    let out = run(&["nightly", "--warehouse", path(dir.path()), "--date", DATE, "--set", "campaigns.lsh_bands=7", "--set", "campaigns.resolution=0"]);
+    assert!(!out.output.status.success() && out.stderr().contains("campaigns.lsh_bands = 7") && out.stderr().contains("campaigns.resolution = 0"), "{}", out.stderr());
     // An empty warehouse is not an error: nothing to analyse, empty partitions.
     let line = run(&["nightly", "--warehouse", path(dir.path()), "--date", DATE]).ok().stdout();
     assert!(line.contains("0 conversations"), "{line}");

@@ -55,7 +55,7 @@ pub struct CampaignConfig {
     pub min_score: f32,
     /// Leiden resolution (higher: smaller communities).
     pub resolution: f64,
-    /// LSH bands over 128 MinHash permutations (more bands: looser matching).
+    /// LSH bands over 128 MinHash permutations (more bands: looser matching); must divide 128.
     pub lsh_bands: usize,
     /// Member overlap (Jaccard of accounts) for a campaign to keep the previous night's id.
     pub match_min_overlap: f32,
@@ -86,6 +86,51 @@ impl Default for CampaignConfig {
             semantic_bands: 16,
             semantic_bits: 12,
         }
+    }
+}
+
+/// MinHash permutations per text skeleton; `lsh_bands` must divide it.
+const MINHASH_PERMUTATIONS: usize = 128;
+
+/// Most semantic LSH bands: each is `semantic_bits` hyperplanes over the encoder's dimensions,
+/// held in memory and applied to every conversation.
+const MAX_SEMANTIC_BANDS: usize = 64;
+
+impl CampaignConfig {
+    /// What is wrong with these settings, each as `campaigns.<name> = <value> (why)`: checked
+    /// before a run starts, so a bad value never fails a night after clustering has run.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, name: &str, value: String, rule: &str| {
+            if !ok {
+                problems.push(format!("campaigns.{name} = {value} ({rule})"));
+            }
+        };
+        check(self.min_accounts >= 2, "min_accounts", self.min_accounts.to_string(), "must be at least 2");
+        check(self.max_key_accounts >= 2, "max_key_accounts", self.max_key_accounts.to_string(), "must be at least 2");
+        check(
+            (2..=self.max_key_accounts.max(2)).contains(&self.pair_key_accounts),
+            "pair_key_accounts",
+            self.pair_key_accounts.to_string(),
+            "must be 2..=max_key_accounts",
+        );
+        for (name, value) in [("edge_min_similarity", self.edge_min_similarity), ("match_min_overlap", self.match_min_overlap)] {
+            check(value > 0.0 && value <= 1.0, name, value.to_string(), "must be in (0, 1]");
+        }
+        for (name, value) in [("infra_weight", self.infra_weight), ("topic_weight", self.topic_weight), ("min_score", self.min_score)] {
+            check(value.is_finite() && value >= 0.0, name, value.to_string(), "must be a finite number, at least 0");
+        }
+        check(self.resolution.is_finite() && self.resolution > 0.0, "resolution", self.resolution.to_string(), "must be a finite number above 0");
+        check(
+            self.lsh_bands > 0 && MINHASH_PERMUTATIONS.is_multiple_of(self.lsh_bands),
+            "lsh_bands",
+            self.lsh_bands.to_string(),
+            "must divide the 128 MinHash permutations: 1, 2, 4, 8, 16, 32, 64 or 128",
+        );
+        check((1..=24 * 60).contains(&self.synchrony_minutes), "synchrony_minutes", self.synchrony_minutes.to_string(), "must be 1..=1440");
+        check(self.semantic_bands <= MAX_SEMANTIC_BANDS, "semantic_bands", self.semantic_bands.to_string(), "must be 0..=64");
+        check((1..=32).contains(&self.semantic_bits), "semantic_bits", self.semantic_bits.to_string(), "must be 1..=32");
+        problems
     }
 }
 
@@ -276,7 +321,7 @@ fn blake3_u64(parts: &[&[u8]]) -> u64 {
 /// Finds coordinated groups. Deterministic for the same input and config.
 pub fn detect(input: &Input<'_>, config: &CampaignConfig) -> Result<Vec<Group>> {
     let n = input.text.len();
-    let minhash = MinHasher::new(MinHashConfig { shingle_words: 3, permutations: 128, bands: config.lsh_bands, threshold: 0.0, seed: 7 })?;
+    let minhash = MinHasher::new(MinHashConfig { shingle_words: 3, permutations: MINHASH_PERMUTATIONS, bands: config.lsh_bands, threshold: 0.0, seed: 7 })?;
     let semantic = match (config.semantic_bands, input.dim) {
         (0, _) | (_, 0) => Vec::new(),
         (bands, dim) if input.vectors.len() == n * dim => SemanticHasher::new(dim, bands, config.semantic_bits, 0x5e3a)?.buckets(input.vectors)?,
@@ -581,6 +626,17 @@ fn excess_synchrony(observed: f32, times: &[(i64, u32)], window_micros: i64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_that_would_fail_a_run_are_named_before_it() {
+        assert!(CampaignConfig::default().problems().is_empty());
+        let bad = CampaignConfig { lsh_bands: 7, resolution: f64::NAN, pair_key_accounts: 5000, semantic_bands: 1_000_000, ..CampaignConfig::default() };
+        let problems = bad.problems();
+        for name in ["lsh_bands = 7", "resolution = NaN", "pair_key_accounts = 5000", "semantic_bands = 1000000"] {
+            assert!(problems.iter().any(|p| p.contains(name)), "{name} not in {problems:?}");
+        }
+        assert_eq!(problems.len(), 4, "{problems:?}");
+    }
 
     #[test]
     fn skeletons_collapse_slot_filled_templates() {

@@ -183,6 +183,7 @@ impl NightlyConfig {
         if !(0.0..=1.0).contains(&c.exemplar_max_masked) {
             problems.push(format!("clustering.exemplar_max_masked = {} (must be 0..=1)", c.exemplar_max_masked));
         }
+        problems.extend(self.campaigns.problems());
         problems.extend(self.topics.problems());
         if problems.is_empty() { Ok(()) } else { Err(Error::Config(format!("{} problem(s): {}", problems.len(), problems.join("; ")))) }
     }

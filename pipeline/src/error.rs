@@ -55,9 +55,35 @@ pub enum Error {
     /// A reveal was refused: too few or mismatched shares, no reason, unknown pseudonyms.
     #[error("reveal refused: {0}")]
     Reveal(String),
-    /// A SQL statement failed or was refused.
+    /// A SQL statement failed in the user's terms: a time limit, a memory limit, a bad
+    /// parameter.
     #[error("query: {0}")]
     Query(String),
+    /// A statement that would change the warehouse (DDL, DML, COPY, SET): the warehouse is
+    /// read-only to SQL.
+    #[error("query refused: the warehouse is read-only here; only queries run (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE) — {0} is not one")]
+    Refused(String),
+    /// DataFusion failed planning or running a statement. Its error is kept typed (callers
+    /// match on it, e.g. `find_root()`), and shown in this error's message rather than as
+    /// `source()`: DataFusion's messages already include their own causes, and the CLI prints
+    /// the whole chain, which would repeat them.
+    #[error("{context}: {error}")]
+    DataFusion {
+        /// What Vigil was doing.
+        context: String,
+        /// DataFusion's error.
+        error: Box<datafusion::error::DataFusionError>,
+    },
+    /// A stage's own invariant broke: mismatched shapes between steps, values that cannot
+    /// occur, a worker thread that panicked, a graph the community detection rejected. A bug
+    /// (or memory corruption), never a problem with the configuration or the input records.
+    #[error("internal error in {stage}: {message} (a bug: please report it with the run manifest)")]
+    Internal {
+        /// The stage (`hdbscan`, `campaign graph`, `ingest reader`, ...).
+        stage: &'static str,
+        /// What broke.
+        message: String,
+    },
     /// Arrow error.
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),
@@ -79,5 +105,13 @@ impl Error {
 
     pub(crate) fn warehouse(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
         Error::Warehouse { path: path.into(), message: message.to_string() }
+    }
+
+    pub(crate) fn internal(stage: &'static str, message: impl std::fmt::Display) -> Self {
+        Error::Internal { stage, message: message.to_string() }
+    }
+
+    pub(crate) fn datafusion(context: impl std::fmt::Display, source: datafusion::error::DataFusionError) -> Self {
+        Error::DataFusion { context: context.to_string(), error: Box::new(source) }
     }
 }

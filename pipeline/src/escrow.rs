@@ -489,7 +489,7 @@ impl EscrowWriter {
         let mut known = rustc_hash::FxHashSet::default();
         let files = warehouse.files(table::IDENTITIES, None)?;
         for batch in crate::warehouse::read_columns(&files, &["pseudonym"])? {
-            let column = batch.column(0).as_string_opt::<i32>().ok_or_else(|| Error::Config("identities.pseudonym is not text".into()))?;
+            let column = batch.column(0).as_string_opt::<i32>().ok_or_else(|| Error::internal("reveal", "identities.pseudonym is not text, though its table was checked against the contract"))?;
             known.extend(column.iter().flatten().filter_map(pseudonym_bits));
         }
         let data_key = crate::random::os_bytes::<32>()?;

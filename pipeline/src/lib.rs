@@ -39,6 +39,7 @@ pub mod ledger;
 mod linalg;
 mod model_files;
 pub mod nightly;
+pub mod privacy;
 pub mod pseudonym;
 pub mod query;
 pub mod random;

@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::ScalarValue;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
@@ -81,10 +83,6 @@ impl Default for Limits {
 /// result held for printing.
 const POOL_SHARE: f64 = 0.7;
 
-fn read_only() -> SQLOptions {
-    SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
-}
-
 impl QueryEngine {
     /// Registers the zone's tables that exist in the warehouse, then runs `views` (semicolon
     /// separated `CREATE VIEW` statements; a view over a table outside the zone is skipped).
@@ -100,7 +98,7 @@ impl QueryEngine {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(limits.memory_bytes, POOL_SHARE)
             .build_arc()
-            .map_err(|e| Error::Query(format!("setting up the memory pool: {e}")))?;
+            .map_err(|e| Error::datafusion("setting up the memory pool", e))?;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         let mut tables = Vec::new();
         for name in zone.tables() {
@@ -116,7 +114,7 @@ impl QueryEngine {
             // each `vigil query` at 30 days; see benches/README.md); embeddings' width depends
             // on the config, so that one table is inferred.
             let schema = crate::schema::of_table(name);
-            ctx.register_listing_table(name, url, options, schema, None).await.map_err(|e| Error::Query(format!("registering {name}: {e}")))?;
+            ctx.register_listing_table(name, url, options, schema, None).await.map_err(|e| Error::datafusion(format!("registering table {name}"), e))?;
             tables.push(name.to_owned());
         }
         let mut engine = QueryEngine { ctx, tables, views: Vec::new(), limits };
@@ -126,7 +124,7 @@ impl QueryEngine {
                 // Views may only read tables of this zone; one that cannot plan is skipped.
                 match engine.ctx.sql_with_options(&statement, SQLOptions::new().with_allow_dml(false).with_allow_statements(false)).await {
                     Ok(df) => {
-                        df.collect().await.map_err(|e| Error::Query(format!("creating view {}: {e}", name.as_deref().unwrap_or("?"))))?;
+                        df.collect().await.map_err(|e| Error::datafusion(format!("creating view {}", name.as_deref().unwrap_or("?")), e))?;
                         if let Some(name) = name {
                             engine.views.push(name);
                         }
@@ -157,10 +155,16 @@ impl QueryEngine {
     /// typed values — never spliced into the text — within the session's [`Limits`].
     pub async fn query(&self, sql: &str, params: &[(String, String)]) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let run = async {
-            let mut df = self.ctx.sql_with_options(sql, read_only()).await.map_err(|e| self.failure(e))?;
+            // Planned, checked for writes by the plan's node types, and only then run: a plan
+            // that writes never reaches execution.
+            let plan = self.ctx.state().create_logical_plan(sql).await.map_err(|e| self.failure(e))?;
+            if let Some(write) = first_write(&plan) {
+                return Err(Error::Refused(write));
+            }
+            let mut df = self.ctx.execute_logical_plan(plan).await.map_err(|e| self.failure(e))?;
             if !params.is_empty() {
                 let values: Vec<(String, ScalarValue)> = params.iter().map(|(k, v)| (k.clone(), param_value(v))).collect();
-                df = df.with_param_values(values).map_err(|e| Error::Query(e.to_string()))?;
+                df = df.with_param_values(values).map_err(|e| Error::datafusion("binding parameters", e))?;
             }
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
             // The result is held for printing: it counts against the same limit.
@@ -185,7 +189,7 @@ impl QueryEngine {
         }
     }
 
-    /// A DataFusion error in the user's terms: refusals of writes, and the memory limit.
+    /// A DataFusion error in the user's terms: the memory limit, or DataFusion's own error.
     fn failure(&self, e: datafusion::error::DataFusionError) -> Error {
         if matches!(e.find_root(), datafusion::error::DataFusionError::ResourcesExhausted(_)) {
             return Error::Query(format!(
@@ -193,18 +197,27 @@ impl QueryEngine {
                 self.limits.memory_bytes >> 20
             ));
         }
-        refusal(e)
+        Error::datafusion("query", e)
     }
 }
 
-/// Explains why a statement was refused in the user's terms.
-fn refusal(e: datafusion::error::DataFusionError) -> Error {
-    let text = e.to_string();
-    if text.contains("not supported") && (text.contains("DDL") || text.contains("DML") || text.contains("Statement")) {
-        Error::Query(format!("refused: the warehouse is read-only here; only queries run (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE) — {text}"))
-    } else {
-        Error::Query(text)
-    }
+/// The first node of a plan (subqueries included) that would change something: DDL (`CREATE`,
+/// `DROP`), DML (`INSERT`, `UPDATE`, `DELETE`), `COPY`, or a session statement (`SET`,
+/// transactions). The names DataFusion gives them, for the refusal.
+fn first_write(plan: &LogicalPlan) -> Option<String> {
+    let mut found = None;
+    // The closure never fails, so neither does the walk.
+    let _ = plan.apply_with_subqueries(|node| {
+        found = match node {
+            LogicalPlan::Ddl(ddl) => Some(ddl.name().to_owned()),
+            LogicalPlan::Dml(dml) => Some(dml.op.to_string()),
+            LogicalPlan::Copy(_) => Some("COPY".to_owned()),
+            LogicalPlan::Statement(statement) => Some(statement.name().to_owned()),
+            _ => None,
+        };
+        Ok(if found.is_some() { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
+    });
+    found
 }
 
 /// A parameter's typed value: integer, float, `YYYY-MM-DD` date, `true`/`false`, else text.

@@ -22,8 +22,8 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Schema, SchemaRef};
 use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
@@ -507,21 +507,76 @@ pub fn read_columns(files: &[PathBuf], columns: &[&str]) -> Result<Vec<RecordBat
 /// error that names the file.
 pub fn for_each_batch(files: &[PathBuf], columns: &[&str], mut each: impl FnMut(RecordBatch) -> Result<()>) -> Result<()> {
     for path in files {
-        let file = File::open(path).map_err(|e| Error::warehouse(path, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
-        let mut indices = Vec::with_capacity(columns.len());
-        for name in columns {
-            let i = builder.schema().index_of(name).map_err(|_| Error::warehouse(path, format!("has no column `{name}`")))?;
-            indices.push(i);
-        }
-        let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
-        for batch in builder.with_projection(mask).build()? {
-            let batch = batch?;
-            let order = columns.iter().map(|n| batch.schema().index_of(n)).collect::<Result<Vec<_>, _>>()?;
-            each(batch.project(&order)?)?;
-        }
+        scan(path, None, columns, |batch| each(batch))?;
     }
     Ok(())
+}
+
+/// [`for_each_batch`] for a table with a contract schema: each named column must also have
+/// the contract's type, and no nulls where the contract says it has none, so a reader can
+/// downcast without checking. A file written by another tool, or altered, is one error naming
+/// the file and the column rather than a panic or a silently wrong value. `each` is told which
+/// file the batch came from, for errors about its values.
+pub fn for_each_contract_batch(files: &[PathBuf], contract: &Schema, columns: &[&str], mut each: impl FnMut(&Path, RecordBatch) -> Result<()>) -> Result<()> {
+    for path in files {
+        scan(path, Some(contract), columns, |batch| each(path, batch))?;
+    }
+    Ok(())
+}
+
+/// Reads one file's named columns. Without an explicit contract, a file inside a table's
+/// directory (`<table>/date=…/part.parquet`) is checked against that table's contract, so every
+/// reader gets the same clear error for a mistyped column, not only the typed ones.
+fn scan(path: &Path, contract: Option<&Schema>, columns: &[&str], mut each: impl FnMut(RecordBatch) -> Result<()>) -> Result<()> {
+    let implied = contract.is_none().then(|| table_of(path).and_then(crate::schema::of_table)).flatten();
+    let contract = contract.or(implied.as_deref());
+    let file = File::open(path).map_err(|e| Error::warehouse(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let mut indices = Vec::with_capacity(columns.len());
+    for name in columns {
+        let i = builder.schema().index_of(name).map_err(|_| Error::warehouse(path, format!("has no column `{name}`")))?;
+        if let Some(contract) = contract {
+            let want = contract.field_with_name(name).map_err(|_| Error::warehouse(path, format!("column `{name}` is not in the table's contract")))?;
+            let have = builder.schema().field(i).data_type();
+            if !types_match(have, want.data_type()) {
+                return Err(Error::warehouse(path, format!("column `{name}` is {have}; the contract says {}", want.data_type())));
+            }
+        }
+        indices.push(i);
+    }
+    let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+    // 16 Ki rows a batch: few enough batches that holding a window's (a million rows) costs
+    // little, small enough to stream.
+    for batch in builder.with_projection(mask).with_batch_size(16 * 1024).build()? {
+        let batch = batch?;
+        let order = columns.iter().map(|n| batch.schema().index_of(n)).collect::<Result<Vec<_>, _>>()?;
+        let batch = batch.project(&order)?;
+        if let Some(contract) = contract {
+            for (name, column) in columns.iter().zip(batch.columns()) {
+                if column.null_count() > 0 && contract.field_with_name(name).is_ok_and(|f| !f.is_nullable()) {
+                    return Err(Error::warehouse(path, format!("column `{name}` has null values; the contract says it has none")));
+                }
+            }
+        }
+        each(batch)?;
+    }
+    Ok(())
+}
+
+/// The table a published file belongs to: the directory above its `date=` partition.
+fn table_of(path: &Path) -> Option<&str> {
+    let partition = path.parent()?;
+    partition.file_name()?.to_str()?.strip_prefix("date=")?;
+    partition.parent()?.file_name()?.to_str()
+}
+
+/// Whether a file's column type is the contract's. Timestamps match whatever their time zone
+/// is called (another writer may store UTC as `+00:00`), as long as the unit is the same.
+fn types_match(have: &DataType, want: &DataType) -> bool {
+    match (have, want) {
+        (DataType::Timestamp(a, Some(_)), DataType::Timestamp(b, Some(_))) => a == b,
+        _ => have == want,
+    }
 }
 
 /// Reads a whole table (or one partition) into batches; for tests and small tables.
@@ -539,6 +594,31 @@ pub fn read_batches(files: &[PathBuf]) -> Result<Vec<RecordBatch>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tables_files_are_read_against_its_contract() {
+        use arrow::array::{ArrayRef, Int64Array, StringArray};
+        let dir = tempfile::tempdir().unwrap();
+        let write = |table: &str, columns: Vec<(&str, ArrayRef)>| {
+            let partition = dir.path().join(table).join("date=2026-11-20");
+            fs::create_dir_all(&partition).unwrap();
+            let path = partition.join("part-x.parquet");
+            let batch = RecordBatch::try_from_iter(columns).unwrap();
+            let mut w = ArrowWriter::try_new(File::create(&path).unwrap(), batch.schema(), None).unwrap();
+            w.write(&batch).unwrap();
+            w.close().unwrap();
+            path
+        };
+        // `level` is Int32 in the contract; this file says Int64.
+        let clusters = write("clusters", vec![("cluster_id", Arc::new(StringArray::from(vec!["c1"])) as ArrayRef), ("level", Arc::new(Int64Array::from(vec![0])))]);
+        let err = read_columns(std::slice::from_ref(&clusters), &["cluster_id", "level"]).unwrap_err().to_string();
+        assert!(err.contains("part-x.parquet") && err.contains("`level` is Int64; the contract says Int32"), "{err}");
+        assert_eq!(read_columns(&[clusters], &["cluster_id"]).unwrap()[0].num_rows(), 1, "columns not asked for are not checked");
+        // A file outside any table's directory is read as it is.
+        let loose = dir.path().join("loose.parquet");
+        fs::copy(dir.path().join("clusters/date=2026-11-20/part-x.parquet"), &loose).unwrap();
+        assert_eq!(read_columns(&[loose], &["level"]).unwrap()[0].num_rows(), 1);
+    }
 
     #[test]
     fn one_run_at_a_time() {

@@ -10,7 +10,8 @@ use std::io::Write as _;
 use anyhow::Context as _;
 use arrow::array::{Array, AsArray};
 use vigil::ingest::IngestConfig;
-use vigil::schema::table;
+use vigil::nightly::campaigns::typical_request;
+use vigil::schema::{for_each_member, read_campaigns, table};
 use vigil::warehouse::{read_batches, Warehouse};
 use vigil_fixtures::generate;
 
@@ -96,8 +97,10 @@ pub fn run(args: DemoArgs, threads: usize) -> anyhow::Result<()> {
         signing_path.display()
     )?;
     writeln!(std::io::stdout(), "keys:      {} and {} (keep them outside the warehouse)", key_path.display(), signing_path.display())?;
-    let members = read_batches(&warehouse.files(table::CAMPAIGN_MEMBERS, Some(last))?)?;
-    let example = members.iter().find_map(|b| b.column_by_name("account_id")?.as_string_opt::<i32>()?.iter().flatten().next().map(str::to_owned));
+    let mut example = None;
+    for_each_member(&warehouse.files(table::CAMPAIGN_MEMBERS, Some(last))?, |m| {
+        example.get_or_insert_with(|| m.account_id.to_owned());
+    })?;
     writeln!(
         std::io::stdout(),
         "reveal:    vigil reveal --warehouse {} --share {} --share {} --reason 'why' {} ; vigil audit --warehouse {}",
@@ -189,23 +192,21 @@ fn topics(warehouse: &Warehouse, date: chrono::NaiveDate) -> anyhow::Result<()> 
 
 /// The last night's campaigns, strongest first, with a typical request each.
 fn campaigns(warehouse: &Warehouse, date: chrono::NaiveDate) -> anyhow::Result<()> {
-    let batches = read_batches(&warehouse.files(table::CAMPAIGNS, Some(date))?)?;
-    let mut rows: Vec<(f32, String, String, String, i64, i64, String)> = Vec::new();
-    for b in &batches {
-        let s = |n: &str| -> anyhow::Result<arrow::array::StringArray> { Ok(b.column_by_name(n).with_context(|| format!("campaigns.{n}"))?.as_string::<i32>().clone()) };
-        let (id, status, kind, summary) = (s("campaign_id")?, s("status")?, s("kind")?, s("summary")?);
-        let score = b.column_by_name("score").context("score")?.as_primitive::<arrow::datatypes::Float32Type>();
-        let acc = b.column_by_name("accounts").context("accounts")?.as_primitive::<arrow::datatypes::Int64Type>();
-        let conv = b.column_by_name("conversations").context("conversations")?.as_primitive::<arrow::datatypes::Int64Type>();
-        for i in 0..b.num_rows() {
-            let typical = summary.value(i).split("Typical request: \u{201c}").nth(1).unwrap_or("").split('\u{201d}').next().unwrap_or("");
-            rows.push((score.value(i), id.value(i).to_owned(), status.value(i).to_owned(), kind.value(i).to_owned(), acc.value(i), conv.value(i), typical.chars().take(80).collect()));
-        }
-    }
-    rows.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut rows = read_campaigns(&warehouse.files(table::CAMPAIGNS, Some(date))?)?;
+    rows.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
     writeln!(std::io::stdout(), "\ncampaigns ({date}, trailing 7 days; `vigil campaign show ID --warehouse W` for the evidence):")?;
-    for (score, id, status, kind, acc, conv, typical) in &rows {
-        writeln!(std::io::stdout(), "  {id}  {kind:<17} {status:<10} score {score:.2} {acc:>4} acc. {conv:>4} conv.  \u{201c}{typical}\u{201d}")?;
+    for r in &rows {
+        let typical: String = typical_request(&r.summary).unwrap_or("").chars().take(80).collect();
+        writeln!(
+            std::io::stdout(),
+            "  {}  {:<17} {:<10} score {:.2} {:>4} acc. {:>4} conv.  \u{201c}{typical}\u{201d}",
+            r.id,
+            r.kind.as_str(),
+            r.status.as_str(),
+            r.score,
+            r.accounts,
+            r.conversations
+        )?;
     }
     Ok(())
 }

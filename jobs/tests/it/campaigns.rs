@@ -117,4 +117,39 @@ fn campaigns_keep_their_ids_from_night_to_night_and_can_be_shown() {
     }
     let missing = run(&["campaign", "show", "camp-nope", "--warehouse", path(&w)]);
     assert!(!missing.output.status.success() && missing.stderr().contains("no campaign camp-nope"), "{}", missing.stderr());
+
+    // The campaign classifier finds areas by their role, not their name: renaming the
+    // influence area (and its labelled conversations) in a copy of the taxonomy changes no
+    // campaign.
+    let night = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+    let published = || {
+        let wh = vigil::warehouse::Warehouse::open(&w).unwrap();
+        let campaigns = vigil::schema::read_campaigns(&wh.files("campaigns", Some(night)).unwrap()).unwrap();
+        let mut members = Vec::new();
+        vigil::schema::for_each_member(&wh.files("campaign_members", Some(night)).unwrap(), |m| {
+            members.push((m.campaign_id.to_owned(), m.conversation_id.to_owned()));
+        })
+        .unwrap();
+        let rows: Vec<_> = campaigns.into_iter().map(|c| (c.id, c.kind, c.status, c.score.to_bits(), c.accounts, c.conversations, c.first_seen, c.last_seen)).collect();
+        (rows, members)
+    };
+    let before = published();
+    assert!(before.0.iter().any(|c| c.1 == vigil::schema::CampaignKind::Influence), "{:?}", before.0);
+    let renamed = tempfile::tempdir().unwrap();
+    let jobs = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rename = |text: String| text.replace("\"influence_operations\"", "\"coordinated_persuasion\"");
+    let taxonomy = rename(std::fs::read_to_string(jobs.join("taxonomy.toml")).unwrap());
+    assert!(taxonomy.contains("name = \"coordinated_persuasion\"\nrole = \"influence\""));
+    std::fs::write(renamed.path().join("taxonomy.toml"), taxonomy).unwrap();
+    std::fs::create_dir(renamed.path().join("labelled")).unwrap();
+    for f in std::fs::read_dir(jobs.join("labelled")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::write(renamed.path().join("labelled").join(f.file_name().unwrap()), rename(std::fs::read_to_string(&f).unwrap())).unwrap();
+    }
+    let taxonomy = renamed.path().join("taxonomy.toml");
+    run(&["nightly", "--warehouse", path(&w), "--date", "2026-11-22", "--taxonomy", path(&taxonomy)]).ok();
+    let facets = vigil::warehouse::Warehouse::open(&w).unwrap().files("facets", Some(night)).unwrap();
+    let areas = strings(&vigil::warehouse::read_batches(&facets).unwrap(), "policy_area");
+    assert!(areas.iter().any(|a| a == "coordinated_persuasion") && !areas.iter().any(|a| a == "influence_operations"), "the renamed taxonomy ran");
+    assert_eq!(published(), before, "renaming the influence area changed the campaigns");
 }

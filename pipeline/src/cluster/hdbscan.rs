@@ -39,10 +39,10 @@ impl Default for HdbscanConfig {
 /// non-finite coordinates.
 pub fn hdbscan(data: &[f32], dim: usize, config: &HdbscanConfig) -> crate::Result<Vec<i32>> {
     if dim == 0 || !data.len().is_multiple_of(dim) {
-        return Err(crate::Error::Config(format!("hdbscan: {} values are not rows of {dim}", data.len())));
+        return Err(crate::Error::internal("hdbscan", format!("{} values are not rows of {dim}", data.len())));
     }
     if data.iter().any(|v| !v.is_finite()) {
-        return Err(crate::Error::Config("hdbscan: points must be finite (no NaN or infinity)".into()));
+        return Err(crate::Error::internal("hdbscan", "points must be finite (no NaN or infinity)"));
     }
     let n = data.len() / dim;
     let min_cluster_size = config.min_cluster_size.max(2);

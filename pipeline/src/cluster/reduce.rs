@@ -31,7 +31,7 @@ impl Pca {
     /// Fits `components` principal components to `n × dim` row-major `data`.
     pub fn fit(data: &[f32], dim: usize, components: usize) -> crate::Result<Self> {
         if dim == 0 || !data.len().is_multiple_of(dim) {
-            return Err(crate::Error::Config(format!("pca: {} values are not rows of {dim}", data.len())));
+            return Err(crate::Error::internal("pca", format!("{} values are not rows of {dim}", data.len())));
         }
         let components = components.clamp(1, dim);
         let n = data.len() / dim;

@@ -325,7 +325,7 @@ pub fn detect(input: &Input<'_>, config: &CampaignConfig) -> Result<Vec<Group>> 
     let semantic = match (config.semantic_bands, input.dim) {
         (0, _) | (_, 0) => Vec::new(),
         (bands, dim) if input.vectors.len() == n * dim => SemanticHasher::new(dim, bands, config.semantic_bits, 0x5e3a)?.buckets(input.vectors)?,
-        _ => return Err(crate::Error::Config(format!("campaigns: {} vector values for {n} rows of {}", input.vectors.len(), input.dim))),
+        _ => return Err(crate::Error::internal("campaigns", format!("{} vector values for {n} rows of {}", input.vectors.len(), input.dim))),
     };
     let per_row = if semantic.is_empty() { 0 } else { config.semantic_bands };
     let row_keys: Vec<Vec<u64>> = (0..n)
@@ -454,11 +454,11 @@ pub fn detect(input: &Input<'_>, config: &CampaignConfig) -> Result<Vec<Group>> 
     let node_of: FxHashMap<u32, usize> = nodes.iter().enumerate().map(|(i, &a)| (a, i)).collect();
     let mut builder = leiden_rs::GraphDataBuilder::new(nodes.len());
     for e in &edges {
-        builder.add_edge(node_of[&e.a], node_of[&e.b], f64::from(e.total)).map_err(|e| crate::Error::Config(format!("campaign graph: {e}")))?;
+        builder.add_edge(node_of[&e.a], node_of[&e.b], f64::from(e.total)).map_err(|e| crate::Error::internal("campaign graph", e))?;
     }
-    let graph = builder.build().map_err(|e| crate::Error::Config(format!("campaign graph: {e}")))?;
+    let graph = builder.build().map_err(|e| crate::Error::internal("campaign graph", e))?;
     let leiden = leiden_rs::Leiden::new(leiden_rs::LeidenConfig { seed: Some(0x5eed), resolution: config.resolution, ..leiden_rs::LeidenConfig::default() });
-    let result = leiden.run(&graph).map_err(|e| crate::Error::Config(format!("community detection: {e}")))?;
+    let result = leiden.run(&graph).map_err(|e| crate::Error::internal("community detection", e))?;
     let mut communities: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
     for (i, &a) in nodes.iter().enumerate() {
         communities.entry(result.partition.community_of(i)).or_default().push(a);

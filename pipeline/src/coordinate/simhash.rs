@@ -44,7 +44,7 @@ impl SemanticHasher {
                 ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
             })
             .collect();
-        let planes = Tensor::from_vec(planes, (dim, bands * bits), &Device::Cpu).map_err(|e| Error::Config(format!("semantic LSH: {e}")))?;
+        let planes = Tensor::from_vec(planes, (dim, bands * bits), &Device::Cpu).map_err(|e| Error::internal("semantic LSH", e))?;
         Ok(SemanticHasher { dim, bands, bits, planes })
     }
 
@@ -54,11 +54,11 @@ impl SemanticHasher {
     pub fn buckets(&self, vectors: &[f32]) -> Result<Vec<u64>> {
         let d = self.dim;
         if !vectors.len().is_multiple_of(d) {
-            return Err(Error::Config(format!("semantic LSH: {} values are not rows of {d}", vectors.len())));
+            return Err(Error::internal("semantic LSH", format!("{} values are not rows of {d}", vectors.len())));
         }
         let n = vectors.len() / d;
         let width = self.bands * self.bits;
-        let fail = |e: candle_core::Error| Error::Config(format!("semantic LSH: {e}"));
+        let fail = |e: candle_core::Error| Error::internal("semantic LSH", e);
         let mut mean = vec![0.0f64; d];
         for row in vectors.chunks_exact(d) {
             mean.iter_mut().zip(row).for_each(|(m, &x)| *m += f64::from(x));

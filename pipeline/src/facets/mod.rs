@@ -145,7 +145,7 @@ fn word_end(text: &[u8], at: usize) -> bool {
 /// The start of the first user message on one line: whitespace collapsed, cut at a word
 /// boundary to at most [`REQUEST_CHARS`] characters with an ellipsis.
 pub fn request_line(user_text: &str) -> String {
-    let first = user_text.split("\n\n").find(|p| !p.trim().is_empty()).unwrap_or("");
+    let first = crate::schema::user_turns(user_text).next().unwrap_or("");
     let mut out = String::with_capacity(first.len().min(REQUEST_CHARS * 2));
     let mut chars = 0;
     for word in first.split_whitespace() {

@@ -9,6 +9,7 @@ use regex::RegexSet;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::schema::CampaignKind;
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -68,6 +69,10 @@ struct AreaFile {
     severity: u8,
     min_score: f32,
     saturation: f32,
+    /// The campaign kind a group mostly in this area is (`influence`, `spam` or `fraud`): the
+    /// campaign classifier refers to areas by role, so an area can be renamed freely.
+    #[serde(default)]
+    role: Option<CampaignKind>,
     #[serde(default)]
     terms: BTreeMap<String, f32>,
     #[serde(default)]
@@ -147,6 +152,8 @@ pub struct Area {
     pub min_score: f32,
     /// Score at which concern reaches `severity`.
     pub saturation: f32,
+    /// The campaign kind this area stands for, if any (at most one area per kind).
+    pub role: Option<CampaignKind>,
 }
 
 /// Who a term or pattern scores for: a policy area or a task, by index.
@@ -327,6 +334,15 @@ impl Taxonomy {
             if !(2..=5).contains(&a.severity) {
                 problems.push(format!("{what}: severity {} is outside 2..=5", a.severity));
             }
+            match a.role {
+                Some(role) if !role.is_area_role() => problems.push(format!("{what}: role `{role}` is not one an area can have (influence, spam, fraud)")),
+                Some(role) => {
+                    if let Some(first) = file.area[..i].iter().find(|b| b.role == Some(role)) {
+                        problems.push(format!("{what}: role `{role}` is already area `{}`'s", first.name));
+                    }
+                }
+                None => {}
+            }
             if !(a.min_score > 0.0 && a.saturation >= a.min_score) {
                 problems.push(format!("{what}: need 0 < min_score <= saturation (got {} and {})", a.min_score, a.saturation));
             }
@@ -340,7 +356,14 @@ impl Taxonomy {
                 examples.push((Some(i as u16), example.clone()));
             }
             add(Owner::Area(i as u16), &what, &a.terms, &a.patterns, &mut problems);
-            areas.push(Area { name: a.name.clone(), description: a.description.clone(), severity: a.severity, min_score: a.min_score, saturation: a.saturation });
+            areas.push(Area {
+                name: a.name.clone(),
+                description: a.description.clone(),
+                severity: a.severity,
+                min_score: a.min_score,
+                saturation: a.saturation,
+                role: a.role,
+            });
         }
         // Labelled conversations: checked like examples, but not for repeats (real traffic
         // repeats itself, and a repeat only weighs a little more in training).
@@ -439,6 +462,11 @@ impl Taxonomy {
         &self.areas
     }
 
+    /// The area whose role is `kind`, if the file gives one that role.
+    pub fn area_with_role(&self, kind: CampaignKind) -> Option<u16> {
+        self.areas.iter().position(|a| a.role == Some(kind)).map(|i| i as u16)
+    }
+
     /// The task names, in file order.
     pub fn tasks(&self) -> &[String] {
         &self.tasks
@@ -475,10 +503,28 @@ name = "a"
 severity = 3
 min_score = 1.0
 saturation = 2.0
+role = "spam"
+
+[[area]]
+name = "b"
+severity = 3
+min_score = 1.0
+saturation = 2.0
+role = "spam"
+examples = ["buy now"]
+
+[[area]]
+name = "c"
+severity = 3
+min_score = 1.0
+saturation = 2.0
+role = "benign_automation"
+examples = ["grade this essay"]
 "#;
         let err = Taxonomy::from_toml(bad).unwrap_err().to_string();
-        assert!(err.contains("5 problem"), "{err}");
+        assert!(err.contains("7 problem"), "{err}");
         assert!(err.contains("severity 9") && err.contains("does not compile") && err.contains("duplicate") && err.contains("no terms, patterns or examples"), "{err}");
+        assert!(err.contains("role `spam` is already area `a`'s") && err.contains("role `benign_automation` is not one an area can have"), "{err}");
         let repeated = r#"
 [benign]
 examples = ["how do I kill a frozen process", "Write a poem"]

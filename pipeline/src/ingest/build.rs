@@ -17,7 +17,7 @@ use super::Format;
 use crate::lang::LanguageDetector;
 use crate::pseudonym::{IdKind, PseudonymKey};
 use crate::redact::{Entity, PiiCounts, PiiKind, Redactor};
-use crate::schema;
+use crate::schema::{self, USER_TURN_SEPARATOR};
 
 /// Longest `raw` text kept in a quarantine row, in characters.
 const QUARANTINE_RAW_CHARS: usize = 4096;
@@ -341,7 +341,7 @@ fn append_record(
                 turns += 1;
                 user_chars = user_chars.saturating_add(chars);
                 if !s.user_text.is_empty() {
-                    s.user_text.push_str("\n\n");
+                    s.user_text.push_str(USER_TURN_SEPARATOR);
                 }
                 push_turn(&mut s.user_text, &s.redacted);
             }
@@ -628,7 +628,7 @@ pub(crate) fn file_time(path: &std::path::Path) -> DateTime<Utc> {
 /// table keeps the turn as written. Linear: each search resumes past the run it folded.
 fn push_turn(user_text: &mut String, turn: &str) {
     let mut rest = turn;
-    while let Some(at) = rest.find("\n\n") {
+    while let Some(at) = rest.find(USER_TURN_SEPARATOR) {
         user_text.push_str(&rest[..=at]);
         rest = rest[at..].trim_start_matches('\n');
     }
@@ -644,9 +644,9 @@ mod tests {
         let mut text = String::new();
         push_turn(&mut text, "Dear council,\n\n\nplease fix the road.\n\nThanks\n");
         assert_eq!(text, "Dear council,\nplease fix the road.\nThanks\n");
-        text.push_str("\n\n");
+        text.push_str(USER_TURN_SEPARATOR);
         push_turn(&mut text, "\n\nsecond turn");
-        assert_eq!(text.split("\n\n").find(|p| !p.trim().is_empty()), Some("Dear council,\nplease fix the road.\nThanks"));
+        assert_eq!(crate::schema::user_turns(&text).collect::<Vec<_>>(), ["Dear council,\nplease fix the road.\nThanks", "second turn"]);
         let mut plain = String::new();
         push_turn(&mut plain, "no blank line\r\n\r\nhere, é");
         assert_eq!(plain, "no blank line\r\n\r\nhere, é");

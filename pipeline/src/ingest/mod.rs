@@ -324,7 +324,7 @@ fn ingest_locked(
             }
         }
         drop(done_rx);
-        let read_result = reader.join().map_err(|_| Error::Config("reader thread panicked".into()))?;
+        let read_result = reader.join().map_err(|_| Error::internal("ingest reader", "the reading thread panicked"))?;
         result.and(read_result)
     });
     outcome?;

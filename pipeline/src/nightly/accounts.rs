@@ -8,7 +8,8 @@ use chrono::{NaiveDate, Timelike};
 use rayon::prelude::*;
 
 use super::clusters::Hierarchy;
-use super::window::{day_of_micros, Window};
+use super::window::Window;
+use crate::schema::day_of_micros;
 use crate::facets::{Facet, Taxonomy};
 
 /// Representative conversations cited per account.

@@ -4,19 +4,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{Float32Type, Int64Type, TimestampMicrosecondType};
 use chrono::{Days, NaiveDate, Timelike};
 use serde_json::json;
 
-use super::window::day_of_micros;
 use super::{Analysis, NightlyConfig};
 use crate::coordinate::campaigns::{detect, Group, Input};
 use crate::error::Result;
 use crate::facets::{request_line, Behaviour, Taxonomy};
-use crate::schema::table;
+use crate::schema::{day_of_micros, for_each_member, read_campaigns, table, CampaignKind, CampaignRow, CampaignStatus, MemberRef};
 use crate::summarize::{distinctive_terms, ClusterTerms, Doc, MAX_NGRAM};
-use crate::warehouse::{read_batches, Warehouse};
+use crate::warehouse::Warehouse;
 
 /// Fewest accounts for a group with nothing of concern to be reported.
 const MIN_BENIGN_ACCOUNTS: usize = 5;
@@ -24,15 +21,24 @@ const MIN_BENIGN_ACCOUNTS: usize = 5;
 /// Mean content similarity above which a group with nothing of concern is one fixed text.
 const BENIGN_MIN_CONTENT: f32 = 0.9;
 
+/// Opens the typical request in a campaign's summary; a closing quotation mark ends it.
+const TYPICAL_REQUEST: &str = "Typical request: \u{201c}";
+
+/// The typical request quoted in a campaign's `summary`, if it has one.
+pub fn typical_request(summary: &str) -> Option<&str> {
+    let (_, rest) = summary.split_once(TYPICAL_REQUEST)?;
+    Some(rest.split_once('\u{201d}').map_or(rest, |(request, _)| request))
+}
+
 /// A campaign as published for the run date.
 #[derive(Debug, Clone)]
 pub struct Campaign {
     /// Stable id (`camp-…`).
     pub id: String,
-    /// `new`, `continuing` or `ended`.
-    pub status: &'static str,
-    /// `influence`, `spam`, `fraud`, `benign_automation` or `other`.
-    pub kind: String,
+    /// Tonight's status.
+    pub status: CampaignStatus,
+    /// What the group is doing.
+    pub kind: CampaignKind,
     /// 0–1.
     pub score: f32,
     /// Member account pseudonyms, sorted.
@@ -53,17 +59,34 @@ pub struct Campaign {
     pub previous_accounts: Option<i64>,
 }
 
-/// A campaign of an earlier night, as read back.
+impl Campaign {
+    /// Its `campaigns` row.
+    pub fn row(&self) -> CampaignRow {
+        CampaignRow {
+            id: self.id.clone(),
+            status: self.status,
+            kind: self.kind,
+            score: self.score,
+            accounts: self.accounts.len() as i64,
+            conversations: self.conversations,
+            previous_accounts: self.previous_accounts,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            summary: self.summary.clone(),
+            evidence: self.evidence.clone(),
+        }
+    }
+
+    /// Its `campaign_members` rows.
+    pub fn member_rows(&self) -> impl Iterator<Item = MemberRef<'_>> {
+        self.members.iter().map(|(conversation, account, at)| MemberRef { campaign_id: &self.id, account_id: account, conversation_id: conversation, created_at: *at })
+    }
+}
+
+/// A campaign of an earlier night, as read back, with its member accounts.
 struct Previous {
-    id: String,
+    row: CampaignRow,
     accounts: BTreeSet<String>,
-    kind: String,
-    score: f32,
-    conversations: i64,
-    first_seen: i64,
-    last_seen: i64,
-    summary: String,
-    evidence: String,
 }
 
 /// Detects, describes and identifies the window's campaigns.
@@ -96,7 +119,7 @@ pub fn campaigns(warehouse: &Warehouse, date: NaiveDate, a: &Analysis, config: &
         .inspect(|x| tracing::debug!(accounts = x.accounts.len(), conversations = x.conversations, kind = %x.kind, score = x.score, first = %x.members.first().map_or("", |m| m.0.as_str()), "campaign candidate"))
         .filter(|x| x.score >= c.min_score)
         // A handful of people typing the same common request is chance, not automation.
-        .filter(|x| !matches!(x.kind.as_str(), "benign_automation" | "other") || x.accounts.len() >= MIN_BENIGN_ACCOUNTS)
+        .filter(|x| !x.kind.is_benign() || x.accounts.len() >= MIN_BENIGN_ACCOUNTS)
         .collect();
     found.sort_by(|x, y| y.accounts.len().cmp(&x.accounts.len()).then(x.accounts.cmp(&y.accounts)));
 
@@ -119,9 +142,9 @@ pub fn campaigns(warehouse: &Warehouse, date: NaiveDate, a: &Analysis, config: &
         if let Some((i, _)) = best {
             taken[i] = true;
             let p = &previous[i];
-            campaign.id = p.id.clone();
-            campaign.status = "continuing";
-            campaign.first_seen = campaign.first_seen.min(p.first_seen);
+            campaign.id = p.row.id.clone();
+            campaign.status = CampaignStatus::Continuing;
+            campaign.first_seen = campaign.first_seen.min(p.row.first_seen);
             campaign.previous_accounts = Some(p.accounts.len() as i64);
         } else {
             let digest = blake3::hash(campaign.accounts.join("\n").as_bytes()).to_hex();
@@ -129,19 +152,20 @@ pub fn campaigns(warehouse: &Warehouse, date: NaiveDate, a: &Analysis, config: &
         }
     }
     for (p, _) in previous.into_iter().zip(taken).filter(|(_, t)| !t) {
+        let row = p.row;
         found.push(Campaign {
-            id: p.id,
-            status: "ended",
-            kind: p.kind,
-            score: p.score,
+            id: row.id,
+            status: CampaignStatus::Ended,
+            kind: row.kind,
+            score: row.score,
             previous_accounts: Some(p.accounts.len() as i64),
             accounts: p.accounts.into_iter().collect(),
             members: Vec::new(),
-            conversations: p.conversations,
-            first_seen: p.first_seen,
-            last_seen: p.last_seen,
-            summary: p.summary,
-            evidence: p.evidence,
+            conversations: row.conversations,
+            first_seen: row.first_seen,
+            last_seen: row.last_seen,
+            summary: row.summary,
+            evidence: row.evidence,
         });
     }
     Ok(found)
@@ -151,11 +175,12 @@ fn describe(g: &Group, a: &Analysis, texts: &[&str], taxonomy: &Taxonomy) -> Cam
     let w = &a.window;
     let rows: Vec<usize> = g.rows.iter().map(|&r| r as usize).collect();
     let n = rows.len().max(1) as f32;
-    let share = |name: &str| -> f32 {
-        taxonomy.area_index(name).map_or(0.0, |i| rows.iter().filter(|&&r| a.facets[r].areas & (1 << i) != 0).count() as f32 / n)
+    // Areas are found by the role the taxonomy gives them, not by name: an analyst may rename them.
+    let share = |kind: CampaignKind| -> f32 {
+        taxonomy.area_with_role(kind).map_or(0.0, |i| rows.iter().filter(|&&r| a.facets[r].areas & (1 << i) != 0).count() as f32 / n)
     };
     let mean_concern = rows.iter().map(|&r| f32::from(a.facets[r].concern)).sum::<f32>() / n;
-    let (spam, fraud) = (share("spam"), share("fraud_scams"));
+    let (spam, fraud) = (share(CampaignKind::Spam), share(CampaignKind::Fraud));
     // Influence is a behaviour: content for an audience in voices not the requester's own,
     // about public affairs, whatever the topic words and language. With the learned encoder the
     // group is also judged against the taxonomy's behaviour examples (1 when it shows both),
@@ -165,7 +190,7 @@ fn describe(g: &Group, a: &Analysis, texts: &[&str], taxonomy: &Taxonomy) -> Cam
     let vector = |r: usize| &a.embeddings[r * dim..(r + 1) * dim];
     let judge = |b: Behaviour| a.behaviours.as_ref().and_then(|p| p.group_shows(b, rows.iter().map(|&r| vector(r))));
     let (audience, public) = (judge(Behaviour::AudienceContent), judge(Behaviour::PublicAffairs));
-    let influence_area = share("influence_operations");
+    let influence_area = share(CampaignKind::Influence);
     let influence = match (audience, public) {
         (Some((a, _, _)), Some((p, _, _))) if a && p => 1.0,
         // Requests that read more like the behaviour's contrasting look-alikes (an essay in
@@ -179,35 +204,30 @@ fn describe(g: &Group, a: &Analysis, texts: &[&str], taxonomy: &Taxonomy) -> Cam
     // The strongest share at 50% or more decides; on ties the delivery (spam) wins over
     // the payload (fraud), and both over influence: bulk "make each look unique" requests are
     // spam whatever they advertise.
-    let best = [("spam", spam), ("fraud", fraud), ("influence", influence)]
+    let best = [(CampaignKind::Spam, spam), (CampaignKind::Fraud, fraud), (CampaignKind::Influence, influence)]
         .into_iter()
         .filter(|(_, s)| *s >= 0.5)
-        .fold(None::<(&str, f32)>, |b, (k, s)| if b.is_none_or(|(_, bs)| s > bs) { Some((k, s)) } else { b });
+        .fold(None::<(CampaignKind, f32)>, |b, (k, s)| if b.is_none_or(|(_, bs)| s > bs) { Some((k, s)) } else { b });
     let kind = if let Some((k, _)) = best {
         k
     } else if mean_concern < 2.0 && g.content >= BENIGN_MIN_CONTENT {
         // One fixed text (a class's homework, a company tool's template), nothing of concern.
-        "benign_automation"
+        CampaignKind::BenignAutomation
     } else {
-        "other"
+        CampaignKind::Other
     };
     let size = ((g.accounts.len() as f32).ln() / 100f32.ln()).clamp(0.0, 1.0);
     // A kind decided by behaviour carries its area's severity even where no conversation's
     // words put it in that area (an influence narrative in words no taxonomy lists).
-    let area_of_kind = |k: &str| match k {
-        "spam" => "spam",
-        "fraud" => "fraud_scams",
-        _ => "influence_operations",
-    };
     let kind_concern = best.map_or(0.0, |(k, share)| {
-        let severity = taxonomy.area_index(area_of_kind(k)).map_or(5, |i| taxonomy.areas()[usize::from(i)].severity);
+        let severity = taxonomy.area_with_role(k).map_or(5, |i| taxonomy.areas()[usize::from(i)].severity);
         share * (f32::from(severity) - 1.0) / 4.0
     });
     let concern = ((mean_concern - 1.0) / 4.0).clamp(0.0, 1.0).max(kind_concern);
     let timing = g.synchrony.max(g.shared_hours);
     let infra = g.shared_infra.max(g.infra_similarity);
     let mut score = (0.35 * g.cohesion.min(1.0) + 0.2 * size + 0.25 * concern + 0.1 * timing + 0.1 * infra).clamp(0.0, 1.0);
-    if kind == "other" {
+    if kind == CampaignKind::Other {
         // Loosely similar accounts with no concern and no fixed text: ordinary users of
         // common phrasing. Halved so that only strong cases pass `min_score`.
         score *= 0.5;
@@ -258,7 +278,7 @@ fn describe(g: &Group, a: &Analysis, texts: &[&str], taxonomy: &Taxonomy) -> Cam
         summary.push_str(&format!(" One narrative in {} languages.", langs.len()));
     }
     if let Some(&(_, r)) = central.first() {
-        summary.push_str(&format!(" Typical request: \u{201c}{}\u{201d}.", request_line(texts[r])));
+        summary.push_str(&format!(" {TYPICAL_REQUEST}{}\u{201d}.", request_line(texts[r])));
     }
     if !terms.is_empty() {
         summary.push_str(&format!(" Distinctive phrases: {}.", terms.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(", ")));
@@ -294,8 +314,8 @@ fn describe(g: &Group, a: &Analysis, texts: &[&str], taxonomy: &Taxonomy) -> Cam
     let members = rows.iter().map(|&r| (w.conversation_id(r).to_owned(), w.account_id(r).to_owned(), w.created_at[r])).collect();
     Campaign {
         id: String::new(),
-        status: "new",
-        kind: kind.to_owned(),
+        status: CampaignStatus::New,
+        kind,
         score,
         accounts,
         members,
@@ -312,7 +332,8 @@ fn round3(x: f32) -> f64 {
     (f64::from(x) * 1000.0).round() / 1000.0
 }
 
-/// The campaigns of the latest night before `date` within the window, if any.
+/// The campaigns of the latest night before `date` within the window, if any, but those that
+/// ended then.
 fn read_previous(warehouse: &Warehouse, date: NaiveDate, window_days: u32) -> Result<Vec<Previous>> {
     for back in 1..=u64::from(window_days.max(1)) {
         let Some(day) = date.checked_sub_days(Days::new(back)) else { break };
@@ -321,43 +342,14 @@ fn read_previous(warehouse: &Warehouse, date: NaiveDate, window_days: u32) -> Re
             continue;
         }
         let mut members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for b in read_batches(&warehouse.files(table::CAMPAIGN_MEMBERS, Some(day))?)? {
-            let (c, acct) = (b.column_by_name("campaign_id"), b.column_by_name("account_id"));
-            let (Some(c), Some(acct)) = (c, acct) else { continue };
-            let (c, acct) = (c.as_string::<i32>(), acct.as_string::<i32>());
-            for i in 0..b.num_rows() {
-                members.entry(c.value(i).to_owned()).or_default().insert(acct.value(i).to_owned());
-            }
-        }
-        let mut out = Vec::new();
-        for b in read_batches(&files)? {
-            let s = |n: &str| b.column_by_name(n).map(|c| c.as_string::<i32>().clone());
-            let (Some(id), Some(status), Some(kind), Some(summary), Some(evidence)) = (s("campaign_id"), s("status"), s("kind"), s("summary"), s("evidence")) else {
-                continue;
-            };
-            let score = b.column_by_name("score").map(|c| c.as_primitive::<Float32Type>().clone());
-            let conv = b.column_by_name("conversations").map(|c| c.as_primitive::<Int64Type>().clone());
-            let first = b.column_by_name("first_seen").map(|c| c.as_primitive::<TimestampMicrosecondType>().clone());
-            let last = b.column_by_name("last_seen").map(|c| c.as_primitive::<TimestampMicrosecondType>().clone());
-            let (Some(score), Some(conv), Some(first), Some(last)) = (score, conv, first, last) else { continue };
-            for i in 0..b.num_rows() {
-                if status.value(i) == "ended" {
-                    continue;
-                }
-                out.push(Previous {
-                    id: id.value(i).to_owned(),
-                    accounts: members.get(id.value(i)).cloned().unwrap_or_default(),
-                    kind: kind.value(i).to_owned(),
-                    score: score.value(i),
-                    conversations: conv.value(i),
-                    first_seen: first.value(i),
-                    last_seen: last.value(i),
-                    summary: if summary.is_valid(i) { summary.value(i).to_owned() } else { String::new() },
-                    evidence: evidence.value(i).to_owned(),
-                });
-            }
-        }
-        return Ok(out);
+        for_each_member(&warehouse.files(table::CAMPAIGN_MEMBERS, Some(day))?, |m| {
+            members.entry(m.campaign_id.to_owned()).or_default().insert(m.account_id.to_owned());
+        })?;
+        return Ok(read_campaigns(&files)?
+            .into_iter()
+            .filter(|row| row.status != CampaignStatus::Ended)
+            .map(|row| Previous { accounts: members.remove(&row.id).unwrap_or_default(), row })
+            .collect());
     }
     Ok(Vec::new())
 }

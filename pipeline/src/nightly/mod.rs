@@ -30,6 +30,7 @@ use chrono::NaiveDate;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use crate::privacy::PrivacyConfig;
 pub use clusters::{Cluster, ClusteringConfig, Hierarchy};
 pub use topics::{Topics, TopicsConfig};
 pub use vectors::VectorCounts;
@@ -41,22 +42,6 @@ use crate::error::{Error, Result};
 use crate::facets::{word_document_frequency, Facet, Scratch, Taxonomy};
 use crate::manifest::{self, RunRecorder};
 use crate::warehouse::{LockGuard, PublishedFile, Warehouse};
-
-/// Thresholds that keep aggregates k-anonymous.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PrivacyConfig {
-    /// Fewest distinct accounts behind a named cluster, and behind any n-gram in aggregate text.
-    pub min_accounts: usize,
-    /// Fewest conversations behind a named cluster.
-    pub min_conversations: usize,
-}
-
-impl Default for PrivacyConfig {
-    fn default() -> Self {
-        PrivacyConfig { min_accounts: 5, min_conversations: 15 }
-    }
-}
 
 /// Which embeddings and how large.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,9 +137,7 @@ impl NightlyConfig {
         if !(1..=366).contains(&self.window_days) {
             problems.push(format!("window_days = {} (must be 1..=366)", self.window_days));
         }
-        if self.privacy.min_accounts < 2 {
-            problems.push(format!("privacy.min_accounts = {} (must be at least 2)", self.privacy.min_accounts));
-        }
+        problems.extend(self.privacy.problems());
         if !(16..=4096).contains(&self.embedding.dim) {
             problems.push(format!("embedding.dim = {} (must be 16..=4096)", self.embedding.dim));
         }
@@ -209,7 +192,7 @@ pub struct NightlySummary {
     /// Whether leaves came from a sample.
     pub sampled: bool,
     /// Campaigns by (status, kind).
-    pub campaigns: BTreeMap<(String, String), usize>,
+    pub campaigns: BTreeMap<(crate::schema::CampaignStatus, crate::schema::CampaignKind), usize>,
     /// Topics continued, created and re-anchored tonight, and the catalogue's size.
     pub topics: TopicCounts,
     /// The encoder that produced the embeddings ([`EncoderChoice::id`]).
@@ -349,7 +332,7 @@ fn run_recorded(
         levels: h.levels.iter().map(|l| (l.len(), l.iter().filter(|c| c.suppressed).count())).collect(),
         sampled: h.sampled,
         campaigns: analysis.campaigns.iter().fold(BTreeMap::new(), |mut m, c| {
-            *m.entry((c.status.to_owned(), c.kind.clone())).or_default() += 1;
+            *m.entry((c.status, c.kind)).or_default() += 1;
             m
         }),
         topics: TopicCounts {

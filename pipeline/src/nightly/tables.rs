@@ -9,11 +9,10 @@ use arrow::array::{
 use arrow::datatypes::{Field, SchemaRef};
 use chrono::NaiveDate;
 
-use super::window::days_since_epoch;
 use super::{keyword_df, Analysis, NightlyConfig};
 use crate::error::Result;
 use crate::facets::{keywords, Taxonomy};
-use crate::schema::{self, table};
+use crate::schema::{self, days_since_epoch, table};
 use crate::warehouse::StagedWrite;
 
 const CHUNK: usize = 64 * 1024;
@@ -73,8 +72,9 @@ pub(super) fn write(staged: &mut StagedWrite, date: NaiveDate, a: &Analysis, con
     }
     staged.write(table::CLUSTER_MEMBERS, date, &members.finish()?)?;
     crate::killpoint::reached("nightly.staged.clusters");
-    staged.write(table::CAMPAIGNS, date, &campaigns_batch(&a.campaigns)?)?;
-    staged.write(table::CAMPAIGN_MEMBERS, date, &campaign_members_batch(&a.campaigns)?)?;
+    let campaigns: Vec<schema::CampaignRow> = a.campaigns.iter().map(|c| c.row()).collect();
+    staged.write(table::CAMPAIGNS, date, &schema::campaigns_batch(&campaigns)?)?;
+    staged.write(table::CAMPAIGN_MEMBERS, date, &schema::members_batch(a.campaigns.iter().flat_map(|c| c.member_rows()))?)?;
     staged.write(table::TOPICS, date, &topics_batch(&a.topics)?)?;
     staged.write(table::TOPIC_DAILY, date, &topic_daily_batch(&a.topics)?)?;
     Ok(rows.len())
@@ -379,52 +379,3 @@ impl MembersBuilder {
     }
 }
 
-fn campaigns_batch(campaigns: &[super::campaigns::Campaign]) -> Result<RecordBatch> {
-    let (mut id, mut status, mut kind) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
-    let mut score = Float32Builder::new();
-    let (mut accounts, mut conversations, mut previous) = (Int64Builder::new(), Int64Builder::new(), Int64Builder::new());
-    let (mut first, mut last) = (utc(TimestampMicrosecondBuilder::new()), utc(TimestampMicrosecondBuilder::new()));
-    let (mut summary, mut evidence) = (StringBuilder::new(), StringBuilder::new());
-    for c in campaigns {
-        id.append_value(&c.id);
-        status.append_value(c.status);
-        kind.append_value(&c.kind);
-        score.append_value(c.score);
-        accounts.append_value(c.accounts.len() as i64);
-        conversations.append_value(c.conversations);
-        previous.append_option(c.previous_accounts);
-        first.append_value(c.first_seen);
-        last.append_value(c.last_seen);
-        summary.append_value(&c.summary);
-        evidence.append_value(&c.evidence);
-    }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(id.finish()),
-        Arc::new(status.finish()),
-        Arc::new(kind.finish()),
-        Arc::new(score.finish()),
-        Arc::new(accounts.finish()),
-        Arc::new(conversations.finish()),
-        Arc::new(previous.finish()),
-        Arc::new(first.finish()),
-        Arc::new(last.finish()),
-        Arc::new(summary.finish()),
-        Arc::new(evidence.finish()),
-    ];
-    Ok(RecordBatch::try_new(schema::CAMPAIGNS.clone(), columns)?)
-}
-
-fn campaign_members_batch(campaigns: &[super::campaigns::Campaign]) -> Result<RecordBatch> {
-    let (mut id, mut account, mut conversation) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
-    let mut created = utc(TimestampMicrosecondBuilder::new());
-    for c in campaigns {
-        for (conv, acct, at) in &c.members {
-            id.append_value(&c.id);
-            account.append_value(acct);
-            conversation.append_value(conv);
-            created.append_value(*at);
-        }
-    }
-    let columns: Vec<ArrayRef> = vec![Arc::new(id.finish()), Arc::new(account.finish()), Arc::new(conversation.finish()), Arc::new(created.finish())];
-    Ok(RecordBatch::try_new(schema::CAMPAIGN_MEMBERS.clone(), columns)?)
-}

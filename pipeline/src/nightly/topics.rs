@@ -36,7 +36,8 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::clusters::{Cluster, Hierarchy};
-use super::window::{date_of_days, Window};
+use super::window::Window;
+use crate::schema::date_of_days;
 use crate::embed::cosine;
 use crate::error::{Error, Result};
 use crate::schema::table;

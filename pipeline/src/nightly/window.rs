@@ -5,13 +5,11 @@
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{Int32Type, TimestampMicrosecondType};
 use chrono::{Days, NaiveDate};
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
-use crate::schema::table;
-use crate::warehouse::Warehouse;
+use crate::schema::{self, day_of_micros, table};
+use crate::warehouse::{for_each_contract_batch, Warehouse};
 
 /// Columns read from `conversations`.
 const COLUMNS: &[&str] = &[
@@ -62,25 +60,14 @@ impl Window {
         let mut files = Vec::new();
         let mut day = start;
         while day <= end {
-            for path in warehouse.files(table::CONVERSATIONS, Some(day))? {
-                files.push(path.clone());
-                let file = std::fs::File::open(&path).map_err(|e| Error::warehouse(&path, e))?;
-                let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
-                let mut indices = Vec::with_capacity(COLUMNS.len());
-                for name in COLUMNS {
-                    let i = builder.schema().index_of(name).map_err(|_| Error::warehouse(&path, format!("has no column `{name}` (not a conversations file?)")))?;
-                    indices.push(i);
+            let day_files = warehouse.files(table::CONVERSATIONS, Some(day))?;
+            for_each_contract_batch(&day_files, &schema::CONVERSATIONS, COLUMNS, |_, batch| {
+                if batch.num_rows() > 0 {
+                    batches.push(batch);
                 }
-                let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
-                for batch in builder.with_projection(mask).with_batch_size(16 * 1024).build()? {
-                    let batch = batch?;
-                    // Projection keeps file order; put columns in `COLUMNS` order.
-                    let ordered = batch.project(&COLUMNS.iter().map(|n| batch.schema().index_of(n)).collect::<Result<Vec<_>, _>>()?)?;
-                    if ordered.num_rows() > 0 {
-                        batches.push(ordered);
-                    }
-                }
-            }
+                Ok(())
+            })?;
+            files.extend(day_files);
             day = day.succ_opt().expect("dates before 262143 CE");
         }
         let mut keyed: Vec<(i64, &str, At)> = Vec::new();
@@ -161,7 +148,7 @@ impl Window {
     /// The first user message of row `i` (what the conversation asks for).
     pub fn first_message(&self, i: usize) -> &str {
         let text = self.user_text(i);
-        text.split("\n\n").find(|p| !p.trim().is_empty()).unwrap_or(text)
+        schema::user_turns(text).next().unwrap_or(text)
     }
     /// Network-prefix pseudonym of row `i`.
     pub fn ip_prefix(&self, i: usize) -> Option<&str> {
@@ -181,17 +168,3 @@ impl Window {
     }
 }
 
-/// UTC day of a µs timestamp.
-pub fn day_of_micros(micros: i64) -> NaiveDate {
-    chrono::DateTime::from_timestamp_micros(micros).map_or(NaiveDate::MIN, |t| t.date_naive())
-}
-
-/// A date as Arrow's `Date32` stores it: days since 1970-01-01.
-pub fn days_since_epoch(d: NaiveDate) -> i32 {
-    d.to_epoch_days()
-}
-
-/// The date of a `Date32` value; `None` beyond what chrono can hold.
-pub fn date_of_days(days: i32) -> Option<NaiveDate> {
-    NaiveDate::from_epoch_days(days)
-}

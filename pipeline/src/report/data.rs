@@ -1,20 +1,19 @@
 //! Reading one week of nightly results and turning it into the report's numbers.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Date32Type, Float32Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use arrow::datatypes::{Date32Type, Int32Type, Int64Type};
 use chrono::{Days, NaiveDate};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{
-    change_pct, plain, week_days, AreaTrend, CampaignEntry, ClusterTrend, ConcernTrend, Privacy, Totals, WeeklyReport, HIGH_CONCERN,
+    change_pct, plain, week_days, AreaTrend, CampaignEntry, WeekStatus, ClusterTrend, ConcernTrend, Privacy, Totals, WeeklyReport, HIGH_CONCERN,
 };
 use crate::error::{Error, Result};
-use crate::nightly::window::{date_of_days, day_of_micros, days_since_epoch};
-use crate::nightly::PrivacyConfig;
-use crate::schema::table;
+use crate::privacy::PrivacyConfig;
+use crate::schema::{date_of_days, day_of_micros, days_since_epoch, for_each_member, read_campaigns, table, CampaignKind, CampaignRow, CampaignStatus};
 use crate::summarize::{distinctive_terms, ClusterTerms, Doc, MAX_NGRAM};
 use crate::warehouse::{for_each_batch, read_columns, Warehouse};
 
@@ -46,18 +45,10 @@ struct ClusterRow {
     policy_area: String,
 }
 
-/// A nightly campaign row.
+/// A nightly campaign row and the night it was read from.
 #[derive(Debug, Clone)]
-struct CampaignRow {
-    id: String,
-    status: String,
-    kind: String,
-    score: f32,
-    accounts: i64,
-    conversations: i64,
-    first_seen: i64,
-    last_seen: i64,
-    /// The night it was read from.
+struct NightCampaign {
+    row: CampaignRow,
     night: NaiveDate,
 }
 
@@ -107,12 +98,18 @@ pub(super) struct WeekData {
 }
 
 fn strings(b: &RecordBatch, name: &str) -> Result<arrow::array::StringArray> {
-    let array = b.column_by_name(name).ok_or_else(|| Error::Config(format!("column {name} missing")))?;
-    array.as_string_opt::<i32>().cloned().ok_or_else(|| Error::Config(format!("column {name} is not text")))
+    let array = b.column_by_name(name).ok_or_else(|| Error::internal("report", format!("column {name} was not read")))?;
+    array.as_string_opt::<i32>().cloned().ok_or_else(|| mistyped(name, "text"))
+}
+
+/// A column of another type than its contract's: unreachable, since every warehouse file is
+/// checked against its table's contract as it is read.
+fn mistyped(column: &str, want: &str) -> Error {
+    Error::internal("report", format!("{column} is not {want}, though its table was checked against the contract"))
 }
 
 fn column<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a arrow::array::ArrayRef> {
-    b.column_by_name(name).ok_or_else(|| Error::Config(format!("column {name} missing")))
+    b.column_by_name(name).ok_or_else(|| Error::internal("report", format!("column {name} was not read")))
 }
 
 impl WeekData {
@@ -232,17 +229,15 @@ impl WeekData {
             files.extend(night_files);
         }
         // Campaigns of every night of the week; the latest row of each id wins.
-        let mut latest: BTreeMap<String, CampaignRow> = BTreeMap::new();
+        let mut latest: BTreeMap<String, NightCampaign> = BTreeMap::new();
         let mut active_at_end = FxHashSet::default();
         for day in &days {
             let night_files = warehouse.files(table::CAMPAIGNS, Some(*day))?;
-            for row in read_campaigns(&night_files, *day)? {
-                if *day == week_end && row.status != "ended" {
+            for row in read_campaigns(&night_files)?.into_iter().filter(|r| r.status != CampaignStatus::Ended) {
+                if *day == week_end {
                     active_at_end.insert(row.id.clone());
                 }
-                if row.status != "ended" {
-                    latest.insert(row.id.clone(), row);
-                }
+                latest.insert(row.id.clone(), NightCampaign { row, night: *day });
             }
             files.extend(night_files);
         }
@@ -250,13 +245,7 @@ impl WeekData {
         let previous_campaigns: Option<FxHashMap<String, i64>> = if previous_campaign_files.is_empty() {
             None
         } else {
-            Some(
-                read_campaigns(&previous_campaign_files, week_before)?
-                    .into_iter()
-                    .filter(|r| r.status != "ended")
-                    .map(|r| (r.id, r.accounts))
-                    .collect(),
-            )
+            Some(read_campaigns(&previous_campaign_files)?.into_iter().filter(|r| r.status != CampaignStatus::Ended).map(|r| (r.id, r.accounts)).collect())
         };
         files.extend(previous_campaign_files);
 
@@ -272,31 +261,25 @@ impl WeekData {
         let mut previous_campaign_accounts: FxHashMap<String, FxHashSet<u32>> = FxHashMap::default();
         if let Some(previous) = &previous_campaigns {
             let member_files = warehouse.files(table::CAMPAIGN_MEMBERS, Some(week_before))?;
-            for b in read_columns(&member_files, &["campaign_id", "account_id"])? {
-                let (cid, acct) = (strings(&b, "campaign_id")?, strings(&b, "account_id")?);
-                for i in 0..b.num_rows() {
-                    if previous.contains_key(cid.value(i)) {
-                        let next = account_index.len() as u32;
-                        let a = *account_index.entry(acct.value(i).to_owned()).or_insert(next);
-                        previous_campaign_accounts.entry(cid.value(i).to_owned()).or_default().insert(a);
-                    }
+            for_each_member(&member_files, |m| {
+                if previous.contains_key(m.campaign_id) {
+                    let next = account_index.len() as u32;
+                    let a = *account_index.entry(m.account_id.to_owned()).or_insert(next);
+                    previous_campaign_accounts.entry(m.campaign_id.to_owned()).or_default().insert(a);
                 }
-            }
+            })?;
             files.extend(member_files);
         }
         for night in &nights {
             let member_files = warehouse.files(table::CAMPAIGN_MEMBERS, Some(*night))?;
-            for b in read_columns(&member_files, &["campaign_id", "account_id", "conversation_id"])? {
-                let (cid, acct, conv) = (strings(&b, "campaign_id")?, strings(&b, "account_id")?, strings(&b, "conversation_id")?);
-                for i in 0..b.num_rows() {
-                    if latest.get(cid.value(i)).is_some_and(|r| r.night == *night) {
-                        let next = account_index.len() as u32;
-                        let a = *account_index.entry(acct.value(i).to_owned()).or_insert(next);
-                        campaign_accounts.entry(cid.value(i).to_owned()).or_default().insert(a);
-                        wanted_conversations.entry(conv.value(i).to_owned()).or_default().push((cid.value(i).to_owned(), a));
-                    }
+            for_each_member(&member_files, |m| {
+                if latest.get(m.campaign_id).is_some_and(|r| r.night == *night) {
+                    let next = account_index.len() as u32;
+                    let a = *account_index.entry(m.account_id.to_owned()).or_insert(next);
+                    campaign_accounts.entry(m.campaign_id.to_owned()).or_default().insert(a);
+                    wanted_conversations.entry(m.conversation_id.to_owned()).or_default().push((m.campaign_id.to_owned(), a));
                 }
-            }
+            })?;
             files.extend(member_files);
         }
         let mut campaign_docs: FxHashMap<String, Vec<(u32, String, String)>> = FxHashMap::default();
@@ -340,7 +323,7 @@ impl WeekData {
             absorbed,
             first_seen,
             before_week,
-            campaigns: latest.into_values().collect(),
+            campaigns: latest.into_values().map(|c| c.row).collect(),
             active_at_end,
             previous_campaigns,
             campaign_docs,
@@ -380,7 +363,7 @@ impl WeekData {
         let campaigns = self.campaign_entries(privacy);
         let described: FxHashSet<&str> = campaigns.iter().map(|c| c.campaign_id.as_str()).collect();
         let campaigns_below_threshold =
-            self.campaigns.iter().filter(|c| !described.contains(c.id.as_str()) && c.kind != "benign_automation").count();
+            self.campaigns.iter().filter(|c| !described.contains(c.id.as_str()) && c.kind != CampaignKind::BenignAutomation).count();
 
         let mut report = WeeklyReport {
             week_start: self.days[0].to_string(),
@@ -532,23 +515,23 @@ impl WeekData {
                 });
                 let active = self.active_at_end.contains(&c.id);
                 let status = if !active {
-                    "ended"
+                    WeekStatus::Ended
                 } else if let Some(p) = previous {
-                    if c.accounts as f64 >= p as f64 * (1.0 + CAMPAIGN_GROWTH) { "growing" } else { "continuing" }
+                    if c.accounts as f64 >= p as f64 * (1.0 + CAMPAIGN_GROWTH) { WeekStatus::Growing } else { WeekStatus::Continuing }
                 } else if self.previous_campaigns.is_some() || day_of_micros(c.first_seen) >= self.days[0] {
-                    "new"
+                    WeekStatus::New
                 } else {
-                    "continuing"
+                    WeekStatus::Continuing
                 };
                 let label = if label.is_empty() {
-                    format!("unnamed {} campaign", plain(&c.kind))
+                    format!("unnamed {} campaign", plain(c.kind.as_str()))
                 } else {
                     label.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" · ")
                 };
                 CampaignEntry {
                     campaign_id: c.id.clone(),
-                    kind: c.kind.clone(),
-                    status: status.to_owned(),
+                    kind: c.kind,
+                    status,
                     label,
                     narrative: narrative(docs, t),
                     accounts: c.accounts,
@@ -561,11 +544,7 @@ impl WeekData {
                 }
             })
             .collect();
-        let rank = |s: &str| match s {
-            "ended" => 1,
-            _ => 0,
-        };
-        out.sort_by(|a, b| rank(&a.status).cmp(&rank(&b.status)).then(b.accounts.cmp(&a.accounts)).then(a.campaign_id.cmp(&b.campaign_id)));
+        out.sort_by(|a, b| (a.status == WeekStatus::Ended).cmp(&(b.status == WeekStatus::Ended)).then(b.accounts.cmp(&a.accounts)).then(a.campaign_id.cmp(&b.campaign_id)));
         out
     }
 }
@@ -640,8 +619,8 @@ fn arrived(now: u64, before: u64, before_days: usize) -> bool {
 fn for_each_topic_day(files: &[PathBuf], mut row: impl FnMut(&str, i32, u64)) -> Result<()> {
     for_each_batch(files, &["topic_id", "day", "conversations"], |b| {
         let topic = strings(&b, "topic_id")?;
-        let day = column(&b, "day")?.as_primitive_opt::<Date32Type>().ok_or_else(|| Error::Config("topic_daily.day is not a date".into()))?;
-        let conversations = column(&b, "conversations")?.as_primitive_opt::<Int64Type>().ok_or_else(|| Error::Config("topic_daily.conversations is not int64".into()))?;
+        let day = column(&b, "day")?.as_primitive_opt::<Date32Type>().ok_or_else(|| mistyped("topic_daily.day", "a date"))?;
+        let conversations = column(&b, "conversations")?.as_primitive_opt::<Int64Type>().ok_or_else(|| mistyped("topic_daily.conversations", "int64"))?;
         for i in 0..b.num_rows() {
             row(topic.value(i), day.value(i), u64::try_from(conversations.value(i)).unwrap_or(0));
         }
@@ -706,17 +685,17 @@ fn read_topic_nights(files: &[PathBuf]) -> Result<Vec<TopicNight>> {
     let mut out = Vec::new();
     for b in read_columns(files, &["topic_id", "cluster_id", "conversations", "net_transfer", "lineage", "first_seen"])? {
         let (topic, cluster) = (strings(&b, "topic_id")?, strings(&b, "cluster_id")?);
-        let first = column(&b, "first_seen")?.as_primitive_opt::<Date32Type>().ok_or_else(|| Error::Config("topics.first_seen is not a date".into()))?;
-        let conversations = column(&b, "conversations")?.as_primitive_opt::<Int64Type>().ok_or_else(|| Error::Config("topics.conversations is not int64".into()))?;
-        let net = column(&b, "net_transfer")?.as_primitive_opt::<Int64Type>().ok_or_else(|| Error::Config("topics.net_transfer is not int64".into()))?;
-        let lineage = column(&b, "lineage")?.as_list_opt::<i32>().ok_or_else(|| Error::Config("topics.lineage is not a list".into()))?;
+        let first = column(&b, "first_seen")?.as_primitive_opt::<Date32Type>().ok_or_else(|| mistyped("topics.first_seen", "a date"))?;
+        let conversations = column(&b, "conversations")?.as_primitive_opt::<Int64Type>().ok_or_else(|| mistyped("topics.conversations", "int64"))?;
+        let net = column(&b, "net_transfer")?.as_primitive_opt::<Int64Type>().ok_or_else(|| mistyped("topics.net_transfer", "int64"))?;
+        let lineage = column(&b, "lineage")?.as_list_opt::<i32>().ok_or_else(|| mistyped("topics.lineage", "a list"))?;
         for i in 0..b.num_rows() {
             if !cluster.is_valid(i) {
                 continue;
             }
             let entries = lineage.value(i);
-            let entries = entries.as_string_opt::<i32>().ok_or_else(|| Error::Config("topics.lineage is not a list of text".into()))?;
-            let first_seen = date_of_days(first.value(i)).ok_or_else(|| Error::Config("topics.first_seen out of range".into()))?;
+            let entries = entries.as_string_opt::<i32>().ok_or_else(|| mistyped("topics.lineage", "a list of text"))?;
+            let first_seen = date_of_days(first.value(i)).ok_or_else(|| Error::warehouse(files.first().map_or(Path::new(""), |f| f.as_path()), format!("topics.first_seen {} is out of range", first.value(i))))?;
             out.push(TopicNight {
                 id: topic.value(i).to_owned(),
                 first_seen,
@@ -750,33 +729,6 @@ fn read_clusters(files: &[PathBuf]) -> Result<Vec<ClusterRow>> {
                 accounts: acc.value(i),
                 suppressed: suppressed.value(i),
                 policy_area: area.value(i).to_owned(),
-            });
-        }
-    }
-    Ok(out)
-}
-
-fn read_campaigns(files: &[PathBuf], night: NaiveDate) -> Result<Vec<CampaignRow>> {
-    let mut out = Vec::new();
-    let cols = ["campaign_id", "status", "kind", "score", "accounts", "conversations", "first_seen", "last_seen"];
-    for b in read_columns(files, &cols)? {
-        let (id, status, kind) = (strings(&b, "campaign_id")?, strings(&b, "status")?, strings(&b, "kind")?);
-        let score = column(&b, "score")?.as_primitive::<Float32Type>();
-        let acc = column(&b, "accounts")?.as_primitive::<Int64Type>();
-        let conv = column(&b, "conversations")?.as_primitive::<Int64Type>();
-        let first = column(&b, "first_seen")?.as_primitive::<TimestampMicrosecondType>();
-        let last = column(&b, "last_seen")?.as_primitive::<TimestampMicrosecondType>();
-        for i in 0..b.num_rows() {
-            out.push(CampaignRow {
-                id: id.value(i).to_owned(),
-                status: status.value(i).to_owned(),
-                kind: kind.value(i).to_owned(),
-                score: score.value(i),
-                accounts: acc.value(i),
-                conversations: conv.value(i),
-                first_seen: first.value(i),
-                last_seen: last.value(i),
-                night,
             });
         }
     }

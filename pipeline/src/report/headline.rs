@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{plain, signed_pct, thousands, CampaignEntry, Finding, WeeklyReport, HIGH_CONCERN};
+use super::{plain, signed_pct, thousands, CampaignEntry, Finding, FindingKind, WeekStatus, WeeklyReport, HIGH_CONCERN};
+use crate::schema::CampaignKind;
 
 /// Influence campaigns named one by one in the headline.
 const HEADLINE_CAMPAIGNS: usize = 3;
@@ -13,7 +14,7 @@ pub(super) fn findings(r: &WeeklyReport) -> Vec<Finding> {
     let mut out = Vec::new();
     if !r.missing_days.is_empty() {
         out.push(Finding {
-            kind: "data_gap".into(),
+            kind: FindingKind::DataGap,
             text: format!(
                 "Nightly results are missing for {} of the 7 days ({}): their volume is not counted, so read the trends with care.",
                 r.missing_days.len(),
@@ -24,14 +25,14 @@ pub(super) fn findings(r: &WeeklyReport) -> Vec<Finding> {
     }
     // Largest first whatever order the report lists them in.
     let by_size = |a: &&CampaignEntry, b: &&CampaignEntry| b.accounts.cmp(&a.accounts).then(a.campaign_id.cmp(&b.campaign_id));
-    let mut influence: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.kind == "influence" && c.status != "ended").collect();
+    let mut influence: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.kind == CampaignKind::Influence && c.status != WeekStatus::Ended).collect();
     influence.sort_by(by_size);
     if influence.is_empty() {
-        out.push(Finding { kind: "influence_campaign".into(), text: "No influence operation was detected this week.".into(), campaign_id: None });
+        out.push(Finding { kind: FindingKind::InfluenceCampaign, text: "No influence operation was detected this week.".into(), campaign_id: None });
     } else {
-        let new = influence.iter().filter(|c| c.status == "new").count();
+        let new = influence.iter().filter(|c| c.status == WeekStatus::New).count();
         out.push(Finding {
-            kind: "influence_summary".into(),
+            kind: FindingKind::InfluenceSummary,
             text: format!(
                 "{} influence operation{} active this week ({} new), {} accounts in all.",
                 influence.len(),
@@ -42,15 +43,15 @@ pub(super) fn findings(r: &WeeklyReport) -> Vec<Finding> {
             campaign_id: None,
         });
         for c in influence.iter().take(HEADLINE_CAMPAIGNS) {
-            let status = match (c.status.as_str(), c.previous_accounts) {
-                ("new", _) => "new this week".to_owned(),
-                ("growing", Some(p)) => format!("growing, from {} accounts a week ago", thousands(p.max(0) as u64)),
-                ("growing", None) => "growing".to_owned(),
+            let status = match (c.status, c.previous_accounts) {
+                (WeekStatus::New, _) => "new this week".to_owned(),
+                (WeekStatus::Growing, Some(p)) => format!("growing, from {} accounts a week ago", thousands(p.max(0) as u64)),
+                (WeekStatus::Growing, None) => "growing".to_owned(),
                 _ => "continuing from last week".to_owned(),
             };
             let langs = if c.languages.len() > 1 { format!(" in {} languages", c.languages.len()) } else { String::new() };
             out.push(Finding {
-                kind: "influence_campaign".into(),
+                kind: FindingKind::InfluenceCampaign,
                 text: format!(
                     "Influence operation \u{201c}{}\u{201d}: {} accounts, {} conversations{langs}, {status}.",
                     c.label,
@@ -62,8 +63,9 @@ pub(super) fn findings(r: &WeeklyReport) -> Vec<Finding> {
         }
     }
     let other: Vec<&CampaignEntry> =
-        r.campaigns.iter().filter(|c| !matches!(c.kind.as_str(), "influence" | "benign_automation") && c.status != "ended").collect();
+        r.campaigns.iter().filter(|c| !matches!(c.kind, CampaignKind::Influence | CampaignKind::BenignAutomation) && c.status != WeekStatus::Ended).collect();
     if !other.is_empty() {
+        // Alphabetical by the kind's name, as printed.
         let mut by_kind: BTreeMap<&str, (usize, i64)> = BTreeMap::new();
         for c in &other {
             let e = by_kind.entry(c.kind.as_str()).or_default();
@@ -74,13 +76,13 @@ pub(super) fn findings(r: &WeeklyReport) -> Vec<Finding> {
             .iter()
             .map(|(k, (n, a))| format!("{n} {} campaign{} ({} accounts)", plain(k), if *n == 1 { "" } else { "s" }, thousands((*a).max(0) as u64)))
             .collect();
-        out.push(Finding { kind: "coordinated_misuse".into(), text: format!("Also coordinated: {}.", join_and(&parts)), campaign_id: None });
+        out.push(Finding { kind: FindingKind::CoordinatedMisuse, text: format!("Also coordinated: {}.", join_and(&parts)), campaign_id: None });
     }
-    let mut ended: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.kind == "influence" && c.status == "ended").collect();
+    let mut ended: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.kind == CampaignKind::Influence && c.status == WeekStatus::Ended).collect();
     ended.sort_by(by_size);
     if let Some(largest) = ended.first() {
         out.push(Finding {
-            kind: "influence_ended".into(),
+            kind: FindingKind::InfluenceEnded,
             text: format!(
                 "{} influence operation{} went quiet during the week (largest: \u{201c}{}\u{201d}, {} accounts).",
                 ended.len(),
@@ -104,7 +106,7 @@ pub(super) fn findings(r: &WeeklyReport) -> Vec<Finding> {
         }
     }
     volume.push('.');
-    out.push(Finding { kind: "volume".into(), text: volume, campaign_id: None });
+    out.push(Finding { kind: FindingKind::Volume, text: volume, campaign_id: None });
     if let Some(e) = r.emerging_clusters.first() {
         let why = match (e.trend.as_str(), e.change_pct) {
             ("new", _) => "new this week".to_owned(),
@@ -112,7 +114,7 @@ pub(super) fn findings(r: &WeeklyReport) -> Vec<Finding> {
             _ => "rising through the week".to_owned(),
         };
         out.push(Finding {
-            kind: "emerging_topic".into(),
+            kind: FindingKind::EmergingTopic,
             text: format!("Emerging topic: \u{201c}{}\u{201d}, {} conversations from {} accounts, {why}.", e.name, thousands(e.conversations), thousands(e.accounts)),
             campaign_id: None,
         });
@@ -123,7 +125,7 @@ pub(super) fn findings(r: &WeeklyReport) -> Vec<Finding> {
         concern.push_str(&format!(", against {:.1}% the week before", p * 100.0));
     }
     concern.push('.');
-    out.push(Finding { kind: "concern".into(), text: concern, campaign_id: None });
+    out.push(Finding { kind: FindingKind::Concern, text: concern, campaign_id: None });
     out
 }
 
@@ -139,11 +141,11 @@ pub(super) fn join_and(parts: &[String]) -> String {
 pub(super) mod tests {
     use super::*;
 
-    fn campaign(id: &str, kind: &str, status: &str, accounts: i64) -> CampaignEntry {
+    fn campaign(id: &str, kind: CampaignKind, status: WeekStatus, accounts: i64) -> CampaignEntry {
         CampaignEntry {
             campaign_id: id.into(),
-            kind: kind.into(),
-            status: status.into(),
+            kind,
+            status,
             label: format!("label {id}"),
             narrative: None,
             accounts,
@@ -181,22 +183,22 @@ pub(super) mod tests {
     #[test]
     fn only_active_influence_campaigns_are_named_largest_first_and_decoys_never() {
         let r = report(vec![
-            campaign("classroom", "benign_automation", "new", 900),
-            campaign("small", "influence", "new", 6),
-            campaign("farm", "influence", "continuing", 300),
-            campaign("gone", "influence", "ended", 500),
-            campaign("spam", "spam", "new", 40),
-            campaign("mid", "influence", "growing", 40),
-            campaign("tiny", "influence", "new", 5),
+            campaign("classroom", CampaignKind::BenignAutomation, WeekStatus::New, 900),
+            campaign("small", CampaignKind::Influence, WeekStatus::New, 6),
+            campaign("farm", CampaignKind::Influence, WeekStatus::Continuing, 300),
+            campaign("gone", CampaignKind::Influence, WeekStatus::Ended, 500),
+            campaign("spam", CampaignKind::Spam, WeekStatus::New, 40),
+            campaign("mid", CampaignKind::Influence, WeekStatus::Growing, 40),
+            campaign("tiny", CampaignKind::Influence, WeekStatus::New, 5),
         ]);
         let f = findings(&r);
-        let named: Vec<&str> = f.iter().filter(|x| x.kind == "influence_campaign").filter_map(|x| x.campaign_id.as_deref()).collect();
+        let named: Vec<&str> = f.iter().filter(|x| x.kind == FindingKind::InfluenceCampaign).filter_map(|x| x.campaign_id.as_deref()).collect();
         assert_eq!(named, ["farm", "mid", "small"], "largest three active, in order: {f:?}");
         assert!(f.iter().all(|x| !x.text.contains("label classroom")), "a decoy is never named: {f:?}");
         assert!(f[0].text.starts_with("4 influence operations were active"), "{}", f[0].text);
-        assert!(f.iter().any(|x| x.kind == "coordinated_misuse" && x.text.contains("1 spam campaign (40 accounts)")));
-        assert!(f.iter().any(|x| x.kind == "influence_ended" && x.campaign_id.as_deref() == Some("gone")));
-        let quiet = findings(&report(vec![campaign("classroom", "benign_automation", "new", 900)]));
+        assert!(f.iter().any(|x| x.kind == FindingKind::CoordinatedMisuse && x.text.contains("1 spam campaign (40 accounts)")));
+        assert!(f.iter().any(|x| x.kind == FindingKind::InfluenceEnded && x.campaign_id.as_deref() == Some("gone")));
+        let quiet = findings(&report(vec![campaign("classroom", CampaignKind::BenignAutomation, WeekStatus::New, 900)]));
         assert_eq!(quiet[0].text, "No influence operation was detected this week.");
     }
 

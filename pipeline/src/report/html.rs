@@ -31,7 +31,7 @@ pub fn render(r: &WeeklyReport) -> String {
 
     h.push_str("<h2>Headline findings</h2><ol class=\"headline\">");
     for f in &r.headline {
-        let _ = write!(h, "<li data-kind=\"{}\">{}</li>", esc(&f.kind), esc(&f.text));
+        let _ = write!(h, "<li data-kind=\"{}\">{}</li>", esc(f.kind.as_str()), esc(&f.text));
     }
     h.push_str("</ol>");
 
@@ -56,7 +56,7 @@ pub fn render(r: &WeeklyReport) -> String {
 
 fn campaigns(h: &mut String, r: &WeeklyReport) {
     h.push_str("<h2>Coordinated campaigns</h2>");
-    let misuse: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.kind != "benign_automation").collect();
+    let misuse: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.kind.is_misuse()).collect();
     if misuse.is_empty() {
         h.push_str("<p>No coordinated misuse campaign was detected this week.</p>");
     } else {
@@ -67,7 +67,7 @@ fn campaigns(h: &mut String, r: &WeeklyReport) {
                     Some(p) => format!("{} accounts ({} a week ago)", c.accounts, p),
                     None => format!("{} accounts, {}", c.accounts, c.status),
                 };
-                (format!("{} \u{2014} {}", plain(&c.kind), c.label), c.accounts.max(0) as u64, c.previous_accounts.map(|p| p.max(0) as u64), note)
+                (format!("{} \u{2014} {}", plain(c.kind.as_str()), c.label), c.accounts.max(0) as u64, c.previous_accounts.map(|p| p.max(0) as u64), note)
             })
             .collect();
         h.push_str(&svg::paired_bars("campaign-sizes", "Accounts per campaign, this week against a week ago", &rows, PALETTE[0]));
@@ -77,9 +77,9 @@ fn campaigns(h: &mut String, r: &WeeklyReport) {
             let _ = write!(
                 h,
                 "<tr><td><span class=\"tag {}\">{}</span></td><td><b>{}</b> \u{2014} {}<br><span class=\"quote\">{}</span><br><span class=\"note\">{} \u{00b7} active {} to {} \u{00b7} score {:.2}</span></td><td class=\"n\">{}{previous}</td><td class=\"n\">{}</td><td>{}</td></tr>",
-                esc(&c.status),
-                esc(&c.status),
-                esc(&plain(&c.kind)),
+                esc(c.status.as_str()),
+                esc(c.status.as_str()),
+                esc(&plain(c.kind.as_str())),
                 esc(&c.label),
                 esc(c.narrative.as_deref().map_or("(narrative withheld: too few accounts share its wording)", |n| n)),
                 esc(&c.campaign_id),
@@ -93,7 +93,7 @@ fn campaigns(h: &mut String, r: &WeeklyReport) {
         }
         h.push_str("</table>");
     }
-    let benign: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.kind == "benign_automation").collect();
+    let benign: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| !c.kind.is_misuse()).collect();
     if !benign.is_empty() {
         let mut names: Vec<String> = benign.iter().take(BENIGN_LISTED).map(|c| format!("\u{201c}{}\u{201d} ({} accounts)", esc(&c.label), c.accounts)).collect();
         if benign.len() > BENIGN_LISTED {

@@ -17,7 +17,7 @@ pub fn render(r: &WeeklyReport) -> String {
     }
 
     m.push_str("\n## Coordinated campaigns\n\n");
-    let misuse: Vec<_> = r.campaigns.iter().filter(|c| c.kind != "benign_automation").collect();
+    let misuse: Vec<_> = r.campaigns.iter().filter(|c| c.kind.is_misuse()).collect();
     if misuse.is_empty() {
         m.push_str("No coordinated misuse campaign was detected this week.\n");
     } else {
@@ -31,7 +31,7 @@ pub fn render(r: &WeeklyReport) -> String {
                 m,
                 "| {} | {} | **{}** (`{}`) | {} | {} | {} |",
                 c.status,
-                plain(&c.kind),
+                plain(c.kind.as_str()),
                 cell(&c.label),
                 c.campaign_id,
                 accounts,
@@ -44,11 +44,11 @@ pub fn render(r: &WeeklyReport) -> String {
             let _ = writeln!(m, "- **{}**: \u{201c}{}\u{201d}", c.label, c.narrative.as_deref().unwrap_or_default());
         }
     }
-    let all_benign = r.campaigns.iter().filter(|c| c.kind == "benign_automation").count();
+    let all_benign = r.campaigns.iter().filter(|c| !c.kind.is_misuse()).count();
     let mut benign: Vec<String> = r
         .campaigns
         .iter()
-        .filter(|c| c.kind == "benign_automation")
+        .filter(|c| !c.kind.is_misuse())
         .take(super::html::BENIGN_LISTED)
         .map(|c| format!("\u{201c}{}\u{201d} ({} accounts)", c.label, c.accounts))
         .collect();

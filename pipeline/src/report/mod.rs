@@ -25,7 +25,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::manifest::{self, RunRecorder};
-use crate::nightly::PrivacyConfig;
+use crate::privacy::PrivacyConfig;
+use crate::schema::CampaignKind;
 use crate::warehouse::Warehouse;
 
 /// Concern (1–5) at or above which a conversation counts as high-concern.
@@ -78,11 +79,49 @@ pub struct Privacy {
     pub min_conversations: usize,
 }
 
+/// What a headline finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// Days of the week without a nightly run.
+    DataGap,
+    /// How many influence operations were active, and how many accounts.
+    InfluenceSummary,
+    /// One influence operation (or that none was found).
+    InfluenceCampaign,
+    /// Coordinated misuse of other kinds.
+    CoordinatedMisuse,
+    /// Influence operations that went quiet.
+    InfluenceEnded,
+    /// The week's volume against the week before.
+    Volume,
+    /// A topic that rose or appeared.
+    EmergingTopic,
+    /// High-concern conversations.
+    Concern,
+}
+
+impl FindingKind {
+    /// As the report's JSON and HTML name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DataGap => "data_gap",
+            Self::InfluenceSummary => "influence_summary",
+            Self::InfluenceCampaign => "influence_campaign",
+            Self::CoordinatedMisuse => "coordinated_misuse",
+            Self::InfluenceEnded => "influence_ended",
+            Self::Volume => "volume",
+            Self::EmergingTopic => "emerging_topic",
+            Self::Concern => "concern",
+        }
+    }
+}
+
 /// One headline finding.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    /// `influence_campaign`, `coordinated_misuse`, `volume`, `emerging_topic`, `concern`.
-    pub kind: String,
+    /// What it is about.
+    pub kind: FindingKind,
     /// One plain sentence.
     pub text: String,
     /// The campaign it is about, if any.
@@ -174,16 +213,48 @@ pub struct ClusterTrend {
     pub exemplar: Option<String>,
 }
 
+/// A campaign's course over the report's week: nightly's status seen across seven nights, with
+/// growth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeekStatus {
+    /// Not active a week ago.
+    New,
+    /// Active a week ago with at least a fifth fewer accounts.
+    Growing,
+    /// Active a week ago, about as large.
+    Continuing,
+    /// Active during the week, not at its end.
+    Ended,
+}
+
+impl WeekStatus {
+    /// As the report prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Growing => "growing",
+            Self::Continuing => "continuing",
+            Self::Ended => "ended",
+        }
+    }
+}
+
+impl std::fmt::Display for WeekStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A campaign for the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct CampaignEntry {
     /// Stable campaign id (for `vigil campaign show`).
     pub campaign_id: String,
-    /// `influence_operation`, `spam`, `fraud`, `benign_automation`, …
-    pub kind: String,
-    /// `new` (not active a week ago), `growing`, `continuing`, `ended` (active during the week,
-    /// not at its end).
-    pub status: String,
+    /// What it is doing.
+    pub kind: CampaignKind,
+    /// Its course over the week.
+    pub status: WeekStatus,
     /// Short label from its most distinctive shared phrases.
     pub label: String,
     /// k-anonymous typical request.

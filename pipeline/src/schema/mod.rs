@@ -6,8 +6,15 @@
 use std::sync::{Arc, LazyLock};
 
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use chrono::NaiveDate;
 
 use crate::redact::PiiKind;
+
+mod campaigns;
+
+pub use campaigns::{
+    campaigns_batch, for_each_member, members_batch, read_campaigns, CampaignKind, CampaignRow, CampaignStatus, MemberRef, CAMPAIGNS, CAMPAIGN_MEMBERS,
+};
 
 /// Table names, as they appear as directories under the warehouse root.
 pub mod table {
@@ -47,6 +54,22 @@ pub mod table {
     pub const AGGREGATE: &[&str] = &[CLUSTERS, TOPICS, TOPIC_DAILY];
 }
 
+/// How the tables store time: timestamps as µs since the epoch (UTC), days as Arrow's `Date32`.
+/// UTC day of a µs timestamp.
+pub fn day_of_micros(micros: i64) -> NaiveDate {
+    chrono::DateTime::from_timestamp_micros(micros).map_or(NaiveDate::MIN, |t| t.date_naive())
+}
+
+/// A date as Arrow's `Date32` stores it: days since 1970-01-01.
+pub fn days_since_epoch(d: NaiveDate) -> i32 {
+    d.to_epoch_days()
+}
+
+/// The date of a `Date32` value; `None` beyond what chrono can hold.
+pub fn date_of_days(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_epoch_days(days)
+}
+
 fn utc_micros() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
@@ -80,6 +103,16 @@ pub static CONVERSATIONS: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("source_line", DataType::Int64, false),
     ]))
 });
+
+/// Separates the user turns joined in `conversations.user_text`. Ingest folds every blank line
+/// inside a turn to one line break, so the separator only ever stands between turns and
+/// [`user_turns`] gives them back as they were joined.
+pub const USER_TURN_SEPARATOR: &str = "\n\n";
+
+/// The user turns of a `conversations.user_text` value, in order, blank ones skipped.
+pub fn user_turns(user_text: &str) -> impl Iterator<Item = &str> {
+    user_text.split(USER_TURN_SEPARATOR).filter(|turn| !turn.trim().is_empty())
+}
 
 /// `messages`: one row per message, content redacted.
 pub static MESSAGES: LazyLock<SchemaRef> = LazyLock::new(|| {
@@ -237,34 +270,6 @@ pub static CLUSTER_MEMBERS: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("account_id", DataType::Utf8, false),
         Field::new("level", DataType::Int32, false),
         Field::new("similarity", DataType::Float32, false),
-    ]))
-});
-
-/// `campaigns`: one row per campaign active in the window ending on the partition date, plus
-/// `status = 'ended'` rows for the previous night's campaigns not found again.
-pub static CAMPAIGNS: LazyLock<SchemaRef> = LazyLock::new(|| {
-    Arc::new(Schema::new(vec![
-        Field::new("campaign_id", DataType::Utf8, false),
-        Field::new("status", DataType::Utf8, false),
-        Field::new("kind", DataType::Utf8, false),
-        Field::new("score", DataType::Float32, false),
-        Field::new("accounts", DataType::Int64, false),
-        Field::new("conversations", DataType::Int64, false),
-        Field::new("previous_accounts", DataType::Int64, true),
-        Field::new("first_seen", utc_micros(), false),
-        Field::new("last_seen", utc_micros(), false),
-        Field::new("summary", DataType::Utf8, false),
-        Field::new("evidence", DataType::Utf8, false),
-    ]))
-});
-
-/// `campaign_members`: one row per campaign conversation.
-pub static CAMPAIGN_MEMBERS: LazyLock<SchemaRef> = LazyLock::new(|| {
-    Arc::new(Schema::new(vec![
-        Field::new("campaign_id", DataType::Utf8, false),
-        Field::new("account_id", DataType::Utf8, false),
-        Field::new("conversation_id", DataType::Utf8, false),
-        Field::new("created_at", utc_micros(), false),
     ]))
 });
 

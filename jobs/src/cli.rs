@@ -58,6 +58,23 @@ pub enum Command {
     Demo(DemoArgs),
     /// Check the installed learned models (digests) and say which encoder runs will use.
     Models(ModelsArgs),
+    /// Check a job config (with overrides), its policy taxonomy and labelled files, and the
+    /// encoder it asks for, reporting every problem at once; runs nothing.
+    Validate(ValidateArgs),
+}
+
+/// `vigil validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Job configuration (TOML; see jobs/nightly.toml). Default: built-in values.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Policy taxonomy (default: the config's, else the built-in one).
+    #[arg(long)]
+    pub taxonomy: Option<PathBuf>,
+    /// Overrides, as `vigil nightly --set` takes them (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 /// `vigil models`.

@@ -57,6 +57,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Access(args) => cmd::access::run(args),
         Command::Demo(args) => cmd::demo::run(args, cli.threads),
         Command::Models(args) => cmd::models::run(args),
+        Command::Validate(args) => cmd::validate::run(args),
     }
 }
 

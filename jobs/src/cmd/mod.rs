@@ -13,6 +13,7 @@ pub mod sql;
 pub mod redact;
 pub mod reveal;
 pub mod runs;
+pub mod validate;
 pub mod weekly;
 
 use anyhow::Context as _;

@@ -121,3 +121,34 @@ fn the_example_schedules_use_only_real_commands_and_flags() {
     }
     assert!(checked >= 10, "only {checked} flags checked");
 }
+
+#[test]
+fn validate_checks_config_taxonomy_and_encoder_without_running_anything() {
+    let good = run(&["validate"]).ok().stdout();
+    for part in ["built-in config: ok", "built-in taxonomy: ok", "roles: influence = influence_operations, spam = spam, fraud = fraud_scams", "encoder: "] {
+        assert!(good.contains(part), "missing {part:?} in:\n{good}");
+    }
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("nightly.toml");
+    let out = run(&["validate", "--config", shipped.to_str().unwrap()]).ok().stdout();
+    assert!(out.contains("nightly.toml: ok (0 overrides)") && out.contains("taxonomy: ok"), "{out}");
+
+    // Everything wrong at once: a config value, an override, the taxonomy's sections.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "window_days = 0\n").unwrap();
+    let taxonomy = dir.path().join("taxonomy.toml");
+    std::fs::write(
+        &taxonomy,
+        "[[area]]\nname = 'a'\nseverity = 9\nmin_score = 1.0\nsaturation = 2.0\nrole = 'influence'\nexamples = ['x']\n\
+         [[area]]\nname = 'b'\nseverity = 3\nmin_score = 1.0\nsaturation = 2.0\nrole = 'influence'\nexamples = ['y']\n",
+    )
+    .unwrap();
+    let bad = run(&["validate", "--config", path(&config), "--set", "campaigns.lsh_bands=7", "--taxonomy", path(&taxonomy)]);
+    assert!(!bad.output.status.success());
+    let err = bad.stderr();
+    for part in ["2 files would stop a run", "window_days = 0", "lsh_bands", "severity 9", "role `influence` is already area `a`'s"] {
+        assert!(err.contains(part), "missing {part:?} in:\n{err}");
+    }
+    let models = run(&["validate", "--set", "embedding.backend=use-m3", "--set", &format!("embedding.models_dir={}", path(dir.path()))]);
+    assert!(!models.output.status.success() && models.stderr().contains("encoder: model"), "{}", models.stderr());
+}

@@ -75,8 +75,12 @@ pub(super) fn write(staged: &mut StagedWrite, date: NaiveDate, a: &Analysis, con
     let campaigns: Vec<schema::CampaignRow> = a.campaigns.iter().map(|c| c.row()).collect();
     staged.write(table::CAMPAIGNS, date, &schema::campaigns_batch(&campaigns)?)?;
     staged.write(table::CAMPAIGN_MEMBERS, date, &schema::members_batch(a.campaigns.iter().flat_map(|c| c.member_rows()))?)?;
-    staged.write(table::TOPICS, date, &topics_batch(&a.topics)?)?;
-    staged.write(table::TOPIC_DAILY, date, &topic_daily_batch(&a.topics)?)?;
+    staged.write(table::TOPICS, date, &schema::topics_batch(&a.topics.catalogue)?)?;
+    let days = a.topics.daily.iter().map(|row| {
+        let topic = &a.topics.catalogue[row.topic];
+        schema::TopicDay { topic_id: &topic.id, day: days_since_epoch(row.day), level: topic.level as i32, conversations: row.conversations, accounts: row.accounts }
+    });
+    staged.write(table::TOPIC_DAILY, date, &schema::topic_daily_batch(days)?)?;
     Ok(rows.len())
 }
 
@@ -276,74 +280,6 @@ fn clusters_batch(a: &Analysis) -> Result<RecordBatch> {
         Arc::new(topic.finish()),
     ];
     Ok(RecordBatch::try_new(schema::CLUSTERS.clone(), columns)?)
-}
-
-fn topics_batch(topics: &super::Topics) -> Result<RecordBatch> {
-    let (mut id, mut name, mut parent, mut encoder, mut cluster) =
-        (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
-    let mut level = Int32Builder::new();
-    let (mut first, mut last) = (Date32Builder::new(), Date32Builder::new());
-    let mut lineage = string_list();
-    let (mut conversations, mut accounts, mut net) = (Int64Builder::new(), Int64Builder::new(), Int64Builder::new());
-    let mut centroid = ListBuilder::new(Float32Builder::new()).with_field(Arc::new(Field::new("item", arrow::datatypes::DataType::Float32, false)));
-    for t in &topics.catalogue {
-        id.append_value(&t.id);
-        name.append_option(t.name.as_deref());
-        level.append_value(t.level as i32);
-        parent.append_option(t.parent.as_deref());
-        first.append_value(days_since_epoch(t.first_seen));
-        last.append_value(days_since_epoch(t.last_seen));
-        encoder.append_value(&t.encoder);
-        for entry in &t.lineage {
-            lineage.values().append_value(entry);
-        }
-        lineage.append(true);
-        cluster.append_option(t.cluster.as_deref());
-        conversations.append_value(t.conversations);
-        accounts.append_value(t.accounts);
-        net.append_option(t.net_transfer);
-        match &t.centroid {
-            Some(v) => {
-                centroid.values().append_slice(v);
-                centroid.append(true);
-            }
-            None => centroid.append(false),
-        }
-    }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(id.finish()),
-        Arc::new(name.finish()),
-        Arc::new(level.finish()),
-        Arc::new(parent.finish()),
-        Arc::new(first.finish()),
-        Arc::new(last.finish()),
-        Arc::new(encoder.finish()),
-        Arc::new(lineage.finish()),
-        Arc::new(cluster.finish()),
-        Arc::new(conversations.finish()),
-        Arc::new(accounts.finish()),
-        Arc::new(net.finish()),
-        Arc::new(centroid.finish()),
-    ];
-    Ok(RecordBatch::try_new(schema::TOPICS.clone(), columns)?)
-}
-
-fn topic_daily_batch(topics: &super::Topics) -> Result<RecordBatch> {
-    let mut id = StringBuilder::new();
-    let mut day = Date32Builder::new();
-    let mut level = Int32Builder::new();
-    let (mut conversations, mut accounts) = (Int64Builder::new(), Int64Builder::new());
-    for row in &topics.daily {
-        let topic = &topics.catalogue[row.topic];
-        id.append_value(&topic.id);
-        day.append_value(days_since_epoch(row.day));
-        level.append_value(topic.level as i32);
-        conversations.append_value(row.conversations);
-        accounts.append_value(row.accounts);
-    }
-    let columns: Vec<ArrayRef> =
-        vec![Arc::new(id.finish()), Arc::new(day.finish()), Arc::new(level.finish()), Arc::new(conversations.finish()), Arc::new(accounts.finish())];
-    Ok(RecordBatch::try_new(schema::TOPIC_DAILY.clone(), columns)?)
 }
 
 #[derive(Default)]

@@ -37,10 +37,10 @@ use serde::{Deserialize, Serialize};
 
 use super::clusters::{Cluster, Hierarchy};
 use super::window::Window;
-use crate::schema::date_of_days;
 use crate::embed::cosine;
 use crate::error::{Error, Result};
-use crate::schema::table;
+use crate::schema::{read_topics, table};
+pub use crate::schema::{Event, LineageEntry, Topic};
 use crate::warehouse::{for_each_batch, read_columns, Warehouse};
 
 /// How clusters continue topics from night to night (`[topics]` in a job config).
@@ -84,99 +84,8 @@ impl TopicsConfig {
     }
 }
 
-/// What happened to a topic on some night (the `lineage` column's events).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
-    /// Created from a cluster most of whose members were in the named topic.
-    SplitFrom,
-    /// Continued by a cluster that also took most of the named topic's members.
-    Absorbed,
-    /// Not continued: most of its members went into the named topic.
-    MergedInto,
-    /// Continued under a new encoder; the entry names the old one.
-    ReanchoredFrom,
-}
-
-impl Event {
-    /// The word stored in `lineage`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Event::SplitFrom => "split_from",
-            Event::Absorbed => "absorbed",
-            Event::MergedInto => "merged_into",
-            Event::ReanchoredFrom => "reanchored_from",
-        }
-    }
-
-    /// Parses a stored word.
-    pub fn parse(word: &str) -> Option<Self> {
-        [Event::SplitFrom, Event::Absorbed, Event::MergedInto, Event::ReanchoredFrom].into_iter().find(|e| e.as_str() == word)
-    }
-}
-
-/// One `lineage` entry: `<night> <event> <topic id or encoder>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LineageEntry<'a> {
-    /// The night it happened.
-    pub night: NaiveDate,
-    /// What happened.
-    pub event: Event,
-    /// The other topic's id (the old encoder's id for [`Event::ReanchoredFrom`]).
-    pub other: &'a str,
-}
-
-impl<'a> LineageEntry<'a> {
-    /// Parses a stored entry; `None` for text this version does not write.
-    pub fn parse(entry: &'a str) -> Option<Self> {
-        let mut parts = entry.splitn(3, ' ');
-        let night = NaiveDate::parse_from_str(parts.next()?, "%Y-%m-%d").ok()?;
-        let event = Event::parse(parts.next()?)?;
-        Some(LineageEntry { night, event, other: parts.next()? })
-    }
-
-    fn format(night: NaiveDate, event: Event, other: &str) -> String {
-        format!("{night} {} {other}", event.as_str())
-    }
-}
-
 /// Most lineage entries kept per topic (the oldest are dropped).
 const MAX_LINEAGE: usize = 32;
-
-/// A topic of the catalogue.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Topic {
-    /// `topic-<first night>-L<level>-<rank>`, stable from then on.
-    pub id: String,
-    /// Hierarchy level (0 = leaf).
-    pub level: u32,
-    /// Latest k-anonymous name.
-    pub name: Option<String>,
-    /// Tonight's parent topic (None when not seen tonight or at the top).
-    pub parent: Option<String>,
-    /// First night seen.
-    pub first_seen: NaiveDate,
-    /// Latest night seen.
-    pub last_seen: NaiveDate,
-    /// The encoder of `centroid` (and of the clusters that continued it last).
-    pub encoder: String,
-    /// Events, oldest first ([`LineageEntry`] text).
-    pub lineage: Vec<String>,
-    /// Tonight's cluster id (None when not seen tonight).
-    pub cluster: Option<String>,
-    /// Tonight's conversations in the window (0 when not seen).
-    pub conversations: i64,
-    /// Tonight's distinct accounts in the window (0 when not seen).
-    pub accounts: i64,
-    /// Conversations that joined (+) or left (−) the topic tonight because the clusters were
-    /// cut differently: members both windows hold that were elsewhere (or unclustered) last
-    /// night, less last night's members now elsewhere. Tonight's window count is last night's
-    /// plus the day added, less the day dropped, plus this; so a week's growth net of re-cuts
-    /// is `conversations − conversations a week earlier − Σ net_transfer`. None when there was
-    /// no earlier night to compare with.
-    pub net_transfer: Option<i64>,
-    /// Unit centroid (None under LSA, whose space changes every window).
-    pub centroid: Option<Vec<f32>>,
-}
 
 impl Topic {
     fn record(&mut self, night: NaiveDate, event: Event, other: &str) {
@@ -189,7 +98,7 @@ impl Topic {
 
 /// One `topic_daily` row: a topic's conversations of one window day, under tonight's clusters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TopicDay {
+pub struct DayCount {
     /// Index into [`Topics::catalogue`].
     pub topic: usize,
     /// The day.
@@ -209,7 +118,7 @@ pub struct Topics {
     /// `of_cluster[level][cluster]`: the cluster's topic (index into `catalogue`).
     pub of_cluster: Vec<Vec<Option<usize>>>,
     /// `topic_daily` rows: every window day of every topic whose cluster passed the gate.
-    pub daily: Vec<TopicDay>,
+    pub daily: Vec<DayCount>,
     /// The night whose catalogue was continued.
     pub previous_night: Option<NaiveDate>,
     /// Whether that night's memberships overlapped the window (else centroids only).
@@ -520,7 +429,7 @@ fn take_best(pairs: &mut [(f32, usize, usize)], matched: &mut [Option<usize>], t
 }
 
 /// Per topic whose cluster passed the gate, each window day's conversations and accounts.
-fn daily_rows(window: &Window, hierarchy: &Hierarchy, of_cluster: &[Vec<Option<usize>>]) -> Vec<TopicDay> {
+fn daily_rows(window: &Window, hierarchy: &Hierarchy, of_cluster: &[Vec<Option<usize>>]) -> Vec<DayCount> {
     let days: Vec<NaiveDate> = window.start.iter_days().take_while(|d| *d <= window.end).collect();
     let mut rows = Vec::new();
     for (level, clusters) in hierarchy.levels.iter().enumerate() {
@@ -538,7 +447,7 @@ fn daily_rows(window: &Window, hierarchy: &Hierarchy, of_cluster: &[Vec<Option<u
             for (day, (conversations, mut accounts)) in days.iter().zip(per_day) {
                 accounts.sort_unstable();
                 accounts.dedup();
-                rows.push(TopicDay { topic, day: *day, conversations, accounts: accounts.len() as i64 });
+                rows.push(DayCount { topic, day: *day, conversations, accounts: accounts.len() as i64 });
             }
         }
     }
@@ -562,52 +471,15 @@ fn bad(path: &std::path::Path, what: &str) -> Error {
 
 fn read_previous(warehouse: &Warehouse, night: NaiveDate, window: &Window) -> Result<Previous> {
     use arrow::array::{Array, AsArray};
-    use arrow::datatypes::{Date32Type, Float32Type, Int32Type};
+    use arrow::datatypes::Int32Type;
 
     let topic_files = warehouse.files(table::TOPICS, Some(night))?;
     let mut files = topic_files.clone();
-    let mut topics = Vec::new();
-    let columns = ["topic_id", "name", "level", "first_seen", "last_seen", "encoder", "lineage", "centroid"];
-    for b in read_columns(&topic_files, &columns)? {
-        let path = topic_files.first().map(PathBuf::as_path).unwrap_or(warehouse.root());
-        let col = |i: usize| b.column(i);
-        let (Some(id), Some(name), Some(encoder)) = (col(0).as_string_opt::<i32>(), col(1).as_string_opt::<i32>(), col(5).as_string_opt::<i32>()) else {
-            return Err(bad(path, "topic_id, name and encoder must be text"));
-        };
-        let level = col(2).as_primitive_opt::<Int32Type>().ok_or_else(|| bad(path, "level must be int32"))?;
-        let (Some(first), Some(last)) = (col(3).as_primitive_opt::<Date32Type>(), col(4).as_primitive_opt::<Date32Type>()) else {
-            return Err(bad(path, "first_seen and last_seen must be dates"));
-        };
-        let lineage = col(6).as_list_opt::<i32>().ok_or_else(|| bad(path, "lineage must be a list of text"))?;
-        let centroid = col(7).as_list_opt::<i32>().ok_or_else(|| bad(path, "centroid must be a list of float32"))?;
-        for i in 0..b.num_rows() {
-            let date = |days: i32| date_of_days(days).ok_or_else(|| bad(path, "date out of range"));
-            let entries = lineage.value(i);
-            let entries = entries.as_string_opt::<i32>().ok_or_else(|| bad(path, "lineage must be a list of text"))?;
-            let vector = if centroid.is_valid(i) {
-                let v = centroid.value(i);
-                let v = v.as_primitive_opt::<Float32Type>().ok_or_else(|| bad(path, "centroid must be a list of float32"))?;
-                Some(v.values().to_vec())
-            } else {
-                None
-            };
-            topics.push(Topic {
-                id: id.value(i).to_owned(),
-                level: u32::try_from(level.value(i)).map_err(|_| bad(path, "negative level"))?,
-                name: name.is_valid(i).then(|| name.value(i).to_owned()),
-                parent: None,
-                first_seen: date(first.value(i))?,
-                last_seen: date(last.value(i))?,
-                encoder: encoder.value(i).to_owned(),
-                lineage: entries.iter().flatten().map(str::to_owned).collect(),
-                cluster: None,
-                conversations: 0,
-                accounts: 0,
-                net_transfer: None,
-                centroid: vector,
-            });
-        }
-    }
+    // Tonight's parent, cluster and counts are decided tonight.
+    let topics: Vec<Topic> = read_topics(&topic_files)?
+        .into_iter()
+        .map(|t| Topic { parent: None, cluster: None, conversations: 0, accounts: 0, net_transfer: None, ..t })
+        .collect();
     // Memberships, when the previous window overlaps tonight's.
     let mut member_topic = Vec::new();
     if night >= window.start && !topics.is_empty() {

@@ -1,10 +1,10 @@
 //! Reading one week of nightly results and turning it into the report's numbers.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Date32Type, Int32Type, Int64Type};
+use arrow::datatypes::{Int32Type, Int64Type};
 use chrono::{Days, NaiveDate};
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -13,9 +13,12 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::privacy::PrivacyConfig;
-use crate::schema::{date_of_days, day_of_micros, days_since_epoch, for_each_member, read_campaigns, table, CampaignKind, CampaignRow, CampaignStatus};
+use crate::schema::{
+    day_of_micros, days_since_epoch, for_each_member, for_each_topic_day, read_campaigns, read_topics, table, CampaignKind, CampaignRow, CampaignStatus, Event,
+    LineageEntry, Topic,
+};
 use crate::summarize::{distinctive_terms, ClusterTerms, Doc, MAX_NGRAM};
-use crate::warehouse::{for_each_batch, read_columns, Warehouse};
+use crate::warehouse::{read_columns, Warehouse};
 
 /// Week-over-week change that makes a topic growing or shrinking.
 const TREND_CHANGE: f64 = 0.25;
@@ -205,7 +208,7 @@ impl WeekData {
                 entry.0 += 1;
                 entry.1 = entry.1.zip(t.net_transfer).map(|(a, b)| a.saturating_add(b));
                 if *day == week_end {
-                    let merged = t.absorbed_since(week_before);
+                    let merged = absorbed_since(&t, week_before);
                     first_seen.insert(t.id.clone(), t.first_seen);
                     absorbed.insert(t.id, merged);
                 }
@@ -614,28 +617,14 @@ fn arrived(now: u64, before: u64, before_days: usize) -> bool {
     before_days > 0 && now as f64 / 7.0 >= 2.0 * rate_before.max(1.0) && significant(now, before, 7.0 / (7 + before_days) as f64)
 }
 
-/// Calls `row(topic, day, conversations)` for every row of `topic_daily` files (day in days
-/// since the epoch): the one decoder of the table's rows the report uses.
-fn for_each_topic_day(files: &[PathBuf], mut row: impl FnMut(&str, i32, u64)) -> Result<()> {
-    for_each_batch(files, &["topic_id", "day", "conversations"], |b| {
-        let topic = strings(&b, "topic_id")?;
-        let day = column(&b, "day")?.as_primitive_opt::<Date32Type>().ok_or_else(|| mistyped("topic_daily.day", "a date"))?;
-        let conversations = column(&b, "conversations")?.as_primitive_opt::<Int64Type>().ok_or_else(|| mistyped("topic_daily.conversations", "int64"))?;
-        for i in 0..b.num_rows() {
-            row(topic.value(i), day.value(i), u64::try_from(conversations.value(i)).unwrap_or(0));
-        }
-        Ok(())
-    })
-}
-
 /// Per topic, conversations on each of `days` (a week), from `topic_daily` files of one night.
 fn read_topic_daily(files: &[PathBuf], days: &[NaiveDate]) -> Result<FxHashMap<String, Vec<u64>>> {
     let days: Vec<i32> = days.iter().map(|d| days_since_epoch(*d)).collect();
     let mut out: FxHashMap<String, Vec<u64>> = FxHashMap::default();
-    for_each_topic_day(files, |topic, day, conversations| {
-        if let Some(d) = days.iter().position(|&x| x == day) {
-            let n = &mut out.entry(topic.to_owned()).or_insert_with(|| vec![0; days.len()])[d];
-            *n = n.saturating_add(conversations);
+    for_each_topic_day(files, |row| {
+        if let Some(d) = days.iter().position(|&x| x == row.day) {
+            let n = &mut out.entry(row.topic_id.to_owned()).or_insert_with(|| vec![0; days.len()])[d];
+            *n = n.saturating_add(u64::try_from(row.conversations).unwrap_or(0));
         }
     })?;
     Ok(out)
@@ -648,64 +637,24 @@ fn read_topic_daily_before(files: &[PathBuf], start: NaiveDate) -> Result<(FxHas
     let start = days_since_epoch(start);
     let mut counts: FxHashMap<String, u64> = FxHashMap::default();
     let mut before_days = BTreeSet::new();
-    for_each_topic_day(files, |topic, day, conversations| {
-        if day < start {
-            before_days.insert(day);
-            let n = counts.entry(topic.to_owned()).or_default();
-            *n = n.saturating_add(conversations);
+    for_each_topic_day(files, |row| {
+        if row.day < start {
+            before_days.insert(row.day);
+            let n = counts.entry(row.topic_id.to_owned()).or_default();
+            *n = n.saturating_add(u64::try_from(row.conversations).unwrap_or(0));
         }
     })?;
     Ok((counts, before_days.len()))
 }
 
-/// A catalogue row as the report reads it.
-struct TopicNight {
-    id: String,
-    first_seen: NaiveDate,
-    conversations: i64,
-    net_transfer: Option<i64>,
-    lineage: Vec<String>,
-}
-
-impl TopicNight {
-    /// The topics it absorbed after `since`.
-    fn absorbed_since(&self, since: NaiveDate) -> Vec<String> {
-        use crate::nightly::topics::{Event, LineageEntry};
-        self.lineage
-            .iter()
-            .filter_map(|l| LineageEntry::parse(l))
-            .filter(|e| e.event == Event::Absorbed && e.night > since)
-            .map(|e| e.other.to_owned())
-            .collect()
-    }
-}
-
 /// The topics a night saw (those with a cluster that night) from its `topics` files.
-fn read_topic_nights(files: &[PathBuf]) -> Result<Vec<TopicNight>> {
-    let mut out = Vec::new();
-    for b in read_columns(files, &["topic_id", "cluster_id", "conversations", "net_transfer", "lineage", "first_seen"])? {
-        let (topic, cluster) = (strings(&b, "topic_id")?, strings(&b, "cluster_id")?);
-        let first = column(&b, "first_seen")?.as_primitive_opt::<Date32Type>().ok_or_else(|| mistyped("topics.first_seen", "a date"))?;
-        let conversations = column(&b, "conversations")?.as_primitive_opt::<Int64Type>().ok_or_else(|| mistyped("topics.conversations", "int64"))?;
-        let net = column(&b, "net_transfer")?.as_primitive_opt::<Int64Type>().ok_or_else(|| mistyped("topics.net_transfer", "int64"))?;
-        let lineage = column(&b, "lineage")?.as_list_opt::<i32>().ok_or_else(|| mistyped("topics.lineage", "a list"))?;
-        for i in 0..b.num_rows() {
-            if !cluster.is_valid(i) {
-                continue;
-            }
-            let entries = lineage.value(i);
-            let entries = entries.as_string_opt::<i32>().ok_or_else(|| mistyped("topics.lineage", "a list of text"))?;
-            let first_seen = date_of_days(first.value(i)).ok_or_else(|| Error::warehouse(files.first().map_or(Path::new(""), |f| f.as_path()), format!("topics.first_seen {} is out of range", first.value(i))))?;
-            out.push(TopicNight {
-                id: topic.value(i).to_owned(),
-                first_seen,
-                conversations: conversations.value(i),
-                net_transfer: net.is_valid(i).then(|| net.value(i)),
-                lineage: entries.iter().flatten().map(str::to_owned).collect(),
-            });
-        }
-    }
-    Ok(out)
+fn read_topic_nights(files: &[PathBuf]) -> Result<Vec<Topic>> {
+    Ok(read_topics(files)?.into_iter().filter(|t| t.cluster.is_some()).collect())
+}
+
+/// The topics `topic` absorbed after `since`, from its lineage.
+fn absorbed_since(topic: &Topic, since: NaiveDate) -> Vec<String> {
+    topic.lineage.iter().filter_map(|l| LineageEntry::parse(l)).filter(|e| e.event == Event::Absorbed && e.night > since).map(|e| e.other.to_owned()).collect()
 }
 
 fn read_clusters(files: &[PathBuf]) -> Result<Vec<ClusterRow>> {

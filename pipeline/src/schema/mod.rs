@@ -11,10 +11,12 @@ use chrono::NaiveDate;
 use crate::redact::PiiKind;
 
 mod campaigns;
+mod topics;
 
 pub use campaigns::{
     campaigns_batch, for_each_member, members_batch, read_campaigns, CampaignKind, CampaignRow, CampaignStatus, MemberRef, CAMPAIGNS, CAMPAIGN_MEMBERS,
 };
+pub use topics::{for_each_topic_day, read_topics, topic_daily_batch, topics_batch, Event, LineageEntry, Topic, TopicDay, TOPICS, TOPIC_DAILY};
 
 /// Table names, as they appear as directories under the warehouse root.
 pub mod table {
@@ -218,47 +220,6 @@ pub static CLUSTERS: LazyLock<SchemaRef> = LazyLock::new(|| {
         // The catalogue topic this cluster is tonight (`topics`); null for a suppressed
         // cluster that continues no topic.
         Field::new("topic_id", DataType::Utf8, true),
-    ]))
-});
-
-/// `topics`: the topic catalogue after the partition date's nightly run: every topic seen
-/// tonight and those seen within the retention period before. Only clusters that pass the
-/// privacy gate create a topic or move its centroid and name.
-pub static TOPICS: LazyLock<SchemaRef> = LazyLock::new(|| {
-    Arc::new(Schema::new(vec![
-        Field::new("topic_id", DataType::Utf8, false),
-        Field::new("name", DataType::Utf8, true),
-        Field::new("level", DataType::Int32, false),
-        Field::new("parent_topic_id", DataType::Utf8, true),
-        Field::new("first_seen", DataType::Date32, false),
-        Field::new("last_seen", DataType::Date32, false),
-        Field::new("encoder", DataType::Utf8, false),
-        // `<night> <event> <topic_id>` entries, oldest first (see `nightly::topics::Event`).
-        Field::new("lineage", utf8_list(), false),
-        // Tonight's cluster (null when the topic was not seen tonight).
-        Field::new("cluster_id", DataType::Utf8, true),
-        Field::new("conversations", DataType::Int64, false),
-        Field::new("accounts", DataType::Int64, false),
-        // Conversations that joined (+) or left (−) the topic tonight because the clusters were
-        // cut differently (see `nightly::topics::Topic::net_transfer`); null on a first night.
-        Field::new("net_transfer", DataType::Int64, true),
-        // Unit centroid in the encoder's space; null under LSA (refitted per window).
-        Field::new("centroid", DataType::List(Arc::new(Field::new("item", DataType::Float32, false))), true),
-    ]))
-});
-
-/// `topic_daily`: per topic whose cluster passed the privacy gate and per day of the window, the
-/// day's conversations in the topic and their distinct accounts, as the partition date's
-/// nightly run clustered them. One night's rows are one consistent cut of its window: a week's
-/// series is read from the partition of its last night (`date = day` rows are each day as its
-/// own night saw it).
-pub static TOPIC_DAILY: LazyLock<SchemaRef> = LazyLock::new(|| {
-    Arc::new(Schema::new(vec![
-        Field::new("topic_id", DataType::Utf8, false),
-        Field::new("day", DataType::Date32, false),
-        Field::new("level", DataType::Int32, false),
-        Field::new("conversations", DataType::Int64, false),
-        Field::new("accounts", DataType::Int64, false),
     ]))
 });
 

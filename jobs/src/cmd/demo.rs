@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 
 use anyhow::Context as _;
-use arrow::array::{Array, AsArray};
+use arrow::array::AsArray;
 use vigil::ingest::IngestConfig;
 use vigil::nightly::campaigns::typical_request;
-use vigil::schema::{for_each_member, read_campaigns, table};
+use vigil::schema::{for_each_member, read_campaigns, read_clusters, table};
 use vigil::warehouse::{read_batches, Warehouse};
 use vigil_fixtures::generate;
 
@@ -162,20 +162,10 @@ fn tour(warehouse: &Warehouse, truth: &vigil_fixtures::GroundTruth) -> anyhow::R
 
 /// The top level of the last night's topic hierarchy, largest first.
 fn topics(warehouse: &Warehouse, date: chrono::NaiveDate) -> anyhow::Result<()> {
-    let clusters = read_batches(&warehouse.files(table::CLUSTERS, Some(date))?)?;
-    let mut rows: Vec<(i32, i64, i64, String, String)> = Vec::new();
-    for b in &clusters {
-        let level = b.column_by_name("level").context("level")?.as_primitive::<arrow::datatypes::Int32Type>();
-        let conv = b.column_by_name("conversations").context("conversations")?.as_primitive::<arrow::datatypes::Int64Type>();
-        let acc = b.column_by_name("accounts").context("accounts")?.as_primitive::<arrow::datatypes::Int64Type>();
-        let name = b.column_by_name("name").context("name")?.as_string::<i32>();
-        let area = b.column_by_name("policy_area").context("policy_area")?.as_string::<i32>();
-        for i in 0..b.num_rows() {
-            if name.is_valid(i) {
-                rows.push((level.value(i), conv.value(i), acc.value(i), name.value(i).to_owned(), area.value(i).to_owned()));
-            }
-        }
-    }
+    let rows: Vec<(i32, i64, i64, String, String)> = read_clusters(&warehouse.files(table::CLUSTERS, Some(date))?)?
+        .into_iter()
+        .filter_map(|c| Some((c.level, c.conversations, c.accounts, c.name?, c.policy_area)))
+        .collect();
     let top = rows.iter().map(|r| r.0).max().unwrap_or(0);
     let mut top_rows: Vec<_> = rows.iter().filter(|r| r.0 == top).collect();
     top_rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.3.cmp(&b.3)));

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, FixedSizeListBuilder, Float32Builder, Int32Builder, Int64Builder, Int8Builder,
+    ArrayRef, Date32Builder, FixedSizeListBuilder, Float32Builder, Int32Builder, Int8Builder,
     ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{Field, SchemaRef};
@@ -52,7 +52,7 @@ pub(super) fn write(staged: &mut StagedWrite, date: NaiveDate, a: &Analysis, con
         staged.write(table::ACCOUNTS, date, &accounts_batch(chunk, a)?)?;
     }
     crate::killpoint::reached("nightly.staged.accounts");
-    staged.write(table::CLUSTERS, date, &clusters_batch(a)?)?;
+    staged.write(table::CLUSTERS, date, &schema::clusters_batch(&cluster_rows(a))?)?;
     let mut members = MembersBuilder::default();
     for level in &a.hierarchy.levels {
         for c in level {
@@ -217,69 +217,36 @@ fn accounts_batch(chunk: &[super::accounts::AccountSummary], a: &Analysis) -> Re
     Ok(RecordBatch::try_new(schema::ACCOUNTS.clone(), columns)?)
 }
 
-fn clusters_batch(a: &Analysis) -> Result<RecordBatch> {
+/// Tonight's clusters as `clusters` rows, every level, leaves first.
+fn cluster_rows(a: &Analysis) -> Vec<schema::ClusterRow> {
     let (start, end) = (days_since_epoch(a.window.start), days_since_epoch(a.window.end));
     let levels = &a.hierarchy.levels;
-    let mut id = StringBuilder::new();
-    let mut level = Int32Builder::new();
-    let mut parent = StringBuilder::new();
-    let (mut name, mut summary, mut exemplar) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
-    let mut terms = string_list();
-    let (mut conversations, mut accounts) = (Int64Builder::new(), Int64Builder::new());
-    let mut suppressed = BooleanBuilder::new();
-    let mut children = Int32Builder::new();
-    let mut language = StringBuilder::new();
-    let mut area = StringBuilder::new();
-    let mut mean = Float32Builder::new();
-    let mut max = Int32Builder::new();
-    let (mut ws, mut we) = (Date32Builder::new(), Date32Builder::new());
-    let mut topic = StringBuilder::new();
+    let mut rows = Vec::new();
     for (l, clusters) in levels.iter().enumerate() {
         for (i, c) in clusters.iter().enumerate() {
-            topic.append_option(a.topics.of_cluster.get(l).and_then(|t| t[i]).map(|t| a.topics.catalogue[t].id.as_str()));
-            id.append_value(&c.id);
-            level.append_value(c.level as i32);
-            parent.append_option(c.parent.map(|p| levels[l + 1][p].id.as_str()));
-            name.append_option(c.name.as_deref());
-            summary.append_option(c.summary.as_deref());
-            exemplar.append_option(c.exemplar.as_deref());
-            for t in &c.terms {
-                terms.values().append_value(&t.text);
-            }
-            terms.append(true);
-            conversations.append_value(c.members.len() as i64);
-            accounts.append_value(c.accounts as i64);
-            suppressed.append_value(c.suppressed);
-            children.append_value(c.children.len() as i32);
-            language.append_option(c.top_language.as_deref());
-            area.append_value(&c.policy_area);
-            mean.append_value(c.mean_concern);
-            max.append_value(i32::from(c.max_concern));
-            ws.append_value(start);
-            we.append_value(end);
+            rows.push(schema::ClusterRow {
+                id: c.id.clone(),
+                level: c.level as i32,
+                parent_id: c.parent.map(|p| levels[l + 1][p].id.clone()),
+                name: c.name.clone(),
+                summary: c.summary.clone(),
+                exemplar: c.exemplar.clone(),
+                terms: c.terms.iter().map(|t| t.text.clone()).collect(),
+                conversations: c.members.len() as i64,
+                accounts: c.accounts as i64,
+                suppressed: c.suppressed,
+                children: c.children.len() as i32,
+                top_language: c.top_language.clone(),
+                policy_area: c.policy_area.clone(),
+                mean_concern: c.mean_concern,
+                max_concern: i32::from(c.max_concern),
+                window_start: start,
+                window_end: end,
+                topic_id: a.topics.of_cluster.get(l).and_then(|t| t[i]).map(|t| a.topics.catalogue[t].id.clone()),
+            });
         }
     }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(id.finish()),
-        Arc::new(level.finish()),
-        Arc::new(parent.finish()),
-        Arc::new(name.finish()),
-        Arc::new(summary.finish()),
-        Arc::new(exemplar.finish()),
-        Arc::new(terms.finish()),
-        Arc::new(conversations.finish()),
-        Arc::new(accounts.finish()),
-        Arc::new(suppressed.finish()),
-        Arc::new(children.finish()),
-        Arc::new(language.finish()),
-        Arc::new(area.finish()),
-        Arc::new(mean.finish()),
-        Arc::new(max.finish()),
-        Arc::new(ws.finish()),
-        Arc::new(we.finish()),
-        Arc::new(topic.finish()),
-    ];
-    Ok(RecordBatch::try_new(schema::CLUSTERS.clone(), columns)?)
+    rows
 }
 
 #[derive(Default)]

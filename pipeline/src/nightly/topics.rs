@@ -39,9 +39,9 @@ use super::clusters::{Cluster, Hierarchy};
 use super::window::Window;
 use crate::embed::cosine;
 use crate::error::{Error, Result};
-use crate::schema::{read_topics, table};
+use crate::schema::{read_clusters, read_topics, table};
 pub use crate::schema::{Event, LineageEntry, Topic};
-use crate::warehouse::{for_each_batch, read_columns, Warehouse};
+use crate::warehouse::{for_each_batch, Warehouse};
 
 /// How clusters continue topics from night to night (`[topics]` in a job config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -470,7 +470,7 @@ fn bad(path: &std::path::Path, what: &str) -> Error {
 }
 
 fn read_previous(warehouse: &Warehouse, night: NaiveDate, window: &Window) -> Result<Previous> {
-    use arrow::array::{Array, AsArray};
+    use arrow::array::AsArray;
     use arrow::datatypes::Int32Type;
 
     let topic_files = warehouse.files(table::TOPICS, Some(night))?;
@@ -486,14 +486,9 @@ fn read_previous(warehouse: &Warehouse, night: NaiveDate, window: &Window) -> Re
         let index: FxHashMap<&str, u32> = topics.iter().enumerate().map(|(i, t)| (t.id.as_str(), i as u32)).collect();
         let cluster_files = warehouse.files(table::CLUSTERS, Some(night))?;
         let mut topic_of_cluster: FxHashMap<String, u32> = FxHashMap::default();
-        for b in read_columns(&cluster_files, &["cluster_id", "topic_id"])? {
-            let (Some(cluster), Some(topic)) = (b.column(0).as_string_opt::<i32>(), b.column(1).as_string_opt::<i32>()) else {
-                return Err(bad(cluster_files.first().map_or(warehouse.root(), |p| p.as_path()), "cluster_id and topic_id must be text"));
-            };
-            for i in 0..b.num_rows() {
-                if let Some(&t) = topic.is_valid(i).then(|| index.get(topic.value(i))).flatten() {
-                    topic_of_cluster.insert(cluster.value(i).to_owned(), t);
-                }
+        for cluster in read_clusters(&cluster_files)? {
+            if let Some(&t) = cluster.topic_id.as_deref().and_then(|topic| index.get(topic)) {
+                topic_of_cluster.insert(cluster.id, t);
             }
         }
         let row_of: FxHashMap<&str, u32> = (0..window.len()).map(|i| (window.conversation_id(i), i as u32)).collect();

@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Int32Type, Int64Type};
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::Int32Type;
 use chrono::{Days, NaiveDate};
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -14,7 +14,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::privacy::PrivacyConfig;
 use crate::schema::{
-    day_of_micros, days_since_epoch, for_each_member, for_each_topic_day, read_campaigns, read_topics, table, CampaignKind, CampaignRow, CampaignStatus, Event,
+    day_of_micros, days_since_epoch, for_each_member, for_each_topic_day, read_campaigns, read_clusters, read_topics, table, ClusterRow, CampaignKind, CampaignRow, CampaignStatus, Event,
     LineageEntry, Topic,
 };
 use crate::summarize::{distinctive_terms, ClusterTerms, Doc, MAX_NGRAM};
@@ -34,19 +34,6 @@ const CAMPAIGN_GROWTH: f64 = 0.2;
 const TOP_CLUSTERS: usize = 10;
 const EMERGING_CLUSTERS: usize = 5;
 
-/// A nightly cluster row.
-#[derive(Debug, Clone)]
-struct ClusterRow {
-    id: String,
-    topic: Option<String>,
-    level: i32,
-    name: Option<String>,
-    exemplar: Option<String>,
-    conversations: i64,
-    accounts: i64,
-    suppressed: bool,
-    policy_area: String,
-}
 
 /// A nightly campaign row and the night it was read from.
 #[derive(Debug, Clone)]
@@ -400,7 +387,7 @@ impl WeekData {
         // Topics first seen by the first night of the window a week earlier.
         let settled_by = self.week_end.checked_sub_days(Days::new(13));
         let trend_of = |c: &ClusterRow| -> (f64, ClusterTrend) {
-            let topic = c.topic.as_deref().unwrap_or_default();
+            let topic = c.topic_id.as_deref().unwrap_or_default();
             let daily = self.topic_daily.get(topic).cloned().unwrap_or_else(|| vec![0; 7]);
             let now: u64 = daily.iter().sum();
             let previous = self.previous_topics.as_ref().and_then(|p| p.get(topic).copied());
@@ -437,7 +424,7 @@ impl WeekData {
             };
             let trend = ClusterTrend {
                 cluster_id: c.id.clone(),
-                topic_id: c.topic.clone(),
+                topic_id: c.topic_id.clone(),
                 name: c.name.clone().unwrap_or_default(),
                 policy_area: c.policy_area.clone(),
                 conversations: now,
@@ -655,33 +642,6 @@ fn read_topic_nights(files: &[PathBuf]) -> Result<Vec<Topic>> {
 /// The topics `topic` absorbed after `since`, from its lineage.
 fn absorbed_since(topic: &Topic, since: NaiveDate) -> Vec<String> {
     topic.lineage.iter().filter_map(|l| LineageEntry::parse(l)).filter(|e| e.event == Event::Absorbed && e.night > since).map(|e| e.other.to_owned()).collect()
-}
-
-fn read_clusters(files: &[PathBuf]) -> Result<Vec<ClusterRow>> {
-    let mut out = Vec::new();
-    let cols = ["cluster_id", "level", "name", "exemplar", "conversations", "accounts", "suppressed", "policy_area", "topic_id"];
-    for b in read_columns(files, &cols)? {
-        let (id, name, exemplar, area) = (strings(&b, "cluster_id")?, strings(&b, "name")?, strings(&b, "exemplar")?, strings(&b, "policy_area")?);
-        let topic = strings(&b, "topic_id")?;
-        let level = column(&b, "level")?.as_primitive::<Int32Type>();
-        let conv = column(&b, "conversations")?.as_primitive::<Int64Type>();
-        let acc = column(&b, "accounts")?.as_primitive::<Int64Type>();
-        let suppressed = column(&b, "suppressed")?.as_boolean();
-        for i in 0..b.num_rows() {
-            out.push(ClusterRow {
-                id: id.value(i).to_owned(),
-                topic: topic.is_valid(i).then(|| topic.value(i).to_owned()),
-                level: level.value(i),
-                name: name.is_valid(i).then(|| name.value(i).to_owned()),
-                exemplar: exemplar.is_valid(i).then(|| exemplar.value(i).to_owned()),
-                conversations: conv.value(i),
-                accounts: acc.value(i),
-                suppressed: suppressed.value(i),
-                policy_area: area.value(i).to_owned(),
-            });
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

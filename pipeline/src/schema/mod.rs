@@ -11,11 +11,13 @@ use chrono::NaiveDate;
 use crate::redact::PiiKind;
 
 mod campaigns;
+mod clusters;
 mod topics;
 
 pub use campaigns::{
     campaigns_batch, for_each_member, members_batch, read_campaigns, CampaignKind, CampaignRow, CampaignStatus, MemberRef, CAMPAIGNS, CAMPAIGN_MEMBERS,
 };
+pub use clusters::{clusters_batch, read_clusters, ClusterRow, CLUSTERS};
 pub use topics::{for_each_topic_day, read_topics, topic_daily_batch, topics_batch, Event, LineageEntry, Topic, TopicDay, TOPICS, TOPIC_DAILY};
 
 /// Table names, as they appear as directories under the warehouse root.
@@ -196,32 +198,6 @@ pub static ACCOUNTS: LazyLock<SchemaRef> = LazyLock::new(|| {
     ]))
 });
 
-/// `clusters`: one row per cluster and level, for the window ending on the partition date.
-/// Suppressed clusters (below the privacy thresholds) have no name, summary or exemplar.
-pub static CLUSTERS: LazyLock<SchemaRef> = LazyLock::new(|| {
-    Arc::new(Schema::new(vec![
-        Field::new("cluster_id", DataType::Utf8, false),
-        Field::new("level", DataType::Int32, false),
-        Field::new("parent_id", DataType::Utf8, true),
-        Field::new("name", DataType::Utf8, true),
-        Field::new("summary", DataType::Utf8, true),
-        Field::new("exemplar", DataType::Utf8, true),
-        Field::new("terms", utf8_list(), false),
-        Field::new("conversations", DataType::Int64, false),
-        Field::new("accounts", DataType::Int64, false),
-        Field::new("suppressed", DataType::Boolean, false),
-        Field::new("children", DataType::Int32, false),
-        Field::new("top_language", DataType::Utf8, true),
-        Field::new("policy_area", DataType::Utf8, false),
-        Field::new("mean_concern", DataType::Float32, false),
-        Field::new("max_concern", DataType::Int32, false),
-        Field::new("window_start", DataType::Date32, false),
-        Field::new("window_end", DataType::Date32, false),
-        // The catalogue topic this cluster is tonight (`topics`); null for a suppressed
-        // cluster that continues no topic.
-        Field::new("topic_id", DataType::Utf8, true),
-    ]))
-});
 
 /// `cluster_members`: one row per conversation and level of the hierarchy.
 pub static CLUSTER_MEMBERS: LazyLock<SchemaRef> = LazyLock::new(|| {

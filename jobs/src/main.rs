@@ -27,9 +27,8 @@ fn main() -> ExitCode {
                 // `vigil redact | head`: the reader left; not an error.
                 return ExitCode::SUCCESS;
             }
-            let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
             // Errors can quote data (a path, a value in a query's error): escaped like it.
-            eprintln!("vigil: {}", term::escape(&chain.join(": ")));
+            eprintln!("vigil: {}", term::escape(&term::error_chain(&err)));
             ExitCode::FAILURE
         }
     }

@@ -11,6 +11,11 @@ use arrow::array::{ArrayRef, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
+/// An error and its causes on one line, outermost first (not yet escaped).
+pub fn error_chain(err: &anyhow::Error) -> String {
+    err.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+}
+
 /// `text` with every control character (C0, DEL, C1) escaped; borrowed when there is none.
 pub fn escape(text: &str) -> Cow<'_, str> {
     if !text.chars().any(char::is_control) {

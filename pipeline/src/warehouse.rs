@@ -533,6 +533,8 @@ fn scan(path: &Path, contract: Option<&Schema>, columns: &[&str], mut each: impl
     let file = File::open(path).map_err(|e| Error::warehouse(path, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
     let mut indices = Vec::with_capacity(columns.len());
+    // Per column asked for: whether the contract says it never holds a null.
+    let mut non_null = Vec::with_capacity(columns.len());
     for name in columns {
         let i = builder.schema().index_of(name).map_err(|_| Error::warehouse(path, format!("has no column `{name}`")))?;
         if let Some(contract) = contract {
@@ -541,6 +543,7 @@ fn scan(path: &Path, contract: Option<&Schema>, columns: &[&str], mut each: impl
             if !types_match(have, want.data_type()) {
                 return Err(Error::warehouse(path, format!("column `{name}` is {have}; the contract says {}", want.data_type())));
             }
+            non_null.push(!want.is_nullable());
         }
         indices.push(i);
     }
@@ -551,11 +554,10 @@ fn scan(path: &Path, contract: Option<&Schema>, columns: &[&str], mut each: impl
         let batch = batch?;
         let order = columns.iter().map(|n| batch.schema().index_of(n)).collect::<Result<Vec<_>, _>>()?;
         let batch = batch.project(&order)?;
-        if let Some(contract) = contract {
-            for (name, column) in columns.iter().zip(batch.columns()) {
-                if column.null_count() > 0 && contract.field_with_name(name).is_ok_and(|f| !f.is_nullable()) {
-                    return Err(Error::warehouse(path, format!("column `{name}` has null values; the contract says it has none")));
-                }
+        // Empty without a contract, so nothing is checked then.
+        for ((name, column), _) in columns.iter().zip(batch.columns()).zip(&non_null).filter(|(_, non_null)| **non_null) {
+            if column.null_count() > 0 {
+                return Err(Error::warehouse(path, format!("column `{name}` has null values; the contract says it has none")));
             }
         }
         each(batch)?;

@@ -21,7 +21,7 @@ pub fn run(args: CampaignArgs) -> anyhow::Result<()> {
         Some(d) => super::nightly::parse_date(d, "--date")?,
         None => latest_date(&warehouse)?,
     };
-    let campaigns = rows(&warehouse.files(table::CAMPAIGNS, Some(date))?)?;
+    let campaigns = strongest_first(&warehouse.files(table::CAMPAIGNS, Some(date))?)?;
     match id {
         None => list(&campaigns, date),
         Some(id) => show(&warehouse, &campaigns, date, id),
@@ -39,8 +39,8 @@ fn latest_date(warehouse: &Warehouse) -> anyhow::Result<chrono::NaiveDate> {
         .context("no campaigns in this warehouse yet: run `vigil nightly` first")
 }
 
-/// The night's campaigns, strongest first.
-fn rows(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<CampaignRow>> {
+/// The night's campaigns, strongest first (as `list` and the demo show them).
+pub fn strongest_first(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<CampaignRow>> {
     let mut rows = read_campaigns(files)?;
     rows.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
     Ok(rows)

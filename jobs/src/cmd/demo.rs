@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use arrow::array::AsArray;
 use vigil::ingest::IngestConfig;
 use vigil::nightly::campaigns::typical_request;
-use vigil::schema::{for_each_member, read_campaigns, read_clusters, table};
+use vigil::schema::{for_each_member, read_clusters, table};
 use vigil::warehouse::{read_batches, Warehouse};
 use vigil_fixtures::generate;
 
@@ -182,8 +182,7 @@ fn topics(warehouse: &Warehouse, date: chrono::NaiveDate) -> anyhow::Result<()> 
 
 /// The last night's campaigns, strongest first, with a typical request each.
 fn campaigns(warehouse: &Warehouse, date: chrono::NaiveDate) -> anyhow::Result<()> {
-    let mut rows = read_campaigns(&warehouse.files(table::CAMPAIGNS, Some(date))?)?;
-    rows.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+    let rows = super::campaign::strongest_first(&warehouse.files(table::CAMPAIGNS, Some(date))?)?;
     writeln!(std::io::stdout(), "\ncampaigns ({date}, trailing 7 days; `vigil campaign show ID --warehouse W` for the evidence):")?;
     for r in &rows {
         let typical: String = typical_request(&r.summary).unwrap_or("").chars().take(80).collect();

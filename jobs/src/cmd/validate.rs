@@ -12,7 +12,7 @@ use vigil::schema::CampaignKind;
 
 use super::nightly::{load_config, load_taxonomy};
 use crate::cli::ValidateArgs;
-use crate::term::escape;
+use crate::term::{error_chain, escape};
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -24,7 +24,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<()> {
             (Some(config), base)
         }
         Err(e) => {
-            problems.push(chain(&e));
+            problems.push(error_chain(&e));
             (None, None)
         }
     };
@@ -38,7 +38,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<()> {
         let name = taxonomy_config.taxonomy.as_ref().map_or_else(|| "built-in taxonomy".to_owned(), |p| format!("taxonomy {}", p.display()));
         match load_taxonomy(&taxonomy_config, if args.taxonomy.is_some() { None } else { base.as_deref() }) {
             Ok(taxonomy) => writeln!(out, "{}: ok ({})", escape(&name), describe(&taxonomy))?,
-            Err(e) => problems.push(chain(&e)),
+            Err(e) => problems.push(error_chain(&e)),
         }
     }
     if let Some(config) = &config {
@@ -50,7 +50,12 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<()> {
     if problems.is_empty() {
         return Ok(());
     }
-    anyhow::bail!("{} file{} would stop a run:\n{}", problems.len(), if problems.len() == 1 { "" } else { "s" }, problems.join("\n"))
+    // One line each: the error line `main` prints escapes line breaks.
+    let mut err = std::io::stderr().lock();
+    for problem in &problems {
+        writeln!(err, "{}", escape(problem))?;
+    }
+    anyhow::bail!("{} file{} would stop a run (above)", problems.len(), if problems.len() == 1 { "" } else { "s" })
 }
 
 /// What the taxonomy holds, and which areas the campaign classifier relies on.
@@ -77,8 +82,4 @@ fn encoder(config: &NightlyConfig) -> vigil::Result<String> {
         EncoderChoice::Lsa { reason: Some(reason), .. } => format!("{} ({reason})", choice.id()),
         _ => choice.id(),
     })
-}
-
-fn chain(e: &anyhow::Error) -> String {
-    e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
 }

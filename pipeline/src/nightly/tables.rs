@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     ArrayRef, Date32Builder, FixedSizeListBuilder, Float32Builder, Int32Builder, Int8Builder,
-    ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+    ListBuilder, RecordBatch, StringBuilder,
 };
 use arrow::datatypes::{Field, SchemaRef};
 use chrono::NaiveDate;
@@ -12,18 +12,10 @@ use chrono::NaiveDate;
 use super::{keyword_df, Analysis, NightlyConfig};
 use crate::error::Result;
 use crate::facets::{keywords, Taxonomy};
-use crate::schema::{self, days_since_epoch, table};
+use crate::schema::{self, days_since_epoch, table, utc_micros_builder, utf8_list_builder};
 use crate::warehouse::StagedWrite;
 
 const CHUNK: usize = 64 * 1024;
-
-fn utc(b: TimestampMicrosecondBuilder) -> TimestampMicrosecondBuilder {
-    b.with_timezone("UTC")
-}
-
-fn string_list() -> ListBuilder<StringBuilder> {
-    ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("item", arrow::datatypes::DataType::Utf8, true)))
-}
 
 /// Writes every owned partition for `date`; returns the number of conversations of that day.
 pub(super) fn write(staged: &mut StagedWrite, date: NaiveDate, a: &Analysis, config: &NightlyConfig, taxonomy: &Taxonomy) -> Result<usize> {
@@ -88,12 +80,12 @@ fn facets_batch(rows: &[usize], a: &Analysis, config: &NightlyConfig, taxonomy: 
     let w = &a.window;
     let mut id = StringBuilder::new();
     let mut account = StringBuilder::new();
-    let mut created = utc(TimestampMicrosecondBuilder::new());
+    let mut created = utc_micros_builder();
     let mut language = StringBuilder::new();
     let (mut turns, mut uc, mut ac) = (Int32Builder::new(), Int32Builder::new(), Int32Builder::new());
     let mut request = StringBuilder::new();
     let mut task = StringBuilder::new();
-    let mut kw = string_list();
+    let mut kw = utf8_list_builder();
     let mut area = StringBuilder::new();
     let mut score = Float32Builder::new();
     let mut concern = Int32Builder::new();
@@ -158,13 +150,13 @@ fn accounts_batch(chunk: &[super::accounts::AccountSummary], a: &Analysis) -> Re
     let mut account = StringBuilder::new();
     let (mut ws, mut we) = (Date32Builder::new(), Date32Builder::new());
     let (mut conversations, mut days) = (Int32Builder::new(), Int32Builder::new());
-    let (mut first, mut last) = (utc(TimestampMicrosecondBuilder::new()), utc(TimestampMicrosecondBuilder::new()));
-    let mut languages = string_list();
+    let (mut first, mut last) = (utc_micros_builder(), utc_micros_builder());
+    let mut languages = utf8_list_builder();
     let (mut tasks, mut areas) = (StringBuilder::new(), StringBuilder::new());
     let mut peak = Int32Builder::new();
     let mut mean = Float32Builder::new();
     let mut hours = ListBuilder::new(Int32Builder::new()).with_field(Arc::new(Field::new("item", arrow::datatypes::DataType::Int32, false)));
-    let (mut top, mut representative) = (string_list(), string_list());
+    let (mut top, mut representative) = (utf8_list_builder(), utf8_list_builder());
     let mut summary = StringBuilder::new();
     for s in chunk {
         account.append_value(&a.window.accounts[s.account as usize]);

@@ -10,13 +10,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::{Array, ArrayRef, AsArray, Float32Builder, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, Float32Builder, Int64Builder, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Float32Type, Int64Type, Schema, SchemaRef, TimestampMicrosecondType};
 use serde::{Deserialize, Serialize};
 
-use super::utc_micros;
+use super::{for_each_whole_batch, utc_micros, utc_micros_builder};
 use crate::error::{Error, Result};
-use crate::warehouse::for_each_contract_batch;
 
 /// `campaigns`: one row per campaign active in the window ending on the partition date, plus
 /// `status = 'ended'` rows for the previous night's campaigns not found again.
@@ -188,7 +187,7 @@ pub fn campaigns_batch<'a>(rows: impl IntoIterator<Item = &'a CampaignRow>) -> R
     let (mut id, mut status, mut kind) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
     let mut score = Float32Builder::new();
     let (mut accounts, mut conversations, mut previous) = (Int64Builder::new(), Int64Builder::new(), Int64Builder::new());
-    let (mut first, mut last) = (utc_builder(), utc_builder());
+    let (mut first, mut last) = (utc_micros_builder(), utc_micros_builder());
     let (mut summary, mut evidence) = (StringBuilder::new(), StringBuilder::new());
     for c in rows {
         id.append_value(&c.id);
@@ -222,7 +221,7 @@ pub fn campaigns_batch<'a>(rows: impl IntoIterator<Item = &'a CampaignRow>) -> R
 /// Builds a `campaign_members` batch from (campaign id, member) pairs.
 pub fn members_batch<'a>(rows: impl IntoIterator<Item = MemberRef<'a>>) -> Result<RecordBatch> {
     let (mut id, mut account, mut conversation) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
-    let mut created = utc_builder();
+    let mut created = utc_micros_builder();
     for m in rows {
         id.append_value(m.campaign_id);
         account.append_value(m.account_id);
@@ -233,15 +232,10 @@ pub fn members_batch<'a>(rows: impl IntoIterator<Item = MemberRef<'a>>) -> Resul
     Ok(RecordBatch::try_new(CAMPAIGN_MEMBERS.clone(), columns)?)
 }
 
-fn utc_builder() -> TimestampMicrosecondBuilder {
-    TimestampMicrosecondBuilder::new().with_timezone("UTC")
-}
-
 /// Reads every `campaigns` row of the given files, in file order.
 pub fn read_campaigns(files: &[PathBuf]) -> Result<Vec<CampaignRow>> {
-    let columns: Vec<&str> = CAMPAIGNS.fields().iter().map(|f| f.name().as_str()).collect();
     let mut out = Vec::new();
-    for_each_contract_batch(files, &CAMPAIGNS, &columns, |path, b| {
+    for_each_whole_batch(files, &CAMPAIGNS, |path, b| {
         // Types and nulls are checked against the contract before a batch arrives here.
         let s = |i: usize| b.column(i).as_string::<i32>();
         let (id, status, kind, summary, evidence) = (s(0), s(1), s(2), s(9), s(10));
@@ -271,8 +265,7 @@ pub fn read_campaigns(files: &[PathBuf]) -> Result<Vec<CampaignRow>> {
 
 /// Streams the `campaign_members` rows of the given files to `each`.
 pub fn for_each_member(files: &[PathBuf], mut each: impl FnMut(MemberRef<'_>)) -> Result<()> {
-    let columns: Vec<&str> = CAMPAIGN_MEMBERS.fields().iter().map(|f| f.name().as_str()).collect();
-    for_each_contract_batch(files, &CAMPAIGN_MEMBERS, &columns, |_, b| {
+    for_each_whole_batch(files, &CAMPAIGN_MEMBERS, |_, b| {
         let (campaign, account, conversation) = (b.column(0).as_string::<i32>(), b.column(1).as_string::<i32>(), b.column(2).as_string::<i32>());
         let created = b.column(3).as_primitive::<TimestampMicrosecondType>();
         for i in 0..b.num_rows() {

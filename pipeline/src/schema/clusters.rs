@@ -5,12 +5,11 @@
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Float32Builder, Int32Builder, Int64Builder, ListBuilder, RecordBatch, StringArray, StringBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Float32Builder, Int32Builder, Int64Builder, RecordBatch, StringArray, StringBuilder};
 use arrow::datatypes::{DataType, Date32Type, Field, Float32Type, Int32Type, Int64Type, Schema, SchemaRef};
 
-use super::utf8_list;
+use super::{for_each_whole_batch, utf8_list, utf8_list_builder};
 use crate::error::Result;
-use crate::warehouse::for_each_contract_batch;
 
 /// `clusters`: one row per cluster and level, for the window ending on the partition date.
 /// Suppressed clusters (below the privacy thresholds) have no name, summary or exemplar.
@@ -85,7 +84,7 @@ pub fn clusters_batch<'a>(rows: impl IntoIterator<Item = &'a ClusterRow>) -> Res
     let (mut id, mut parent, mut name, mut summary, mut exemplar) =
         (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
     let (mut level, mut children, mut max) = (Int32Builder::new(), Int32Builder::new(), Int32Builder::new());
-    let mut terms = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("item", DataType::Utf8, true)));
+    let mut terms = utf8_list_builder();
     let (mut conversations, mut accounts) = (Int64Builder::new(), Int64Builder::new());
     let mut suppressed = BooleanBuilder::new();
     let (mut language, mut area, mut topic) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
@@ -139,9 +138,8 @@ pub fn clusters_batch<'a>(rows: impl IntoIterator<Item = &'a ClusterRow>) -> Res
 
 /// Reads every `clusters` row of the given files, in file order.
 pub fn read_clusters(files: &[PathBuf]) -> Result<Vec<ClusterRow>> {
-    let columns: Vec<&str> = CLUSTERS.fields().iter().map(|f| f.name().as_str()).collect();
     let mut out = Vec::new();
-    for_each_contract_batch(files, &CLUSTERS, &columns, |_, b| {
+    for_each_whole_batch(files, &CLUSTERS, |_, b| {
         // Types and nulls are checked against the contract before a batch arrives here.
         let s = |i: usize| b.column(i).as_string::<i32>();
         let i32s = |i: usize| b.column(i).as_primitive::<Int32Type>();

@@ -3,12 +3,15 @@
 //! The `date` partition column is not stored in the files: it is the Hive directory
 //! `date=YYYY-MM-DD`, which DuckDB, Polars, pyarrow, Spark and DataFusion all read back.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
+use arrow::array::{ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use chrono::NaiveDate;
 
 use crate::redact::PiiKind;
+use crate::warehouse::for_each_contract_batch;
 
 mod campaigns;
 mod clusters;
@@ -78,6 +81,11 @@ fn utc_micros() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
+/// A builder of a [`utc_micros`] column.
+pub(crate) fn utc_micros_builder() -> TimestampMicrosecondBuilder {
+    TimestampMicrosecondBuilder::new().with_timezone("UTC")
+}
+
 /// Fields of the `pii` struct column: one count per [`PiiKind`].
 pub fn pii_fields() -> Fields {
     PiiKind::ALL.iter().map(|k| Field::new(k.column(), DataType::Int32, false)).collect()
@@ -143,7 +151,23 @@ pub static QUARANTINE: LazyLock<SchemaRef> = LazyLock::new(|| {
 });
 
 fn utf8_list() -> DataType {
-    DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
+    DataType::List(Arc::new(utf8_item()))
+}
+
+fn utf8_item() -> Field {
+    Field::new("item", DataType::Utf8, true)
+}
+
+/// A builder of a [`utf8_list`] column.
+pub(crate) fn utf8_list_builder() -> ListBuilder<StringBuilder> {
+    ListBuilder::new(StringBuilder::new()).with_field(Arc::new(utf8_item()))
+}
+
+/// Streams every column of a table's files, in the contract's order and checked against it
+/// (see [`for_each_contract_batch`]): the typed readers' one way in.
+fn for_each_whole_batch(files: &[PathBuf], contract: &Schema, each: impl FnMut(&Path, RecordBatch) -> crate::error::Result<()>) -> crate::error::Result<()> {
+    let columns: Vec<&str> = contract.fields().iter().map(|f| f.name().as_str()).collect();
+    for_each_contract_batch(files, contract, &columns, each)
 }
 
 /// `facets`: one row per conversation, partitioned by the conversation's day.

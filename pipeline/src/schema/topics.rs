@@ -9,9 +9,8 @@ use arrow::array::{Array, ArrayRef, AsArray, Date32Builder, Float32Builder, Int3
 use arrow::datatypes::{DataType, Date32Type, Field, Float32Type, Int32Type, Int64Type, Schema, SchemaRef};
 use chrono::NaiveDate;
 
-use super::{date_of_days, days_since_epoch, utf8_list};
+use super::{date_of_days, days_since_epoch, for_each_whole_batch, utf8_list, utf8_list_builder};
 use crate::error::{Error, Result};
-use crate::warehouse::for_each_contract_batch;
 
 /// `topics`: the topic catalogue after the partition date's nightly run: every topic seen
 /// tonight and those seen within the retention period before. Only clusters that pass the
@@ -167,7 +166,7 @@ pub fn topics_batch<'a>(topics: impl IntoIterator<Item = &'a Topic>) -> Result<R
         (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
     let mut level = Int32Builder::new();
     let (mut first, mut last) = (Date32Builder::new(), Date32Builder::new());
-    let mut lineage = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("item", DataType::Utf8, true)));
+    let mut lineage = utf8_list_builder();
     let (mut conversations, mut accounts, mut net) = (Int64Builder::new(), Int64Builder::new(), Int64Builder::new());
     let mut centroid = ListBuilder::new(Float32Builder::new()).with_field(Arc::new(Field::new("item", DataType::Float32, false)));
     for t in topics {
@@ -232,9 +231,8 @@ pub fn topic_daily_batch<'a>(rows: impl IntoIterator<Item = TopicDay<'a>>) -> Re
 
 /// Reads every `topics` row of the given files, in file order.
 pub fn read_topics(files: &[PathBuf]) -> Result<Vec<Topic>> {
-    let columns: Vec<&str> = TOPICS.fields().iter().map(|f| f.name().as_str()).collect();
     let mut out = Vec::new();
-    for_each_contract_batch(files, &TOPICS, &columns, |path, b| {
+    for_each_whole_batch(files, &TOPICS, |path, b| {
         // Types and nulls are checked against the contract before a batch arrives here.
         let s = |i: usize| b.column(i).as_string::<i32>();
         let (id, name, parent, encoder, cluster) = (s(0), s(1), s(3), s(6), s(8));
@@ -270,8 +268,7 @@ pub fn read_topics(files: &[PathBuf]) -> Result<Vec<Topic>> {
 
 /// Streams the `topic_daily` rows of the given files to `each`.
 pub fn for_each_topic_day(files: &[PathBuf], mut each: impl FnMut(TopicDay<'_>)) -> Result<()> {
-    let columns: Vec<&str> = TOPIC_DAILY.fields().iter().map(|f| f.name().as_str()).collect();
-    for_each_contract_batch(files, &TOPIC_DAILY, &columns, |_, b| {
+    for_each_whole_batch(files, &TOPIC_DAILY, |_, b| {
         let topic = b.column(0).as_string::<i32>();
         let day = b.column(1).as_primitive::<Date32Type>();
         let level = b.column(2).as_primitive::<Int32Type>();
